@@ -1,0 +1,102 @@
+"""One typed settings object (``UPLIFT_`` environment variables, or a YAML/JSON file).
+
+Built once at the edge (CLI entry, app factory, Lambda init) and passed down; nothing below
+reads ``os.environ``. Backends are chosen by a discriminated union on ``type`` with
+``extra="forbid"`` so a typo fails loudly, e.g. ``UPLIFT_LAKE__TYPE=s3``,
+``UPLIFT_LAKE__URI=s3://bank-lake/uplift``, ``UPLIFT_ONLINE_STORE__TYPE=redis``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from uplift_engine.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalLake(_Strict):
+    """A lake in a local folder (the embedded default)."""
+
+    type: Literal["local"] = "local"
+    uri: str = "./lake"
+
+
+class S3Lake(_Strict):
+    """A lake under an ``s3://bucket/prefix`` URI; ``endpoint_url`` for S3-compatible servers."""
+
+    type: Literal["s3"] = "s3"
+    uri: str
+    region: str = "ap-southeast-1"
+    endpoint_url: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _s3_uri(cls, value: str) -> str:
+        if not value.startswith("s3://"):
+            raise ValueError(f"an S3 lake needs an s3://bucket/prefix URI, got {value!r}")
+        return value
+
+
+class SQLiteOnlineStore(_Strict):
+    """Online features in a SQLite file (the embedded default)."""
+
+    type: Literal["sqlite"] = "sqlite"
+    path: str = "./lake/online.sqlite"
+
+
+class RedisOnlineStore(_Strict):
+    """Online features in Redis (production)."""
+
+    type: Literal["redis"] = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "uplift:"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with embedded defaults that need no server and no cloud."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="UPLIFT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    lake: Annotated[LocalLake | S3Lake, Field(discriminator="type")] = LocalLake()
+    online_store: Annotated[SQLiteOnlineStore | RedisOnlineStore, Field(discriminator="type")] = (
+        SQLiteOnlineStore()
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3-compatible endpoint for s3:// URIs (a local test server).",
+    )
+    s3_region: str = "ap-southeast-1"
+    threads: int = Field(default=2, ge=1, le=256, description="Threads for LightGBM and DuckDB.")
+    seed: int = Field(default=42, ge=0)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Build the settings from ``UPLIFT_*`` variables, overlaid on a YAML/JSON file if given."""
+    data: dict[str, object] = {}
+    if path is not None:
+        file = Path(path)
+        try:
+            loaded = yaml.safe_load(file.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read settings file {str(file)!r}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"settings file {str(file)!r} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"settings file {str(file)!r} must hold a mapping of settings")
+        data = loaded
+    try:
+        return Settings(**data)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {where!r}: {first['msg']}", field=where) from exc
