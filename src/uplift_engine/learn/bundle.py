@@ -1,0 +1,196 @@
+"""Model bundles: a folder that scores on its own, verified before it is trusted.
+
+    MODEL_DIR/
+      manifest.json      schema version, arms, column roles, outcome kind, features (types,
+                         levels), learner and parameters, scoring graph, metrics, data
+                         fingerprint, library versions, and the SHA-256 of every other file
+      manifest.sha256    the SHA-256 of manifest.json
+      models/<name>.txt  LightGBM text models
+
+No pickle anywhere: loading parses JSON and LightGBM text, so a bundle fetched from shared
+storage cannot run code. Loading verifies the manifest checksum and every file's checksum
+before building anything. Writing is atomic (staged folder renamed into place; on S3 the
+manifest and its checksum go last). This module is on the scoring path: NumPy and LightGBM
+only; the lake (for ``s3://``) is imported only when a URI needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from uplift_engine.errors import BundleError
+from uplift_engine.learn.encoding import FeatureEncoder
+from uplift_engine.learn.graph import ScoringGraph
+
+if TYPE_CHECKING:
+    from uplift_engine.config import Settings
+
+BUNDLE_SCHEMA_VERSION = "uplift.bundle/1"
+MANIFEST = "manifest.json"
+MANIFEST_CHECKSUM = "manifest.sha256"
+
+
+@dataclass
+class Bundle:
+    """A loaded model: its manifest, feature encoder and scoring graph."""
+
+    manifest: dict[str, Any]
+    encoder: FeatureEncoder
+    graph: ScoringGraph
+
+    @property
+    def arms(self) -> list[str]:
+        """Arm names, control first."""
+        return list(self.manifest["arms"])
+
+    @property
+    def control(self) -> str:
+        """The control arm's name."""
+        return str(self.manifest["control"])
+
+    @property
+    def offers(self) -> list[str]:
+        """Offer names in code order."""
+        return self.arms[1:]
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """Column roles of the training table (treatment, outcome, id, …)."""
+        return dict(self.manifest["columns"])
+
+    @property
+    def outcome_kind(self) -> str:
+        """``binary`` or ``continuous``."""
+        return str(self.manifest["outcome_kind"])
+
+    def predict_levels(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """Expected outcome under every arm for rows given as columns by feature name."""
+        return self.graph.predict_levels(self.encoder.transform(columns))
+
+
+def sha256(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_manifest(
+    *,
+    graph: ScoringGraph,
+    encoder: FeatureEncoder,
+    arms: list[str],
+    columns: dict[str, Any],
+    outcome_kind: str,
+    learner: dict[str, Any],
+    metrics: dict[str, Any],
+    fingerprint: dict[str, Any],
+    versions: dict[str, str],
+    created_at: str,
+) -> dict[str, Any]:
+    """Everything a bundle says about itself, but the file checksums."""
+    return {
+        "schema_version": BUNDLE_SCHEMA_VERSION,
+        "created_at": created_at,
+        "arms": arms,
+        "control": arms[0],
+        "columns": columns,
+        "outcome_kind": outcome_kind,
+        "features": encoder.to_manifest(),
+        "learner": learner,
+        "scoring": graph.to_manifest(),
+        "model_files": {name: f"models/{name}.txt" for name in sorted(graph.models)},
+        "intervals": None,
+        "metrics": metrics,
+        "data_fingerprint": fingerprint,
+        "versions": versions,
+    }
+
+
+def write_bundle(
+    manifest: dict[str, Any],
+    graph: ScoringGraph,
+    uri: str | Path,
+    settings: Settings | None = None,
+    *,
+    overwrite: bool = False,
+) -> str:
+    """Write the bundle folder atomically; returns the manifest's checksum."""
+    from uplift_engine.lake import atomic_folder, resolve
+
+    files = {f"models/{name}.txt": text.encode() for name, text in sorted(graph.models.items())}
+    manifest = dict(manifest, files={path: sha256(data) for path, data in files.items()})
+    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    checksum = sha256(manifest_bytes)
+    with atomic_folder(resolve(uri, settings), overwrite=overwrite) as folder:
+        for path, data in files.items():
+            folder.child(*path.split("/")).write_bytes(data)
+        folder.child(MANIFEST).write_bytes(manifest_bytes)
+        folder.child(MANIFEST_CHECKSUM).write_bytes(f"{checksum}\n".encode())
+    return checksum
+
+
+def load_bundle(uri: str | Path, settings: Settings | None = None, *, threads: int = 2) -> Bundle:
+    """Load and verify a bundle from a local folder or an ``s3://`` URI."""
+    read = _reader(str(uri), settings)
+    manifest_bytes = read(MANIFEST)
+    expected = read(MANIFEST_CHECKSUM).decode().strip()
+    if sha256(manifest_bytes) != expected:
+        raise BundleError(f"bundle {str(uri)!r}: manifest.json does not match its checksum")
+    try:
+        manifest = json.loads(manifest_bytes)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"bundle {str(uri)!r}: manifest.json is not JSON: {exc}") from exc
+    version = manifest.get("schema_version")
+    if version != BUNDLE_SCHEMA_VERSION:
+        raise BundleError(
+            f"bundle {str(uri)!r} has schema version {version!r}; this release reads "
+            f"{BUNDLE_SCHEMA_VERSION!r}"
+        )
+    models = {}
+    for name, path in manifest["model_files"].items():
+        data = read(path)
+        if sha256(data) != manifest["files"].get(path):
+            raise BundleError(f"bundle {str(uri)!r}: {path} does not match its checksum")
+        models[name] = data.decode()
+    try:
+        encoder = FeatureEncoder.from_manifest(manifest["features"])
+        graph = ScoringGraph.from_manifest(manifest["scoring"], models, threads=threads)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"bundle {str(uri)!r}: manifest is incomplete: {exc}") from exc
+    return Bundle(manifest=manifest, encoder=encoder, graph=graph)
+
+
+def _reader(uri: str, settings: Settings | None) -> Any:
+    if "://" in uri and not uri.startswith("file://"):
+        from uplift_engine.errors import UserInputError
+        from uplift_engine.lake import resolve
+
+        root = resolve(uri, settings)
+
+        def read_remote(name: str) -> bytes:
+            try:
+                return root.child(*name.split("/")).read_bytes()
+            except UserInputError as exc:
+                raise BundleError(f"bundle {uri!r} has no {name}: is it a model bundle?") from exc
+
+        return read_remote
+    folder = Path(uri.removeprefix("file://"))
+    if not folder.is_dir():
+        raise BundleError(f"no model bundle at {uri!r}: not a folder")
+
+    def read_local(name: str) -> bytes:
+        path = folder / name
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise BundleError(f"bundle {uri!r}: file {name!r} points outside the bundle")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"bundle {uri!r} has no {name}: is it a model bundle?") from exc
+
+    return read_local

@@ -1,0 +1,174 @@
+"""Features to a float matrix, the same way at training and at scoring time.
+
+Invariant: ``transform`` returns a C-contiguous float64 array (n_rows, n_features) in the order
+of ``specs``; missing values are NaN; a categorical value is its level's index (levels ordered
+by training frequency, at most ``MAX_LEVELS``), and a value never seen in training (or rarer
+than the kept levels) is NaN, so it scores as missing instead of failing. Booleans are 0/1.
+
+This module is on the scoring path: it needs NumPy only. Arrow columns are handled when given
+(imported lazily); plain lists and NumPy arrays work without PyArrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from uplift_engine.errors import DataError
+
+MAX_LEVELS = 200
+Kind = Literal["numeric", "boolean", "categorical"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature: its column name, kind and (for categoricals) its levels."""
+
+    name: str
+    kind: Kind
+    levels: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as it is written in a bundle's manifest."""
+        out: dict[str, Any] = {"name": self.name, "type": self.kind}
+        if self.kind == "categorical":
+            out["levels"] = list(self.levels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
+        """Parse :meth:`to_dict` output."""
+        return cls(str(data["name"]), data["type"], tuple(data.get("levels", ())))
+
+
+class FeatureEncoder:
+    """Encode named columns into the model's float matrix."""
+
+    def __init__(self, specs: Sequence[FeatureSpec]) -> None:
+        self.specs = tuple(specs)
+        self._lookup = {
+            s.name: {level: float(i) for i, level in enumerate(s.levels)}
+            for s in self.specs
+            if s.kind == "categorical"
+        }
+
+    @property
+    def names(self) -> list[str]:
+        """Feature names in matrix column order."""
+        return [s.name for s in self.specs]
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        """Matrix columns that hold categorical codes."""
+        return [i for i, s in enumerate(self.specs) if s.kind == "categorical"]
+
+    def transform(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """Encode ``columns`` (Arrow arrays, NumPy arrays or lists, by feature name)."""
+        missing = [s.name for s in self.specs if s.name not in columns]
+        if missing:
+            raise DataError(
+                f"missing feature column(s) {', '.join(map(repr, missing))} that the model "
+                "was trained with",
+                field=missing[0],
+            )
+        parts = [self._encode_one(spec, columns[spec.name]) for spec in self.specs]
+        lengths = {len(p) for p in parts}
+        if len(lengths) > 1:
+            raise DataError(f"feature columns have different lengths: {sorted(lengths)}")
+        n = lengths.pop() if lengths else 0
+        out = np.empty((n, len(parts)), dtype=np.float64)
+        for j, part in enumerate(parts):
+            out[:, j] = part
+        return out
+
+    def _encode_one(self, spec: FeatureSpec, values: Any) -> np.ndarray:
+        if spec.kind == "categorical":
+            return self._encode_categorical(spec, values)
+        if _is_arrow(values):
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+                raise DataError(
+                    f"feature {spec.name!r} must be numeric but holds text", field=spec.name
+                )
+            return np.asarray(
+                pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(
+                f"feature {spec.name!r} must be numeric: {exc}", field=spec.name
+            ) from exc
+        return array.reshape(-1)
+
+    def _encode_categorical(self, spec: FeatureSpec, values: Any) -> np.ndarray:
+        if _is_arrow(values):
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            text = pc.cast(values, pa.string())
+            codes = pc.index_in(text, value_set=pa.array(spec.levels, type=pa.string()))
+            return np.asarray(
+                pc.cast(codes, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
+        lookup = self._lookup[spec.name]
+        nan = float("nan")
+        return np.fromiter(
+            (nan if v is None else lookup.get(str(v), nan) for v in values),
+            dtype=np.float64,
+        )
+
+    def to_manifest(self) -> list[dict[str, Any]]:
+        """The feature list as written in a bundle's manifest."""
+        return [s.to_dict() for s in self.specs]
+
+    @classmethod
+    def from_manifest(cls, items: Sequence[Mapping[str, Any]]) -> FeatureEncoder:
+        """Rebuild the encoder from a manifest's feature list."""
+        return cls([FeatureSpec.from_dict(item) for item in items])
+
+
+def fit_encoder(table: Any, features: Sequence[str]) -> FeatureEncoder:
+    """Learn each feature's kind (and levels) from an Arrow table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    specs = []
+    for name in features:
+        column = table.column(name)
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column = pc.cast(column, pa.string())
+            kind = column.type
+        if pa.types.is_boolean(kind):
+            specs.append(FeatureSpec(name, "boolean"))
+        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            specs.append(FeatureSpec(name, "numeric"))
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            counts = pc.value_counts(column.drop_null())
+            pairs = sorted(
+                zip(
+                    counts.field("values").to_pylist(),
+                    counts.field("counts").to_pylist(),
+                    strict=True,
+                ),
+                key=lambda p: (-p[1], p[0]),
+            )
+            levels = tuple(str(v) for v, _ in pairs[:MAX_LEVELS])
+            specs.append(FeatureSpec(name, "categorical", levels))
+        else:
+            raise DataError(
+                f"feature column {name!r} has type {kind} that cannot be a feature; "
+                "leave it out with --exclude",
+                field=name,
+            )
+    return FeatureEncoder(specs)
+
+
+def _is_arrow(values: Any) -> bool:
+    return hasattr(values, "type") and hasattr(values, "to_numpy") and hasattr(values, "null_count")

@@ -1,0 +1,163 @@
+"""Meta-learners on LightGBM: T (one model per arm), X (imputed effects) and DR (doubly robust).
+
+All three export to the same :class:`ScoringGraph`. Effect models (X, DR) pair with a control
+outcome model so that ``pred_<arm>`` exists for every arm; for binary outcomes arm levels are
+clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from uplift_engine.learn.base import TrainingData, UpliftLearner
+from uplift_engine.learn.boosting import fit_booster, model_text, predict
+from uplift_engine.learn.graph import ScoringGraph, Term
+
+CROSS_FIT_FOLDS = 3
+
+
+def _clip(data: TrainingData) -> tuple[float, float] | None:
+    return (0.0, 1.0) if data.objective == "binary" else None
+
+
+def _weights(data: TrainingData, rows: np.ndarray) -> np.ndarray | None:
+    return None if data.sample_weight is None else data.sample_weight[rows]
+
+
+class _ArmModels:
+    """One outcome model per arm, each fitted on that arm's rows."""
+
+    def __init__(self, learner: UpliftLearner, data: TrainingData) -> None:
+        params = learner._booster_params
+        self.boosters = []
+        for arm in range(data.n_arms):
+            rows = np.flatnonzero(data.treatment == arm)
+            self.boosters.append(
+                fit_booster(
+                    data.X[rows],
+                    data.y[rows],
+                    objective=data.objective,
+                    params=params,
+                    seed=learner.seed + arm,
+                    categorical=data.categorical,
+                    sample_weight=_weights(data, rows),
+                )
+            )
+        self.threads = params.threads
+
+    def predict(self, arm: int, X: np.ndarray) -> np.ndarray:
+        return predict(self.boosters[arm], X, self.threads)
+
+
+class TLearner(UpliftLearner):
+    """Two-model (here K + 1 model) learner: an outcome model per arm."""
+
+    name = "t_learner"
+
+    def _fit(self, data: TrainingData) -> ScoringGraph:
+        arms = _ArmModels(self, data)
+        models = {f"mu_{a}": model_text(b) for a, b in enumerate(arms.boosters)}
+        levels = [[Term(f"mu_{a}")] for a in range(data.n_arms)]
+        return ScoringGraph(models, levels, clip=_clip(data), threads=self._booster_params.threads)
+
+
+class XLearner(UpliftLearner):
+    """X-learner (Künzel et al. 2019): imputed effects in each arm, blended by propensity."""
+
+    name = "x_learner"
+
+    def _fit(self, data: TrainingData) -> ScoringGraph:
+        params = self._booster_params
+        arms = _ArmModels(self, data)
+        control = np.flatnonzero(data.treatment == 0)
+        models = {"mu_0": model_text(arms.boosters[0])}
+        levels: list[list[Term]] = [[Term("mu_0")]]
+        shares = data.arm_shares
+        for k in range(1, data.n_arms):
+            treated = np.flatnonzero(data.treatment == k)
+            d_treated = data.y[treated] - arms.predict(0, data.X[treated])
+            d_control = arms.predict(k, data.X[control]) - data.y[control]
+            tau_treated = fit_booster(
+                data.X[treated],
+                d_treated,
+                objective="regression",
+                params=params,
+                seed=self.seed + 100 + k,
+                categorical=data.categorical,
+                sample_weight=_weights(data, treated),
+            )
+            tau_control = fit_booster(
+                data.X[control],
+                d_control,
+                objective="regression",
+                params=params,
+                seed=self.seed + 200 + k,
+                categorical=data.categorical,
+                sample_weight=_weights(data, control),
+            )
+            g = shares[k] / (shares[k] + shares[0])  # weight of the control-side estimate
+            models[f"tau_{k}_t"] = model_text(tau_treated)
+            models[f"tau_{k}_c"] = model_text(tau_control)
+            levels.append([Term("mu_0"), Term(f"tau_{k}_c", g), Term(f"tau_{k}_t", 1.0 - g)])
+        return ScoringGraph(models, levels, clip=_clip(data), threads=params.threads)
+
+
+class DRLearner(UpliftLearner):
+    """Cross-fitted doubly robust learner: regress the AIPW pseudo-outcome on features."""
+
+    name = "dr_learner"
+
+    def _fit(self, data: TrainingData) -> ScoringGraph:
+        params = self._booster_params
+        n = len(data.y)
+        rng = np.random.default_rng(self.seed)
+        folds = rng.permutation(n) % CROSS_FIT_FOLDS
+        mu = np.empty((n, data.n_arms))
+        for fold in range(CROSS_FIT_FOLDS):
+            train = np.flatnonzero(folds != fold)
+            test = np.flatnonzero(folds == fold)
+            for arm in range(data.n_arms):
+                rows = train[data.treatment[train] == arm]
+                booster = fit_booster(
+                    data.X[rows],
+                    data.y[rows],
+                    objective=data.objective,
+                    params=params,
+                    seed=self.seed + 10 * fold + arm,
+                    categorical=data.categorical,
+                    sample_weight=_weights(data, rows),
+                )
+                mu[test, arm] = predict(booster, data.X[test], params.threads)
+        residual = (data.y - mu[np.arange(n), data.treatment]) / data.propensity
+        control_model = fit_booster(
+            data.X[data.treatment == 0],
+            data.y[data.treatment == 0],
+            objective=data.objective,
+            params=params,
+            seed=self.seed,
+            categorical=data.categorical,
+            sample_weight=_weights(data, np.flatnonzero(data.treatment == 0)),
+        )
+        models = {"mu_0": model_text(control_model)}
+        levels: list[list[Term]] = [[Term("mu_0")]]
+        for k in range(1, data.n_arms):
+            pseudo = mu[:, k] - mu[:, 0]
+            pseudo = pseudo + np.where(data.treatment == k, residual, 0.0)
+            pseudo = pseudo - np.where(data.treatment == 0, residual, 0.0)
+            tau = fit_booster(
+                data.X,
+                pseudo,
+                objective="regression",
+                params=params,
+                seed=self.seed + 300 + k,
+                categorical=data.categorical,
+                sample_weight=data.sample_weight,
+            )
+            models[f"tau_{k}"] = model_text(tau)
+            levels.append([Term("mu_0"), Term(f"tau_{k}")])
+        return ScoringGraph(models, levels, clip=_clip(data), threads=params.threads)
+
+
+LEARNERS: dict[str, type[UpliftLearner]] = {
+    cls.name: cls for cls in (TLearner, XLearner, DRLearner)
+}
