@@ -1,0 +1,97 @@
+"""Arms, column roles and encoding of any campaign table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from uplift_engine.errors import DataError
+from uplift_engine.learn import assign_roles, discover_arms, fit_encoder, prepare_campaign
+
+
+def _table(n=200, seed=0, **extra):
+    rng = np.random.default_rng(seed)
+    cols = {
+        "segment": pa.array(rng.choice(["Mens E-Mail", "Womens E-Mail", "No E-Mail"], n)),
+        "spend": pa.array(rng.gamma(2, 50, n)),
+        "channel": pa.array(rng.choice(["web", "phone", None], n)),
+        "visit": pa.array(rng.integers(0, 2, n)),
+        "recency": pa.array(rng.integers(1, 12, n)),
+    }
+    cols.update(extra)
+    return pa.table(cols)
+
+
+@pytest.mark.parametrize(
+    ("values", "control", "names"),
+    [
+        (pa.array([0, 1, 2, 1, 0]), "0", ("0", "1", "2")),
+        (pa.array([0.0, 1.0, 2.0, 0.0]), "0", ("0", "1", "2")),
+        (pa.array([0.0, 1.0, 2.0]), "0.0", ("0", "1", "2")),
+        (pa.array([3, 1, 2]), "2", ("2", "1", "3")),
+        (pa.array(["No E-Mail", "Mens E-Mail"]), "No E-Mail", ("No E-Mail", "Mens E-Mail")),
+    ],
+    ids=["int", "float-as-int", "control-written-as-float", "control-not-smallest", "strings"],
+)
+def test_arm_labels(values, control, names):
+    arms = discover_arms(values, "arm", control)
+    assert arms.names == names
+    assert arms.encode(values)[0] == names.index(str(values[0].as_py()).removesuffix(".0"))
+
+
+def test_control_not_among_values_lists_them():
+    with pytest.raises(
+        DataError,
+        match=r"control label 'No Email' is not among the values of "
+        r"column 'segment': 'Mens E-Mail', 'No E-Mail', 'Womens E-Mail'",
+    ):
+        discover_arms(_table().column("segment"), "segment", "No Email")
+
+
+def test_roles_every_other_column_is_a_feature():
+    table = _table().append_column("when", pa.array(np.arange(200).astype("datetime64[s]")))
+    roles = assign_roles(table, treatment="segment", outcome="visit")
+    assert roles.features == ("spend", "channel", "recency")
+    assert roles.dropped_datetime == ("when",)
+    assert roles.id_column == "row_id" and not roles.id_in_table
+
+
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [
+        ("email", [f"user{i}@example.vn" for i in range(200)]),
+        ("phone", [f"+84 90 {i:07d}" for i in range(200)]),
+        ("account", [f"AC-{i * 7919 % 100003:06d}" for i in range(200)]),
+        ("account_id", list(range(1000, 1200))),
+    ],
+    ids=["email", "phone", "account-number", "integer-id"],
+)
+def test_identifier_like_columns_are_refused(column, values):
+    table = _table().append_column(column, pa.array(values))
+    with pytest.raises(DataError, match=f"column '{column}' looks like an identifier"):
+        assign_roles(table, treatment="segment", outcome="visit")
+    # and it is fine once it is named as the id
+    assert assign_roles(table, treatment="segment", outcome="visit", id_column=column).id_in_table
+
+
+def test_missing_flag_column_names_it():
+    with pytest.raises(DataError, match="--outcome column 'conversion' is not in the table"):
+        assign_roles(_table(), treatment="segment", outcome="conversion")
+
+
+def test_text_outcome_is_refused():
+    table = _table(outcome=pa.array(["yes", "no"] * 100))
+    roles = assign_roles(table, treatment="segment", outcome="outcome")
+    with pytest.raises(DataError, match="column 'outcome' must be numeric"):
+        prepare_campaign(table, roles, "No E-Mail")
+
+
+def test_encoding_categories_and_missing():
+    table = _table()
+    encoder = fit_encoder(table, ["spend", "channel"])
+    X = encoder.transform({"spend": [1.5, None], "channel": ["web", "fax"]})
+    assert X[0, 0] == 1.5 and np.isnan(X[1, 0])
+    assert X[0, 1] == encoder.specs[1].levels.index("web") and np.isnan(X[1, 1])
+    with pytest.raises(DataError, match="feature 'spend' must be numeric"):
+        encoder.transform({"spend": pa.array(["a"]), "channel": pa.array(["web"])})

@@ -1,0 +1,101 @@
+"""One conformance suite for every learner (STYLE.md: learners look like estimators)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthetic import make_campaign
+from uplift_engine.errors import DataError
+from uplift_engine.learn import LEARNERS, BoosterParams
+
+FAST = BoosterParams(n_estimators=150, learning_rate=0.1, threads=2)
+NAMES = sorted(LEARNERS)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    return make_campaign(n=20_000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(binary):
+    return {
+        name: LEARNERS[name](params=FAST, seed=3).fit(
+            binary.X, binary.treatment, binary.y, categorical=[5]
+        )
+        for name in NAMES
+    }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_predict_shapes(name, binary, fitted):
+    model = fitted[name]
+    assert model.predict(binary.X[:7]).shape == (7, 2)
+    levels = model.predict_outcomes(binary.X[:7])
+    assert levels.shape == (7, 3)
+    assert ((levels >= 0) & (levels <= 1)).all()  # binary outcomes stay probabilities
+    np.testing.assert_allclose(model.predict(binary.X[:7]), levels[:, 1:] - levels[:, :1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recovers_known_effects(name, binary, fitted):
+    effects = fitted[name].predict(binary.X)
+    truth = binary.true_effects
+    for k in range(2):
+        corr = np.corrcoef(effects[:, k], truth[:, k])[0, 1]
+        assert corr > 0.45, f"offer {k + 1}: correlation {corr:.2f}"
+    # the mean effect is unbiased to within a couple of points
+    np.testing.assert_allclose(effects.mean(axis=0), truth.mean(axis=0), atol=0.025)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reproducible_by_seed_and_does_not_mutate(name, binary, fitted):
+    X, t, y = binary.X.copy(), binary.treatment.copy(), binary.y.copy()
+    again = LEARNERS[name](params=FAST, seed=3).fit(X, t, y, categorical=[5])
+    np.testing.assert_array_equal(X, binary.X)
+    np.testing.assert_array_equal(t, binary.treatment)
+    np.testing.assert_array_equal(y, binary.y)
+    np.testing.assert_array_equal(again.predict(X[:500]), fitted[name].predict(X[:500]))
+    other = LEARNERS[name](params=FAST, seed=4).fit(X, t, y, categorical=[5])
+    assert not np.array_equal(other.predict(X[:500]), fitted[name].predict(X[:500]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_continuous_outcome(name):
+    data = make_campaign(n=8_000, seed=2, kind="continuous")
+    model = LEARNERS[name](params=FAST, seed=0).fit(data.X, data.treatment, data.y)
+    assert model.outcome_kind_ == "continuous"
+    effects = model.predict(data.X)
+    assert np.corrcoef(effects[:, 0], data.true_effects[:, 0])[0, 1] > 0.5
+    assert model.predict_outcomes(data.X).max() > 1  # levels are not clipped to [0, 1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_weights_change_the_fit(name, binary):
+    w = np.where(binary.X[:, 0] > 0, 3.0, 1.0)
+    plain = LEARNERS[name](params=FAST, seed=0).fit(binary.X, binary.treatment, binary.y)
+    weighted = LEARNERS[name](params=FAST, seed=0).fit(
+        binary.X, binary.treatment, binary.y, sample_weight=w
+    )
+    assert not np.allclose(plain.predict(binary.X[:200]), weighted.predict(binary.X[:200]))
+
+
+@pytest.mark.parametrize(
+    ("treatment", "message"),
+    [
+        (np.r_[np.zeros(500), np.ones(20)].astype(int), "at least 50 rows"),
+        (np.zeros(520, dtype=int), "only one arm"),
+        (np.full(520, 0.5), "arm codes"),
+    ],
+    ids=["small-arm", "one-arm", "not-codes"],
+)
+def test_bad_treatment(treatment, message):
+    X = np.zeros((520, 2))
+    with pytest.raises(DataError, match=message):
+        LEARNERS["t_learner"]().fit(X, treatment, np.zeros(520))
+
+
+def test_unfitted_learner_says_so():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        LEARNERS["t_learner"]().predict(np.zeros((1, 2)))
