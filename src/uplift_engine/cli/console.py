@@ -1,0 +1,61 @@
+"""Output helpers for the CLI: a console on stderr for progress, plain stdout for results."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def split_list(value: str | None) -> tuple[str, ...]:
+    """``"a,b, c"`` → ``("a", "b", "c")``."""
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout."""
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@contextlib.contextmanager
+def steps(enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current step and the elapsed time (on stderr)."""
+    if not enabled:
+        yield lambda _: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+        yield lambda text: progress.update(task, description=text)
+
+
+@contextlib.contextmanager
+def bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar fed with ``(done, total)``."""
+    if not enabled:
+        yield lambda _done, _total: None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)

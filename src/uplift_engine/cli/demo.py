@@ -1,0 +1,1 @@
+"""``uplift demo``: placeholder until every layer lands."""

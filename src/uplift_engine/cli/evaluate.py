@@ -1,0 +1,97 @@
+"""``uplift evaluate``: how well a bundle targets, on a campaign table (and against the truth)."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from typing import Annotated
+
+import typer
+
+from uplift_engine.cli.console import print_json, steps
+from uplift_engine.cli.errors import user_errors
+from uplift_engine.cli.summary import describe_evaluation
+from uplift_engine.config import load_settings
+from uplift_engine.errors import DataError
+from uplift_engine.evaluate import evaluate_uplift
+from uplift_engine.evaluate.truth_table import truth_matrix
+from uplift_engine.lake import read_table, resolve
+from uplift_engine.learn import ArmSet, load_bundle
+from uplift_engine.learn.dataset import outcome_values
+from uplift_engine.learn.roles import ROW_ID
+from uplift_engine.learn.scoring import predict_levels_batched
+
+
+@user_errors
+def evaluate(
+    model_dir: Annotated[str, typer.Argument(help="Model bundle folder or s3:// URI.")],
+    data: Annotated[str, typer.Argument(help="Campaign table with arm and outcome columns.")],
+    truth: Annotated[
+        str | None,
+        typer.Option(help="Truth dataset (the simulator's truth/campaign_truth) for PEHE."),
+    ] = None,
+    campaign: Annotated[
+        str | None, typer.Option(help="Campaign id, when the truth holds several.")
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="Write the report as JSON here.")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
+) -> None:
+    """Qini, AUUC, uplift@k, calibration and policy value per offer, with bootstrap intervals."""
+    settings = load_settings(config)
+    with steps(not json) as say:
+        say(f"loading {model_dir}")
+        bundle = load_bundle(model_dir, settings, threads=settings.threads)
+        say(f"reading {data}")
+        table = read_table(data, settings)
+        columns = bundle.columns
+        for role in ("treatment", "outcome"):
+            if columns[role] not in table.column_names:
+                raise DataError(
+                    f"the data lacks the {role} column {columns[role]!r} the model was trained "
+                    "with",
+                    field=columns[role],
+                )
+        arms = ArmSet(column=columns["treatment"], names=tuple(bundle.arms))
+        treatment = arms.encode(table.column(columns["treatment"]))
+        y = outcome_values(table.column(columns["outcome"]), columns["outcome"])
+        say(f"scoring {table.num_rows:,} rows")
+        levels = predict_levels_batched(bundle, table)
+        truth_levels = None
+        if truth:
+            say(f"reading the truth {truth}")
+            id_name = str(columns["id"])
+            if id_name in table.column_names:
+                ids = table.column(id_name)
+            elif id_name == ROW_ID:
+                raise DataError("matching the truth needs an id column; the model has none")
+            else:
+                raise DataError(f"the data lacks the id column {id_name!r}", field=id_name)
+            truth_levels = truth_matrix(
+                ids,
+                id_name,
+                read_table(truth, settings),
+                str(columns["outcome"]),
+                bundle.arms,
+                campaign,
+            )
+        say("computing metrics and bootstrap intervals")
+        report = evaluate_uplift(
+            treatment,
+            y,
+            levels[:, 1:] - levels[:, :1],
+            bundle.offers,
+            truth=None if truth_levels is None else truth_levels,
+            n_boot=bootstrap,
+            seed=seed,
+        ).to_dict()
+    report["model"] = {"bundle": model_dir, "learner": bundle.manifest["learner"]["name"]}
+    if out:
+        resolve(out, settings).write_bytes(jsonlib.dumps(report, indent=2).encode())
+    if json:
+        print_json(report)
+    else:
+        print(describe_evaluation(report))
+        if out:
+            print(f"Report written to {out}")

@@ -1,0 +1,56 @@
+"""The ``uplift`` command: one sub-command per verb, each a thin composition of the layers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from uplift_engine import __version__
+
+app = typer.Typer(
+    name="uplift",
+    help="Uplift Engine: which customer should get which offer, if any.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"uplift-engine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Uplift Engine: which customer should get which offer, if any."""
+
+
+def _register() -> None:
+    from uplift_engine.cli import demo, evaluate, score, simulate, train
+
+    app.command("simulate")(simulate.simulate)
+    app.command("train")(train.train)
+    app.command("score")(score.score)
+    app.command("evaluate")(evaluate.evaluate)
+    try:  # TEMPORARY while the decide layer lands
+        from uplift_engine.cli import optimize
+
+        app.command("optimize")(optimize.optimize)
+    except ImportError:
+        pass
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

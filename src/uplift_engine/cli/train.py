@@ -1,0 +1,67 @@
+"""``uplift train``: learn the effect of every offer from a randomised campaign table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from uplift_engine.cli.console import print_json, split_list, steps
+from uplift_engine.cli.errors import user_errors
+from uplift_engine.cli.summary import describe_training
+from uplift_engine.config import load_settings
+from uplift_engine.lake import read_table
+from uplift_engine.pipeline.train import TrainOptions, train_bundle
+
+
+@user_errors
+def train(
+    data: Annotated[
+        str, typer.Argument(help="Campaign table: CSV or Parquet, a path or s3:// URI.")
+    ],
+    treatment: Annotated[str, typer.Option(help="Column holding each row's arm.")],
+    control: Annotated[str, typer.Option(help="The control arm's label, e.g. 0 or 'No E-Mail'.")],
+    outcome: Annotated[str, typer.Option(help="Outcome column: 0/1 conversion or an amount.")],
+    out: Annotated[str, typer.Option(help="Folder (or s3:// URI) for the model bundle.")],
+    exclude: Annotated[
+        str | None, typer.Option(help="Comma-separated columns that are not features.")
+    ] = None,
+    id: Annotated[
+        str | None,
+        typer.Option("--id", help="Id column (default: customer_id if present, else row_id)."),
+    ] = None,
+    propensity: Annotated[
+        str | None, typer.Option(help="Column with each row's probability of its arm.")
+    ] = None,
+    learner: Annotated[
+        str, typer.Option(help="auto (cross-fitted choice), t_learner, x_learner, dr_learner.")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 42,
+    holdout: Annotated[float, typer.Option(help="Share of rows held out for evaluation.")] = 0.3,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle at --out.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    config: Annotated[
+        str | None, typer.Option(help="Settings file (YAML); UPLIFT_* variables also apply.")
+    ] = None,
+) -> None:
+    """Train an uplift model on a randomised campaign and write a self-contained bundle."""
+    settings = load_settings(config)
+    options = TrainOptions(
+        treatment=treatment,
+        control=control,
+        outcome=outcome,
+        exclude=split_list(exclude),
+        id_column=id,
+        propensity=propensity,
+        learner=learner,
+        seed=seed,
+        holdout_share=holdout,
+    )
+    with steps(not json) as say:
+        say(f"reading {data}")
+        table = read_table(data, settings)
+        result = train_bundle(table, options, out, settings, overwrite=overwrite, progress=say)
+    if json:
+        print_json(result.to_dict())
+    else:
+        print(describe_training(result))

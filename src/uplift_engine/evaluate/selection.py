@@ -1,0 +1,181 @@
+"""Learner selection by cross-fitting (``--learner auto``).
+
+Every candidate is fitted on all folds but one and predicts the held-out fold, so each row gets
+an out-of-fold effect estimate from every candidate. The criterion, computed on those
+estimates over all rows:
+
+- binary outcomes: the normalised Qini coefficient of each offer against control, averaged
+  over offers (higher is better);
+- continuous outcomes: the DR pseudo-outcome loss, the mean squared difference between the
+  estimated effect and the AIPW pseudo-outcome built from cross-fitted per-arm outcome models
+  (lower is better; it estimates the effect error up to a constant common to all candidates).
+
+Each score carries a percentile bootstrap interval over rows (the same resamples for every
+candidate). Selection runs on at most ``MAX_ROWS`` rows (a seeded stratified sample).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from uplift_engine.evaluate.bootstrap import bootstrap_interval
+from uplift_engine.evaluate.curves import PairCurves
+from uplift_engine.learn import LEARNERS, BoosterParams, CampaignData
+from uplift_engine.learn.boosting import fit_booster, predict
+
+FOLDS = 2
+MAX_ROWS = 200_000
+N_BOOT = 100
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate's cross-fitted score and its bootstrap interval."""
+
+    learner: str
+    score: float
+    low: float
+    high: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SelectionReport:
+    """Every candidate's score, the winner, and why it won."""
+
+    criterion: str
+    higher_is_better: bool
+    candidates: list[CandidateScore]
+    winner: str
+    reason: str
+    rows: int
+    folds: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return asdict(self)
+
+
+def select_learner(
+    data: CampaignData,
+    candidates: Sequence[str],
+    *,
+    params: BoosterParams,
+    seed: int = 0,
+    folds: int = FOLDS,
+    max_rows: int = MAX_ROWS,
+) -> SelectionReport:
+    """Cross-fit every candidate on ``data`` and pick the best by the outcome's criterion."""
+    import time
+
+    data = _sample(data, max_rows, seed)
+    n = len(data.y)
+    fold = np.random.default_rng(seed).permutation(n) % folds
+    binary = data.outcome_kind == "binary"
+    statistic = _qini_statistic(data) if binary else _dr_loss_statistic(data, fold, params, seed)
+    scores = []
+    for name in candidates:
+        clock = time.perf_counter()
+        effects = np.empty((n, len(data.arms.offers)))
+        for f in range(folds):
+            train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+            model = LEARNERS[name](params=params, seed=seed).fit(
+                data.X[train],
+                data.treatment[train],
+                data.y[train],
+                propensity=None if data.propensity is None else data.propensity[train],
+                categorical=data.encoder.categorical_indices,
+            )
+            effects[test] = model.predict(data.X[test])
+        point = float(statistic(effects, np.ones((1, n)))[0])
+        low, high = bootstrap_interval(
+            lambda w, e=effects: statistic(e, w), n, n_boot=N_BOOT, seed=seed
+        )
+        scores.append(
+            CandidateScore(name, point, float(low), float(high), time.perf_counter() - clock)
+        )
+    ranked = sorted(scores, key=lambda c: -c.score if binary else c.score)
+    best = ranked[0]
+    reason = (
+        f"{best.learner} has the {'highest' if binary else 'lowest'} cross-fitted "
+        f"{'Qini coefficient' if binary else 'DR loss'} ({best.score:.4g}, 95% CI "
+        f"{best.low:.4g} to {best.high:.4g})"
+    )
+    if len(ranked) > 1:
+        second = ranked[1]
+        overlap = second.low <= best.score <= second.high
+        reason += f"; runner-up {second.learner} scored {second.score:.4g}" + (
+            ", within its interval: the two are statistically tied" if overlap else ""
+        )
+    return SelectionReport(
+        criterion="qini_coefficient" if binary else "dr_pseudo_outcome_loss",
+        higher_is_better=binary,
+        candidates=scores,
+        winner=best.learner,
+        reason=reason,
+        rows=n,
+        folds=folds,
+    )
+
+
+def _sample(data: CampaignData, max_rows: int, seed: int) -> CampaignData:
+    n = len(data.y)
+    if n <= max_rows:
+        return data
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, size=max_rows, replace=False))
+    return data.subset(rows)
+
+
+def _qini_statistic(data: CampaignData) -> Any:
+    pairs = []
+    for k in range(1, len(data.arms.names)):
+        rows = np.flatnonzero((data.treatment == 0) | (data.treatment == k))
+        pairs.append((k, rows, data.treatment[rows] == k, data.y[rows]))
+
+    def statistic(effects: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        per_offer = [
+            PairCurves.build(effects[rows, k - 1], treated, y).stats(weights[:, rows])[
+                "qini_coefficient"
+            ]
+            for k, rows, treated, y in pairs
+        ]
+        return np.nanmean(np.vstack(per_offer), axis=0)
+
+    return statistic
+
+
+def _dr_loss_statistic(
+    data: CampaignData, fold: np.ndarray, params: BoosterParams, seed: int
+) -> Any:
+    n, arms = len(data.y), len(data.arms.names)
+    mu = np.empty((n, arms))
+    for f in np.unique(fold):
+        train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        for a in range(arms):
+            rows = train[data.treatment[train] == a]
+            booster = fit_booster(
+                data.X[rows],
+                data.y[rows],
+                objective="regression",
+                params=params,
+                seed=seed + a,
+                categorical=data.encoder.categorical_indices,
+            )
+            mu[test, a] = predict(booster, data.X[test], params.threads)
+    shares = np.bincount(data.treatment, minlength=arms) / n
+    e = data.propensity if data.propensity is not None else shares[data.treatment]
+    residual = (data.y - mu[np.arange(n), data.treatment]) / e
+    pseudo = mu[:, 1:] - mu[:, :1]
+    pseudo += np.where(data.treatment[:, None] == np.arange(1, arms), residual[:, None], 0.0)
+    pseudo -= np.where(data.treatment[:, None] == 0, residual[:, None], 0.0)
+
+    def statistic(effects: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        loss = ((effects - pseudo) ** 2).mean(axis=1)
+        return (weights @ loss) / weights.sum(axis=1)
+
+    return statistic
