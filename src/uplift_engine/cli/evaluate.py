@@ -12,8 +12,7 @@ from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.summary import describe_evaluation
 from uplift_engine.config import load_settings
 from uplift_engine.errors import DataError
-from uplift_engine.evaluate import evaluate_uplift
-from uplift_engine.evaluate.truth_table import truth_matrix
+from uplift_engine.evaluate import evaluate_uplift, truth_matrix
 from uplift_engine.lake import read_table, resolve
 from uplift_engine.learn import ArmSet, load_bundle
 from uplift_engine.learn.dataset import outcome_values
@@ -85,6 +84,7 @@ def evaluate(
             truth=None if truth_levels is None else truth_levels,
             n_boot=bootstrap,
             seed=seed,
+            threads=settings.threads,
         ).to_dict()
     report["model"] = {"bundle": model_dir, "learner": bundle.manifest["learner"]["name"]}
     if out:

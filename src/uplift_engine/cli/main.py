@@ -34,18 +34,14 @@ def main(
 
 
 def _register() -> None:
-    from uplift_engine.cli import demo, evaluate, score, simulate, train
+    from uplift_engine.cli import demo, evaluate, optimize, score, simulate, train
 
     app.command("simulate")(simulate.simulate)
     app.command("train")(train.train)
     app.command("score")(score.score)
     app.command("evaluate")(evaluate.evaluate)
-    try:  # TEMPORARY while the decide layer lands
-        from uplift_engine.cli import optimize
-
-        app.command("optimize")(optimize.optimize)
-    except ImportError:
-        pass
+    app.command("optimize")(optimize.optimize)
+    app.command("demo")(demo.demo)
 
 
 _register()

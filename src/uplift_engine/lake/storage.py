@@ -106,7 +106,7 @@ def resolve(uri: str | Path, settings: Settings | None = None) -> Location:
             scheme, _, host = endpoint.partition("://")
             options.update(endpoint_override=host or scheme, scheme=scheme if host else "http")
         try:
-            fs = pafs.S3FileSystem(**options)  # type: ignore[arg-type]
+            fs = pafs.S3FileSystem(**options)
         except Exception as exc:  # pragma: no cover - depends on the pyarrow build
             raise StorageError(f"cannot open S3 for {text!r}: {exc}") from exc
         return Location(fs, bucket_key, text)

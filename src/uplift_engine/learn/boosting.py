@@ -65,7 +65,7 @@ def fit_booster(
         "max_cat_to_onehot": 8,
         "cat_smooth": 20.0,
     }
-    cats = categorical or "auto"
+    cats: list[int] | Literal["auto"] = categorical or "auto"
     rng = np.random.default_rng(seed)
     n_valid = int(n * params.validation_share)
     if n_valid >= 200 and params.early_stopping_rounds > 0:

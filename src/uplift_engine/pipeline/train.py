@@ -21,8 +21,7 @@ import pyarrow as pa
 from uplift_engine import __version__
 from uplift_engine.config import Settings
 from uplift_engine.errors import ConfigError
-from uplift_engine.evaluate import evaluate_uplift
-from uplift_engine.evaluate.selection import select_learner
+from uplift_engine.evaluate import evaluate_uplift, select_learner
 from uplift_engine.learn import (
     LEARNERS,
     BoosterParams,
@@ -152,6 +151,7 @@ def train_bundle(
         list(data.arms.offers),
         n_boot=options.bootstrap,
         seed=options.seed,
+        threads=settings.threads,
     ).to_dict()
     seconds["evaluate"] = time.perf_counter() - clock
 

@@ -1,0 +1,157 @@
+"""``uplift optimize``: scores + economics (+ policy) → a guarded, budget-optimal campaign plan."""
+
+from __future__ import annotations
+
+import math
+from pathlib import PurePosixPath
+from typing import Annotated, Any
+
+import pyarrow as pa
+import typer
+
+from uplift_engine.cli.console import print_json, steps
+from uplift_engine.cli.errors import user_errors
+from uplift_engine.config import load_settings
+from uplift_engine.decide import (
+    budget_frontier,
+    load_economics,
+    load_policy,
+    plan_campaign,
+    prepare_campaign,
+    read_id_list,
+    write_plan,
+)
+from uplift_engine.decide.optimizer import METHODS
+from uplift_engine.errors import UserInputError
+from uplift_engine.lake import read_table, table_format, write_table
+from uplift_engine.learn.scores import read_scores
+
+
+@user_errors
+def optimize(
+    scores: Annotated[str, typer.Argument(help="Scores file from `uplift score` (CSV/Parquet).")],
+    economics: Annotated[
+        str, typer.Option(help="Economics file (YAML/JSON): offers, costs, caps, segments.")
+    ],
+    budget: Annotated[
+        float | None, typer.Option(help="Campaign budget: the most the expected cost may reach.")
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="Plan file to write (.csv or .parquet).")] = None,
+    value: Annotated[
+        float | None, typer.Option(help="Binary outcome: the value of one conversion.")
+    ] = None,
+    value_col: Annotated[
+        str | None, typer.Option(help="Binary outcome: a column with each customer's value.")
+    ] = None,
+    customers: Annotated[
+        str | None, typer.Option(help="Table of customer columns for rules, joined on the id.")
+    ] = None,
+    dnc: Annotated[
+        str | None, typer.Option(help="Do-not-contact ids: a table (id column) or .txt file.")
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="Policy file: dnc, protected, eligibility, contact caps.")
+    ] = None,
+    holdout: Annotated[
+        float, typer.Option(help="Share of eligible customers held out untreated, at random.")
+    ] = 0.1,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the holdout draw (default: settings' seed).")
+    ] = None,
+    method: Annotated[str, typer.Option(help="Optimiser: auto, milp or lagrangian.")] = "auto",
+    time_limit: Annotated[
+        float, typer.Option(help="Seconds the exact MILP may take before it stops.")
+    ] = 60.0,
+    frontier: Annotated[
+        bool, typer.Option("--frontier", help="Also compute profit and ROI across budgets.")
+    ] = False,
+    frontier_points: Annotated[int, typer.Option(help="Budgets on the frontier.")] = 21,
+    frontier_max: Annotated[
+        float | None, typer.Option(help="Largest frontier budget (default: unconstrained spend).")
+    ] = None,
+    frontier_out: Annotated[
+        str | None, typer.Option(help="Write the frontier to this .csv/.parquet file.")
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
+) -> None:
+    """Decide which customer gets which offer, if any, within a budget; write the plan."""
+    settings = load_settings(config)
+    if not frontier and (budget is None or out is None):
+        raise UserInputError("give --budget and --out (or --frontier to explore budgets)")
+    if (budget is None) != (out is None):
+        raise UserInputError("--budget and --out go together: the plan needs both")
+    if budget is not None and not budget >= 0:
+        raise UserInputError(f"--budget must be ≥ 0, got {budget}", field="budget")
+    if method not in METHODS:
+        raise UserInputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    if frontier_points < 2:
+        raise UserInputError(f"--frontier-points must be ≥ 2, got {frontier_points}")
+    for target in (out, frontier_out):
+        if target is not None:
+            table_format(target)  # refuse an unknown extension before any work
+    eco = load_economics(economics, settings)
+    rules = load_policy(policy, settings) if policy else None
+    seed = settings.seed if seed is None else seed
+
+    with steps() as say:
+        say(f"reading {scores}")
+        table, meta = read_scores(scores, settings)
+        extra = read_table(customers, settings) if customers else None
+        lists = [read_id_list(dnc, meta.id_column, settings)] if dnc else []
+        if rules is not None and rules.policy.dnc and policy:
+            lists.append(read_id_list(_beside(policy, rules.policy.dnc), meta.id_column, settings))
+        ids = pa.concat_arrays([x.cast(pa.string()) for x in lists]) if lists else None
+        common: dict[str, Any] = dict(
+            value=value,
+            value_col=value_col,
+            customers=extra,
+            policy=rules,
+            dnc=ids,
+            holdout=holdout,
+            seed=seed,
+        )
+        plan = None
+        if budget is not None:
+            say(f"optimising {table.num_rows:,} customers")
+            plan = plan_campaign(
+                table, meta, eco, budget=budget, method=method, time_limit=time_limit, **common
+            )
+        curve = None
+        if frontier:
+            say("computing the budget frontier")
+            prep = (
+                plan.prepared
+                if plan is not None
+                else prepare_campaign(table, meta, eco, budget=math.inf, **common)
+            )
+            curve = budget_frontier(
+                prep.problem, points=frontier_points, max_budget=frontier_max, seed=seed
+            )
+        if plan is not None and out is not None:
+            say(f"writing {out}")
+            write_plan(plan.table, plan.meta, out, settings)
+        if curve is not None and frontier_out is not None:
+            write_table(curve.table(), frontier_out, settings)
+
+    if json:
+        print_json(
+            {
+                "summary": None if plan is None else plan.summary.to_dict(),
+                "frontier": None if curve is None else [vars(p) for p in curve.points],
+            }
+        )
+        return
+    if plan is not None:
+        print("\n".join(plan.summary.lines()))
+        print(f"wrote the plan of {plan.table.num_rows:,} customers to {out}")
+    if curve is not None:
+        print("\nbudget frontier")
+        print("\n".join(curve.lines()))
+
+
+def _beside(policy_uri: str, path: str) -> str:
+    """A path named in the policy file, taken relative to the policy file's folder."""
+    if "://" in path or path.startswith("/"):
+        return path
+    return str(PurePosixPath(policy_uri).parent / path)
