@@ -95,3 +95,17 @@ def test_encoding_categories_and_missing():
     assert X[0, 1] == encoder.specs[1].levels.index("web") and np.isnan(X[1, 1])
     with pytest.raises(DataError, match="feature 'spend' must be numeric"):
         encoder.transform({"spend": pa.array(["a"]), "channel": pa.array(["web"])})
+
+
+def test_balance_check_flags_a_feature_that_decided_the_arm():
+    from uplift_engine.learn import check_balance
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    X = rng.normal(size=(n, 3))
+    fair = rng.choice(2, n)
+    assert check_balance(X, fair, ["a", "b", "c"], ("control", "offer"), []) == []
+    rigged = np.where(X[:, 1] > 0.5, 1, fair)  # customers high on 'b' always got the offer
+    found = check_balance(X, rigged, ["a", "b", "c"], ("control", "offer"), [])
+    assert [i.feature for i in found] == ["b"]
+    assert "differs between 'offer' and control" in found[0].describe()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy.stats import norm
 
 SMD_MIN = 0.05
 ALPHA = 0.001
@@ -49,7 +49,7 @@ def check_balance(
     if not columns:
         return []
     tests = len(columns) * (len(arms) - 1)
-    threshold = float(norm.isf(ALPHA / 2 / tests))
+    threshold = NormalDist().inv_cdf(1 - ALPHA / 2 / tests)
     found = []
     control = treatment == 0
     for k in range(1, len(arms)):
