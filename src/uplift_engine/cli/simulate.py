@@ -9,7 +9,6 @@ import typer
 from uplift_engine.cli.console import bar, print_json, steps
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config import load_settings
-from uplift_engine.errors import ConfigError
 
 
 @user_errors
@@ -75,10 +74,7 @@ def run_simulation(
     if sim_config:
         sim = load_simulation_config(sim_config, **overrides)
     else:
-        try:
-            sim = SimulationConfig(**overrides)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+        sim = SimulationConfig(**overrides)
     with bar("simulating customer blocks", enabled=not quiet) as progress:
         result = simulate_bank(
             sim, out, settings, chunk_size=chunk_size, workers=workers, progress=progress
