@@ -109,3 +109,12 @@ def test_balance_check_flags_a_feature_that_decided_the_arm():
     found = check_balance(X, rigged, ["a", "b", "c"], ("control", "offer"), [])
     assert [i.feature for i in found] == ["b"]
     assert "differs between 'offer' and control" in found[0].describe()
+
+
+def test_propensity_column_completes_to_rows_that_sum_to_one():
+    from uplift_engine.learn.dataset import propensity_matrix
+
+    treatment = np.array([0, 1, 2, 1])
+    matrix = propensity_matrix(treatment, np.array([0.5, 0.2, 0.9, 0.4]), 3)
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0)
+    np.testing.assert_allclose(matrix[np.arange(4), treatment], [0.5, 0.2, 0.9, 0.4])

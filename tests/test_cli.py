@@ -54,8 +54,17 @@ def test_targeting_reaches_a_share_of_the_oracle(model, campaign_table, lake, tm
     type. Measured on this simulator with 21,000 training rows: 45–55% across seeds.
     """
     out = tmp_path / "report.json"
-    done = invoke("evaluate", model[0], campaign_table, "--truth", lake / "truth/campaign_truth",
-                  "--out", out, "--bootstrap", "50")
+    done = invoke(
+        "evaluate",
+        model[0],
+        campaign_table,
+        "--truth",
+        lake / "truth/campaign_truth",
+        "--out",
+        out,
+        "--bootstrap",
+        "50",
+    )
     assert done.exit_code == 0, done.output
     report = json.loads(out.read_text())
     assert report["schema_version"] == "uplift.evaluation/1"
@@ -75,8 +84,11 @@ def test_score_writes_the_scores_contract(model, campaign_table, tmp_path, suffi
     arms = ["control", "bonus_points", "cashback", "fee_waiver"]
     offers = arms[1:]
     assert scores.column_names == [
-        "customer_id", *(f"pred_{a}" for a in arms), *(f"uplift_{o}" for o in offers),
-        "segment", "revenue",
+        "customer_id",
+        *(f"pred_{a}" for a in arms),
+        *(f"uplift_{o}" for o in offers),
+        "segment",
+        "revenue",
     ]
     data = read_table(campaign_table)
     assert scores.column("customer_id").to_pylist() == data.column("customer_id").to_pylist()
@@ -91,13 +103,13 @@ def test_score_handles_unseen_categories_and_missing_values(model, campaign_tabl
     data = read_table(campaign_table).slice(0, 100)
     odd = data.set_column(
         data.column_names.index("segment"), "segment", pa.array(["never-seen"] * 100)
-    ).set_column(
-        data.column_names.index("age"), "age", pa.nulls(100, pa.int16())
-    )
+    ).set_column(data.column_names.index("age"), "age", pa.nulls(100, pa.int16()))
     write_table(odd, tmp_path / "odd.parquet")
     done = invoke("score", model[0], tmp_path / "odd.parquet", "--out", tmp_path / "s.parquet")
     assert done.exit_code == 0, done.output
-    assert np.isfinite(pq.read_table(tmp_path / "s.parquet").column("pred_control").to_numpy()).all()
+    assert np.isfinite(
+        pq.read_table(tmp_path / "s.parquet").column("pred_control").to_numpy()
+    ).all()
 
 
 def test_numeric_string_arms_and_row_ids(tmp_path):
@@ -107,21 +119,52 @@ def test_numeric_string_arms_and_row_ids(tmp_path):
     x = rng.normal(size=n)
     arm = rng.choice([0.0, 1.0, 2.0], n)
     y = (rng.random(n) < 0.2 + 0.1 * (arm == 1) * (x > 0)).astype(int)
-    pacsv.write_csv(pa.table({"x": x, "region": rng.choice(["n", "s"], n), "t": arm, "y": y}),
-                    tmp_path / "c.csv")
-    done = invoke("train", tmp_path / "c.csv", "--treatment", "t", "--control", "0",
-                  "--outcome", "y", "--learner", "t_learner", "--out", tmp_path / "m")
+    pacsv.write_csv(
+        pa.table({"x": x, "region": rng.choice(["n", "s"], n), "t": arm, "y": y}),
+        tmp_path / "c.csv",
+    )
+    done = invoke(
+        "train",
+        tmp_path / "c.csv",
+        "--treatment",
+        "t",
+        "--control",
+        "0",
+        "--outcome",
+        "y",
+        "--learner",
+        "t_learner",
+        "--out",
+        tmp_path / "m",
+    )
     assert done.exit_code == 0, done.output
-    assert invoke("score", tmp_path / "m", tmp_path / "c.csv", "--out", tmp_path / "s.csv").exit_code == 0
+    assert (
+        invoke("score", tmp_path / "m", tmp_path / "c.csv", "--out", tmp_path / "s.csv").exit_code
+        == 0
+    )
     scores = pacsv.read_csv(tmp_path / "s.csv")
     assert scores.column_names[:4] == ["row_id", "pred_0", "pred_1", "pred_2"]
     assert scores.column("row_id").to_pylist() == list(range(n))
 
 
 def test_revenue_outcome(campaign_table, tmp_path):
-    done = invoke("train", campaign_table, "--treatment", "arm", "--control", "control",
-                  "--outcome", "revenue", "--exclude", "converted", "--learner", "t_learner",
-                  "--out", tmp_path / "m", "--json")
+    done = invoke(
+        "train",
+        campaign_table,
+        "--treatment",
+        "arm",
+        "--control",
+        "control",
+        "--outcome",
+        "revenue",
+        "--exclude",
+        "converted",
+        "--learner",
+        "t_learner",
+        "--out",
+        tmp_path / "m",
+        "--json",
+    )
     assert done.exit_code == 0, done.output
     result = json.loads(done.stdout)
     assert result["outcome_kind"] == "continuous"
@@ -132,30 +175,53 @@ def test_revenue_outcome(campaign_table, tmp_path):
     ("change", "args", "message"),
     [
         (None, ["--outcome", "conversions"], "--outcome column 'conversions' is not in the table"),
-        (None, ["--control", "none"], "control label 'none' is not among the values of column 'arm'"),
+        (
+            None,
+            ["--control", "none"],
+            "control label 'none' is not among the values of column 'arm'",
+        ),
         ("tiny-arm", [], "every arm needs at least 50 rows"),
         ("text-outcome", [], "column 'converted' must be numeric"),
         ("email", [], "column 'email' looks like an identifier"),
     ],
     ids=["missing-column", "unknown-control", "tiny-arm", "text-outcome", "identifier"],
 )
-def test_bad_training_input_exits_2_and_writes_nothing(campaign_table, tmp_path, change, args, message):
+def test_bad_training_input_exits_2_and_writes_nothing(
+    campaign_table, tmp_path, change, args, message
+):
     data = read_table(campaign_table).slice(0, 4_000)
     if change == "tiny-arm":
         arms = data.column("arm").to_pylist()
-        keep = [i for i, a in enumerate(arms) if a != "cashback"] + [i for i, a in enumerate(arms) if a == "cashback"][:10]
+        keep = [i for i, a in enumerate(arms) if a != "cashback"] + [
+            i for i, a in enumerate(arms) if a == "cashback"
+        ][:10]
         data = data.take(pa.array(sorted(keep)))
     elif change == "text-outcome":
-        data = data.set_column(data.column_names.index("converted"), "converted",
-                               pa.array(["yes" if v else "no" for v in data.column("converted").to_pylist()]))
+        data = data.set_column(
+            data.column_names.index("converted"),
+            "converted",
+            pa.array(["yes" if v else "no" for v in data.column("converted").to_pylist()]),
+        )
     elif change == "email":
-        data = data.append_column("email", pa.array([f"c{i}@vpbank.example" for i in range(data.num_rows)]))
+        data = data.append_column(
+            "email", pa.array([f"c{i}@vpbank.example" for i in range(data.num_rows)])
+        )
     write_table(data, tmp_path / "d.parquet")
     flags = dict(zip(TRAIN[::2], TRAIN[1::2], strict=True))
     flags.update(dict(zip(args[::2], args[1::2], strict=True)))
     argv = [x for pair in flags.items() for x in pair]
-    done = runner.invoke(app, ["train", str(tmp_path / "d.parquet"), *argv, "--exclude", "revenue",
-                               "--out", str(tmp_path / "m")])
+    done = runner.invoke(
+        app,
+        [
+            "train",
+            str(tmp_path / "d.parquet"),
+            *argv,
+            "--exclude",
+            "revenue",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert done.exit_code == 2
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -164,14 +230,25 @@ def test_bad_training_input_exits_2_and_writes_nothing(campaign_table, tmp_path,
 
 def test_unreadable_file_and_corrupt_bundle(model, campaign_table, tmp_path):
     (tmp_path / "bad.csv").write_bytes(b"\x00\x01garbage\n\x02")
-    done = runner.invoke(app, ["train", str(tmp_path / "nope.csv"), *TRAIN, "--out", str(tmp_path / "m")])
+    done = runner.invoke(
+        app, ["train", str(tmp_path / "nope.csv"), *TRAIN, "--out", str(tmp_path / "m")]
+    )
     assert done.exit_code == 2 and "no file or folder at" in done.stderr
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really parquet")
+    for bad in ("bad.csv", "bad.parquet"):
+        done = runner.invoke(
+            app, ["train", str(tmp_path / bad), *TRAIN, "--out", str(tmp_path / "m")]
+        )
+        assert done.exit_code == 2, bad
+        assert "cannot read" in done.stderr or "is not in the table" in done.stderr, done.stderr
     import shutil
 
     shutil.copytree(model[0], tmp_path / "copy")
     (tmp_path / "copy" / "manifest.json").write_text("{}")
-    done = runner.invoke(app, ["score", str(tmp_path / "copy"), str(campaign_table),
-                               "--out", str(tmp_path / "s.csv")])
+    done = runner.invoke(
+        app,
+        ["score", str(tmp_path / "copy"), str(campaign_table), "--out", str(tmp_path / "s.csv")],
+    )
     assert done.exit_code == 2 and "does not match its checksum" in done.stderr
     assert not (tmp_path / "s.csv").exists()
 
@@ -181,3 +258,29 @@ def test_version_and_help():
     for command in ("simulate", "train", "score", "evaluate", "optimize", "demo"):
         done = invoke(command, "--help")
         assert done.exit_code == 0 and "--" in done.stdout, command
+
+
+def test_propensity_column_is_used(campaign_table, tmp_path):
+    """Unequal shares given per row: training and the held-out policy value use them."""
+    data = read_table(campaign_table).slice(0, 8_000)
+    shares = {"control": 0.25, "cashback": 0.25, "fee_waiver": 0.30, "bonus_points": 0.20}
+    data = data.append_column("p", pa.array([shares[a] for a in data.column("arm").to_pylist()]))
+    write_table(data, tmp_path / "d.parquet")
+    done = invoke(
+        "train",
+        tmp_path / "d.parquet",
+        *TRAIN,
+        "--exclude",
+        "revenue",
+        "--propensity",
+        "p",
+        "--learner",
+        "dr_learner",
+        "--out",
+        tmp_path / "m",
+        "--json",
+    )
+    assert done.exit_code == 0, done.output
+    assert "p" not in json.loads(done.stdout)["features"]
+    done = invoke("evaluate", tmp_path / "m", tmp_path / "d.parquet", "--bootstrap", "20", "--json")
+    assert done.exit_code == 0, done.output

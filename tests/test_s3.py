@@ -21,21 +21,46 @@ def test_train_and_score_on_s3(s3_server, campaign_table, tmp_path):
     data = read_table(campaign_table).slice(0, 6_000)
     write_table(data, "s3://bank-lake/campaigns/c1.parquet", settings)
 
-    done = runner.invoke(app, [
-        "train", "s3://bank-lake/campaigns/c1.parquet", "--treatment", "arm", "--control",
-        "control", "--outcome", "converted", "--exclude", "revenue", "--learner", "t_learner",
-        "--out", "s3://bank-lake/models/m1",
-    ])
+    done = runner.invoke(
+        app,
+        [
+            "train",
+            "s3://bank-lake/campaigns/c1.parquet",
+            "--treatment",
+            "arm",
+            "--control",
+            "control",
+            "--outcome",
+            "converted",
+            "--exclude",
+            "revenue",
+            "--learner",
+            "t_learner",
+            "--out",
+            "s3://bank-lake/models/m1",
+        ],
+    )
     assert done.exit_code == 0, done.output
     bundle = resolve("s3://bank-lake/models/m1", settings)
     assert sorted(f.uri.rsplit("/", 1)[-1] for f in bundle.list_files()) == [
-        "manifest.json", "manifest.sha256", "mu_0.txt", "mu_1.txt", "mu_2.txt", "mu_3.txt",
+        "manifest.json",
+        "manifest.sha256",
+        "mu_0.txt",
+        "mu_1.txt",
+        "mu_2.txt",
+        "mu_3.txt",
     ]
 
-    done = runner.invoke(app, [
-        "score", "s3://bank-lake/models/m1", "s3://bank-lake/campaigns/c1.parquet",
-        "--out", str(tmp_path / "scores.parquet"),
-    ])
+    done = runner.invoke(
+        app,
+        [
+            "score",
+            "s3://bank-lake/models/m1",
+            "s3://bank-lake/campaigns/c1.parquet",
+            "--out",
+            str(tmp_path / "scores.parquet"),
+        ],
+    )
     assert done.exit_code == 0, done.output
     scores = pq.read_table(tmp_path / "scores.parquet")
     local = load_bundle("s3://bank-lake/models/m1", settings)
@@ -44,9 +69,15 @@ def test_train_and_score_on_s3(s3_server, campaign_table, tmp_path):
 
 
 def test_missing_s3_object_is_a_clear_error(s3_server, tmp_path):
-    done = runner.invoke(app, [
-        "score", "s3://bank-lake/models/none", "s3://bank-lake/x.parquet",
-        "--out", str(tmp_path / "s.parquet"),
-    ])
+    done = runner.invoke(
+        app,
+        [
+            "score",
+            "s3://bank-lake/models/none",
+            "s3://bank-lake/x.parquet",
+            "--out",
+            str(tmp_path / "s.parquet"),
+        ],
+    )
     assert done.exit_code == 2
     assert "s3://bank-lake/models/none" in done.stderr

@@ -15,7 +15,7 @@ from uplift_engine.errors import DataError
 from uplift_engine.evaluate import evaluate_uplift, truth_matrix
 from uplift_engine.lake import read_table, resolve
 from uplift_engine.learn import ArmSet, load_bundle
-from uplift_engine.learn.dataset import outcome_values
+from uplift_engine.learn.dataset import outcome_values, propensity_matrix
 from uplift_engine.learn.roles import ROW_ID
 from uplift_engine.learn.scoring import predict_levels_batched
 
@@ -55,6 +55,10 @@ def evaluate(
         arms = ArmSet(column=columns["treatment"], names=tuple(bundle.arms))
         treatment = arms.encode(table.column(columns["treatment"]))
         y = outcome_values(table.column(columns["outcome"]), columns["outcome"])
+        propensity = None
+        if columns.get("propensity") and columns["propensity"] in table.column_names:
+            received = outcome_values(table.column(columns["propensity"]), columns["propensity"])
+            propensity = propensity_matrix(treatment, received, len(bundle.arms))
         say(f"scoring {table.num_rows:,} rows")
         levels = predict_levels_batched(bundle, table)
         truth_levels = None
@@ -81,7 +85,8 @@ def evaluate(
             y,
             levels[:, 1:] - levels[:, :1],
             bundle.offers,
-            truth=None if truth_levels is None else truth_levels,
+            propensity=propensity,
+            truth=truth_levels,
             n_boot=bootstrap,
             seed=seed,
             threads=settings.threads,

@@ -48,6 +48,17 @@ class CampaignData:
             outcome_kind=self.outcome_kind,
         )
 
+    def propensity_matrix(self) -> np.ndarray | None:
+        """(n, K + 1) assignment probabilities from the per-row ``--propensity`` column.
+
+        The given probability goes to the arm the row received; the rest is spread over the
+        other arms in proportion to their shares of the table. Only the received arm's column
+        enters inverse-propensity weights, so the spread is a completion, not an estimate.
+        """
+        if self.propensity is None:
+            return None
+        return propensity_matrix(self.treatment, self.propensity, len(self.arms.names))
+
     def fingerprint(self) -> dict[str, object]:
         """Rows, arms and a SHA-256 over the encoded training data."""
         digest = hashlib.sha256()
@@ -93,6 +104,19 @@ def prepare_campaign(table: pa.Table, roles: ColumnRoles, control: str) -> Campa
         roles=roles,
         outcome_kind="binary" if binary else "continuous",
     )
+
+
+def propensity_matrix(treatment: np.ndarray, received: np.ndarray, n_arms: int) -> np.ndarray:
+    """Complete per-row received-arm probabilities into rows over all arms that sum to 1."""
+    n = len(treatment)
+    shares = np.bincount(treatment, minlength=n_arms) / max(n, 1)
+    others = np.broadcast_to(shares, (n, n_arms)).copy()
+    others[np.arange(n), treatment] = 0.0
+    total = others.sum(axis=1, keepdims=True)
+    rest = np.divide(others, total, out=np.zeros_like(others), where=total > 0)
+    matrix = rest * (1.0 - received)[:, None]
+    matrix[np.arange(n), treatment] = received
+    return matrix
 
 
 def outcome_values(column: pa.ChunkedArray, name: str) -> np.ndarray:

@@ -151,6 +151,7 @@ def train_bundle(
         held.y,
         learner.predict(held.X),
         list(data.arms.offers),
+        propensity=held.propensity_matrix(),
         n_boot=options.bootstrap,
         seed=options.seed,
         threads=settings.threads,
