@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# LightGBM's OpenMP threads spin while they wait; on a shared 2-core machine that turns
+# milliseconds into seconds. Set before any test imports LightGBM.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
+
+# Before LightGBM loads its OpenMP runtime: idle threads sleep instead of spinning, which
+# matters on small shared machines (2 cores) and on Lambda.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer
 
