@@ -138,7 +138,7 @@ def optimize(
         print_json(
             {
                 "summary": None if plan is None else plan.summary.to_dict(),
-                "frontier": None if curve is None else [vars(p) for p in curve.points],
+                "frontier": None if curve is None else [_finite(vars(p)) for p in curve.points],
             }
         )
         return
@@ -148,6 +148,11 @@ def optimize(
     if curve is not None:
         print("\nbudget frontier")
         print("\n".join(curve.lines()))
+
+
+def _finite(row: dict[str, Any]) -> dict[str, Any]:
+    """NaN (ROI of a zero spend) as null, so that the JSON is standard."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
 def _beside(policy_uri: str, path: str) -> str:

@@ -1,0 +1,133 @@
+"""One customer at a time: the same guardrails and economics, the batch plan's prices.
+
+Invariant: a :class:`Decider` is built once (rules compiled, prices turned into per-offer
+charges) and then decides a customer from a plain mapping of column to value — a scores row
+plus whatever the rules read — with Python floats only (no Arrow, no NumPy arrays), so a
+request costs microseconds. With the prices ``λ`` of a batch solution it gives the offer of
+highest reduced value ``profit − charges`` when that is positive: the same rule the optimiser's
+certificate uses, so on the batch's own customers it agrees with the plan (ties and the few
+LP-fractional customers aside). Without prices it gives the most profitable allowed offer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from uplift_engine.decide.economics import Economics, offer_figures
+from uplift_engine.decide.guardrails import row_guardrails
+from uplift_engine.decide.policy import CompiledPolicy, Policy
+from uplift_engine.errors import ConfigError, DataError
+from uplift_engine.learn.scores import pred_column
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision for one customer."""
+
+    offer: str  # '' for none
+    expected_profit: float
+    expected_cost: float
+    excluded_by: str  # '' unless the guardrails left no offer
+
+
+class Decider:
+    """Decide one customer at a time (see the module docstring)."""
+
+    def __init__(
+        self,
+        economics: Economics,
+        *,
+        control: str,
+        outcome_kind: str | None = None,
+        value: float | None = None,
+        value_col: str | None = None,
+        policy: CompiledPolicy | None = None,
+        dnc: Collection[object] = (),
+        id_column: str = "customer_id",
+        prices: Mapping[str, float] | None = None,
+    ) -> None:
+        self.economics = economics
+        self.offers = list(economics.offers)
+        self.control = control
+        self.kind = economics.outcome_kind(outcome_kind)
+        if self.kind == "binary" and value is None and value_col is None:
+            raise ConfigError("a binary outcome needs value or value_col", field="value")
+        self.value = value
+        self.value_col = value_col
+        self.policy = policy
+        self.dnc = frozenset(str(i) for i in dnc)
+        self.id_column = id_column
+        self.prices = dict(prices or {})
+        self._cost_charge = [
+            self.prices.get("budget", 0.0) + self.prices.get(f"max_budget:{o}", 0.0)
+            for o in self.offers
+        ]
+        self._count_charge = [self.prices.get(f"max_customers:{o}", 0.0) for o in self.offers]
+
+    @classmethod
+    def from_plan_meta(cls, meta: Mapping[str, Any], dnc: Collection[object] = ()) -> Decider:
+        """A decider from a plan file's metadata (economics, policy, value and prices)."""
+        policy = meta.get("policy")
+        return cls(
+            Economics.model_validate(meta["economics"]),
+            control=meta["control"],
+            outcome_kind=meta.get("outcome_kind"),
+            value=meta.get("value"),
+            value_col=meta.get("value_col"),
+            policy=None if policy is None else Policy.model_validate(policy).compiled(),
+            dnc=dnc,
+            id_column=meta["id_column"],
+            prices=meta["optimizer"]["prices"],
+        )
+
+    def _segment_charge(self, row: Mapping[str, Any]) -> float:
+        spec = self.economics.segments
+        if spec is None:
+            return 0.0
+        raw = row.get(spec.column)
+        segment = "(missing)" if raw is None else str(raw)
+        charge = 0.0
+        for name, bounds in spec.shares.items():
+            member = 1.0 if name == segment else 0.0
+            charge += self.prices.get(f"max_share:{name}", 0.0) * (member - bounds.max)
+            charge += self.prices.get(f"min_share:{name}", 0.0) * (bounds.min - member)
+        return charge
+
+    def decide(self, row: Mapping[str, Any]) -> Decision:
+        """The offer for one customer, given their scores and the columns the rules read."""
+        allowed, excluded_by = row_guardrails(
+            self.offers, row, self.policy, self.dnc, self.id_column
+        )
+        if excluded_by:
+            return Decision("", 0.0, 0.0, excluded_by)
+        base = _float(row, pred_column(self.control))
+        value: float | None = self.value
+        if self.value_col is not None:
+            value = _float(row, self.value_col)
+        shared = self._segment_charge(row)
+        best = ("", 0.0, 0.0, 0.0)
+        for j, offer in enumerate(self.offers):
+            if not allowed[j]:
+                continue
+            profit, cost = offer_figures(
+                self.economics, self.kind, offer, _float(row, pred_column(offer)), base, value
+            )
+            reduced = profit - self._cost_charge[j] * cost - self._count_charge[j] - shared
+            if reduced > best[3]:
+                best = (offer, float(profit), float(cost), reduced)
+        return Decision(best[0], best[1], best[2], "")
+
+
+def _float(row: Mapping[str, Any], name: str) -> float:
+    try:
+        value = float(row[name])
+    except KeyError as exc:
+        raise DataError(f"the customer's data lacks {name!r}", field=name) from exc
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name!r} must be a number, got {row[name]!r}", field=name) from exc
+    if math.isnan(value):
+        raise DataError(f"{name!r} is missing for this customer", field=name)
+    return value

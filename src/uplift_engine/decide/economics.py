@@ -1,0 +1,212 @@
+"""The campaign's economics: what each offer costs and what a conversion or revenue is worth.
+
+Invariant: every figure is an *expectation per customer*, computed from the scores'
+``pred_<arm>`` columns, and the same formulas serve a whole table (NumPy arrays) and a single
+customer (floats):
+
+- binary outcome (conversion), value ``v`` per conversion, ``p_k`` / ``p_0`` under offer /
+  control (clipped to [0, 1]):
+  cost = ``contact_cost + redemption_cost · p_k``;
+  profit = ``p_k · (v − redemption_cost) − p_0 · v − contact_cost``;
+- continuous outcome (revenue ``r``), campaign ``margin_rate``:
+  cost = ``contact_cost + cost_rate · max(r_k, 0)``;
+  profit = ``margin_rate · (r_k − r_0) − cost_rate · max(r_k, 0) − contact_cost``.
+
+The budget constrains the expected cost; profit is *incremental* (against no offer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from uplift_engine.config import Settings
+from uplift_engine.decide.files import load_mapping, validation_message
+from uplift_engine.errors import ConfigError
+from uplift_engine.learn.scores import arm_name
+
+ArrayOrFloat = TypeVar("ArrayOrFloat", np.ndarray, float)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OfferEconomics(_Strict):
+    """One offer's costs and optional caps."""
+
+    contact_cost: float = Field(ge=0, description="Paid for every customer who gets the offer.")
+    redemption_cost: float | None = Field(
+        default=None, ge=0, description="Binary outcome: paid for every conversion under offer."
+    )
+    cost_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Continuous outcome: share of revenue given back."
+    )
+    max_customers: int | None = Field(default=None, ge=0)
+    max_budget: float | None = Field(default=None, ge=0)
+
+
+class ShareBounds(_Strict):
+    """Minimum and maximum share of the treated customers that a segment may take."""
+
+    min: float = Field(default=0.0, ge=0, le=1)
+    max: float = Field(default=1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ShareBounds:
+        if self.min > self.max:
+            raise ValueError(f"min share {self.min} is above max share {self.max}")
+        return self
+
+
+class SegmentShares(_Strict):
+    """Share limits per value of a segment column (e.g. ``segment: {priority: {max: 0.3}}``)."""
+
+    column: str
+    shares: dict[str, ShareBounds]
+
+    @field_validator("shares", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return {arm_name(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class Economics(_Strict):
+    """The economics file: offers with costs and caps, optional segment shares."""
+
+    control: str | None = None
+    outcome: Literal["binary", "continuous"] | None = None
+    margin_rate: float | None = Field(default=None, ge=0)
+    offers: dict[str, OfferEconomics] = Field(min_length=1)
+    segments: SegmentShares | None = None
+
+    @field_validator("offers", mode="before")
+    @classmethod
+    def _offer_names(cls, value: Any) -> Any:
+        return {arm_name(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("control", mode="before")
+    @classmethod
+    def _control_name(cls, value: Any) -> Any:
+        return None if value is None else arm_name(value)
+
+    def outcome_kind(self, scores_kind: str | None) -> str:
+        """``"binary"`` or ``"continuous"``, checked against what the scores say."""
+        uses_rates = self.margin_rate is not None or any(
+            o.cost_rate is not None for o in self.offers.values()
+        )
+        kind = self.outcome or scores_kind or ("continuous" if uses_rates else "binary")
+        if self.outcome and scores_kind and self.outcome != scores_kind:
+            raise ConfigError(
+                f"economics say outcome {self.outcome!r} but the scores are for a "
+                f"{scores_kind!r} outcome",
+                field="outcome",
+            )
+        if kind == "binary":
+            bad = [k for k, o in self.offers.items() if o.cost_rate is not None]
+            if bad or self.margin_rate is not None:
+                field = f"offers.{bad[0]}.cost_rate" if bad else "margin_rate"
+                raise ConfigError(
+                    f"{field} is for a continuous outcome; for a binary outcome give "
+                    "contact_cost and redemption_cost (and --value or --value-col)",
+                    field=field,
+                )
+        else:
+            bad = [k for k, o in self.offers.items() if o.redemption_cost is not None]
+            if bad:
+                raise ConfigError(
+                    f"offers.{bad[0]}.redemption_cost is for a binary outcome; for a continuous "
+                    "outcome give contact_cost and cost_rate per offer and a margin_rate",
+                    field=f"offers.{bad[0]}.redemption_cost",
+                )
+            if self.margin_rate is None:
+                raise ConfigError(
+                    "a continuous outcome needs margin_rate (the share of revenue that is "
+                    "profit) in the economics file",
+                    field="margin_rate",
+                )
+        return kind
+
+
+def load_economics(
+    source: str | Path | dict[str, Any], settings: Settings | None = None
+) -> Economics:
+    """Read an economics file (YAML or JSON, local or s3://) or validate a mapping."""
+    if isinstance(source, dict):
+        data: Any = source
+        where = "economics"
+    else:
+        where = f"economics file {str(source)!r}"
+        data = load_mapping(source, settings, where)
+    try:
+        return Economics.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(where, exc), field="economics") from exc
+
+
+def binary_cost(p_k: ArrayOrFloat, contact: float, redemption: float) -> ArrayOrFloat:
+    """Expected cost of an offer for a binary outcome."""
+    return contact + redemption * p_k
+
+
+def binary_profit(
+    p_k: ArrayOrFloat,
+    p_0: ArrayOrFloat,
+    value: ArrayOrFloat | float,
+    contact: float,
+    redemption: float,
+) -> ArrayOrFloat:
+    """Expected incremental profit of an offer for a binary outcome."""
+    return p_k * (value - redemption) - p_0 * value - contact
+
+
+def continuous_cost(r_k: ArrayOrFloat, contact: float, cost_rate: float) -> ArrayOrFloat:
+    """Expected cost of an offer for a continuous outcome (revenue given back on r_k ≥ 0)."""
+    return contact + cost_rate * _clip(r_k, 0.0, None)
+
+
+def continuous_profit(
+    r_k: ArrayOrFloat, r_0: ArrayOrFloat, margin: float, contact: float, cost_rate: float
+) -> ArrayOrFloat:
+    """Expected incremental profit of an offer for a continuous outcome."""
+    return margin * (r_k - r_0) - cost_rate * _clip(r_k, 0.0, None) - contact
+
+
+def _clip(x: ArrayOrFloat, lo: float, hi: float | None) -> ArrayOrFloat:
+    if isinstance(x, np.ndarray):
+        return np.clip(x, lo, hi)
+    return max(lo, x) if hi is None else min(hi, max(lo, x))  # a float: no NumPy on this path
+
+
+def offer_figures(
+    economics: Economics,
+    kind: str,
+    offer: str,
+    pred_offer: ArrayOrFloat,
+    pred_control: ArrayOrFloat,
+    value: ArrayOrFloat | float | None,
+) -> tuple[ArrayOrFloat, ArrayOrFloat]:
+    """``(expected profit, expected cost)`` of one offer, for arrays or single floats."""
+    terms = economics.offers[offer]
+    if kind == "binary":
+        if value is None:
+            raise ConfigError(
+                "a binary outcome needs the value of a conversion: --value V or --value-col COL",
+                field="value",
+            )
+        p_k = _clip(pred_offer, 0.0, 1.0)
+        p_0 = _clip(pred_control, 0.0, 1.0)
+        red = terms.redemption_cost or 0.0
+        return (
+            binary_profit(p_k, p_0, value, terms.contact_cost, red),
+            binary_cost(p_k, terms.contact_cost, red),
+        )
+    rate = terms.cost_rate or 0.0
+    margin = float(economics.margin_rate or 0.0)
+    return (
+        continuous_profit(pred_offer, pred_control, margin, terms.contact_cost, rate),
+        continuous_cost(pred_offer, terms.contact_cost, rate),
+    )
