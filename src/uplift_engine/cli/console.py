@@ -28,8 +28,8 @@ def print_json(data: Any) -> None:
 
 @contextlib.contextmanager
 def steps(enabled: bool = True) -> Iterator[Callable[[str], None]]:
-    """A spinner with the current step and the elapsed time (on stderr)."""
-    if not enabled:
+    """A spinner with the current step and the elapsed time (on stderr, when it is a terminal)."""
+    if not (enabled and err.is_terminal):
         yield lambda _: None
         return
     with Progress(
@@ -45,8 +45,8 @@ def steps(enabled: bool = True) -> Iterator[Callable[[str], None]]:
 
 @contextlib.contextmanager
 def bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar fed with ``(done, total)``."""
-    if not enabled:
+    """A progress bar fed with ``(done, total)`` (on stderr, when it is a terminal)."""
+    if not (enabled and err.is_terminal):
         yield lambda _done, _total: None
         return
     with Progress(

@@ -20,6 +20,11 @@ from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.simulate import run_simulation
 from uplift_engine.cli.summary import describe_evaluation
 from uplift_engine.config import load_settings
+from uplift_engine.decide import load_economics, load_policy, plan_campaign, write_plan
+from uplift_engine.decide.baselines import top_k
+from uplift_engine.decide.campaign import CampaignPlan
+from uplift_engine.decide.economics import offer_figures
+from uplift_engine.decide.problem import chosen
 from uplift_engine.errors import UserInputError
 from uplift_engine.evaluate import evaluate_uplift, truth_matrix
 from uplift_engine.lake import layout, read_table, write_table
@@ -29,11 +34,22 @@ from uplift_engine.learn.scoring import predict_levels_batched
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
 
 MARKER = ".uplift-demo"
+VALUE = 40.0  # value of a conversion (thousand VND of margin) in the demo's economics
+ECONOMICS = {
+    "control": "control",
+    "offers": {
+        "cashback": {"contact_cost": 0.5, "redemption_cost": 10.0},
+        "fee_waiver": {"contact_cost": 0.3, "redemption_cost": 4.0},
+        "bonus_points": {"contact_cost": 0.2, "redemption_cost": 2.0},
+    },
+}
+POLICY = {"protected": 'segment == "priority"'}
+BUDGET_PER_CUSTOMER = 0.15
 
 
 @user_errors
 def demo(
-    customers: Annotated[int, typer.Option(help="Customers in the simulated bank.")] = 60_000,
+    customers: Annotated[int, typer.Option(help="Customers in the simulated bank.")] = 100_000,
     out: Annotated[str, typer.Option(help="Folder for everything the demo writes.")] = (
         "./demo-output"
     ),
@@ -107,10 +123,53 @@ def demo(
         write_scores(scores, meta, root / "scores.parquet")
     print("\n3. " + describe_evaluation(report, title="Tested on unseen customers"))
     print(_describe_findings(report, bundle.offers))
+
+    budget = round(BUDGET_PER_CUSTOMER * scores.num_rows, -2)
+    with steps() as say:
+        say("planning a budgeted campaign")
+        plan = plan_campaign(
+            scores,
+            meta,
+            load_economics(ECONOMICS),
+            budget=budget,
+            value=VALUE,
+            policy=load_policy(POLICY),
+            seed=seed,
+        )
+        write_plan(plan.table, plan.meta, root / "plan.parquet")
     print(
-        f"\nEverything is in {root}: lake/, model/ (the bundle), scores.parquet. "
+        f"\n4. A campaign for these {scores.num_rows:,} customers with a budget of "
+        f"{budget:,.0f} (a conversion is worth {VALUE:g}; priority customers are protected):"
+    )
+    print("\n".join("   " + line for line in plan.summary.lines()))
+    print(_true_profit_story(plan, truth, meta.arms))
+    print(
+        f"\nEverything is in {root}: lake/, model/ (the bundle), scores.parquet, plan.parquet. "
         f"Done in {time.perf_counter() - started:.0f} s."
     )
+
+
+def _true_profit_story(plan: CampaignPlan, truth: np.ndarray, arms: list[str]) -> str:
+    """What each strategy really earns, from the simulator's true conversion probabilities."""
+    prep = plan.prepared
+    economics = load_economics(ECONOMICS)
+    true_profit = np.vstack(
+        [
+            offer_figures(
+                economics, "binary", offer, truth[:, arms.index(offer)], truth[:, 0], VALUE
+            )[0]
+            for offer in prep.offers
+        ]
+    )
+    strategies = {
+        "the optimised plan": plan.solution.choice,
+        "top-K by uplift": top_k(prep.problem, prep.lift),
+        "top-K by propensity": top_k(prep.problem, prep.propensity),
+    }
+    earned = {name: float(chosen(true_profit, c).sum()) for name, c in strategies.items()}
+    lines = ["   Measured against the simulator's truth, the same budget really earns:"]
+    lines += [f"     {name:<22}{value:>12,.0f}" for name, value in earned.items()]
+    return "\n".join(lines)
 
 
 def _fresh_folder(root: Path) -> Path:
@@ -126,14 +185,25 @@ def _fresh_folder(root: Path) -> Path:
 
 
 def _describe_bank(sim: dict[str, Any], campaign: dict[str, Any]) -> str:
-    lines = ["1. Simulated the bank and its randomised campaign:"]
-    for key in ("customers", "events", "seconds"):
-        if key in sim:
-            value = sim[key]
-            lines.append(f"   {key}: {value:,}" if isinstance(value, int) else f"   {key}: {value}")
+    rows = sim["rows"]
+    lines = [
+        f"1. Simulated the bank in {sim['seconds']:.0f} s: {rows['raw/customers']:,} customers, "
+        f"{rows['raw/events']:,} digital events (logins, transfers, card payments, biometric "
+        "log-ins, account openings)."
+    ]
+    for c in sim["campaigns"]:
+        arms = ", ".join(
+            f"{arm} {a['customers']:,} ({a['conversion_rate']:.1%} converted)"
+            for arm, a in c["arms"].items()
+        )
+        lines.append(f"   Randomised campaign {c['campaign_id']}: {arms}.")
+        types = c["type_shares"]
+        first = next(iter(types))
+        shares = ", ".join(f"{t.replace('_', ' ')} {v:.0%}" for t, v in types[first].items())
+        lines.append(f"   Hidden truth, e.g. for {first}: {shares}.")
     lines.append(
-        f"   campaign table {campaign['campaign_id']}: {campaign['rows']:,} customers with "
-        f"{len(campaign.get('columns', [])) or 'their'} columns of features as of assignment"
+        f"   Campaign table {campaign['campaign_id']}: {campaign['rows']:,} rows of features "
+        "as of each customer's assignment time."
     )
     return "\n".join(lines)
 
