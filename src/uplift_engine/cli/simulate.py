@@ -64,7 +64,7 @@ def run_simulation(
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Simulate, then build the campaign tables; returns a JSON-ready summary."""
-    from uplift_engine.features import build_campaign_table
+    from uplift_engine.features import build_campaign_tables
     from uplift_engine.simulate import SimulationConfig, load_simulation_config, simulate_bank
 
     settings = load_settings(config)
@@ -79,14 +79,12 @@ def run_simulation(
         result = simulate_bank(
             sim, out, settings, chunk_size=chunk_size, workers=workers, progress=progress
         )
-    tables = []
     with steps(enabled=not quiet) as say:
-        for campaign in sim.campaigns:
-            say(f"building the campaign table of {campaign.campaign_id}")
-            built = build_campaign_table(
-                out, campaign.campaign_id, settings, threads=settings.threads
-            )
-            tables.append(_plain(built))
+        say("validating the lake and building the campaign tables")
+        built = build_campaign_tables(
+            out, [c.campaign_id for c in sim.campaigns], settings, threads=settings.threads
+        )
+    tables = [_plain(b) for b in built]
     return {"lake": out, "simulation": _plain(result), "campaign_tables": tables}
 
 

@@ -3,13 +3,31 @@
 from uplift_engine.lake import layout
 from uplift_engine.lake.storage import Location, atomic_folder, resolve
 from uplift_engine.lake.tables import dataset, read_table, table_format, write_table
+from uplift_engine.lake.validate import (
+    CHECKS,
+    Check,
+    LakeValidator,
+    Rule,
+    Validation,
+    duckdb_session,
+    quarantine_path,
+    replace_dataset,
+)
 
 __all__ = [
+    "CHECKS",
+    "Check",
+    "LakeValidator",
     "Location",
+    "Rule",
+    "Validation",
     "atomic_folder",
     "dataset",
+    "duckdb_session",
     "layout",
+    "quarantine_path",
     "read_table",
+    "replace_dataset",
     "resolve",
     "table_format",
     "write_table",
