@@ -284,3 +284,32 @@ def test_propensity_column_is_used(campaign_table, tmp_path):
     assert "p" not in json.loads(done.stdout)["features"]
     done = invoke("evaluate", tmp_path / "m", tmp_path / "d.parquet", "--bootstrap", "20", "--json")
     assert done.exit_code == 0, done.output
+
+
+def test_ids_are_carried_as_given(tmp_path):
+    """Ids with leading zeros in a CSV come back unchanged in the scores."""
+    rng = np.random.default_rng(1)
+    n = 2_000
+    ids = [f"{i:07d}" for i in range(n)]
+    arm = rng.choice(["none", "mail"], n)
+    y = (rng.random(n) < 0.1 + 0.1 * (arm == "mail")).astype(int)
+    table = pa.table({"customer_id": ids, "x": rng.normal(size=n), "arm": arm, "y": y})
+    pacsv.write_csv(table, tmp_path / "c.csv")
+    done = invoke(
+        "train",
+        tmp_path / "c.csv",
+        "--treatment",
+        "arm",
+        "--control",
+        "none",
+        "--outcome",
+        "y",
+        "--learner",
+        "t_learner",
+        "--out",
+        tmp_path / "m",
+    )
+    assert done.exit_code == 0, done.output
+    done = invoke("score", tmp_path / "m", tmp_path / "c.csv", "--out", tmp_path / "s.parquet")
+    assert done.exit_code == 0, done.output
+    assert pq.read_table(tmp_path / "s.parquet").column("customer_id").to_pylist() == ids

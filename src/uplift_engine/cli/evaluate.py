@@ -43,7 +43,7 @@ def evaluate(
         say(f"loading {model_dir}")
         bundle = load_bundle(model_dir, settings, threads=settings.threads)
         say(f"reading {data}")
-        table = read_table(data, settings)
+        table = read_table(data, settings, text_columns=(str(bundle.columns["id"]),))
         columns = bundle.columns
         for role in ("treatment", "outcome"):
             if columns[role] not in table.column_names:

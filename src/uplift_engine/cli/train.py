@@ -59,7 +59,7 @@ def train(
     )
     with steps(not json) as say:
         say(f"reading {data}")
-        table = read_table(data, settings)
+        table = read_table(data, settings, text_columns=(id or "customer_id",))
         result = train_bundle(table, options, out, settings, overwrite=overwrite, progress=say)
     if json:
         print_json(result.to_dict())

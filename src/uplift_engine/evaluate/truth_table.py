@@ -56,6 +56,9 @@ def truth_matrix(
     truth = truth.select([id_column, *wanted])
     if pc.count_distinct(truth.column(id_column)).as_py() != truth.num_rows:
         raise DataError(f"the truth table repeats values of {id_column!r}", field=id_column)
+    if truth.schema.field(id_column).type != ids.type:  # e.g. ids read as text from a CSV
+        ids = pc.cast(ids, pa.string())
+        truth = truth.set_column(0, id_column, pc.cast(truth.column(id_column), pa.string()))
     left = pa.table({id_column: ids, ROW: pa.array(np.arange(len(ids)))})
     joined = left.join(truth, keys=id_column, join_type="left outer").sort_by(ROW)
     matrix = np.column_stack(

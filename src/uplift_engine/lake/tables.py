@@ -48,13 +48,22 @@ def dataset(uri: str | Path, settings: Settings | None = None) -> pads.Dataset:
 
 
 def read_table(
-    uri: str | Path, settings: Settings | None = None, columns: list[str] | None = None
+    uri: str | Path,
+    settings: Settings | None = None,
+    columns: list[str] | None = None,
+    *,
+    text_columns: tuple[str, ...] = (),
 ) -> pa.Table:
-    """Read a CSV or Parquet file, or a folder of Parquet files, into an Arrow table."""
+    """Read a CSV or Parquet file, or a folder of Parquet files, into an Arrow table.
+
+    ``text_columns`` are read from CSV as text, untouched by type inference, so that an id
+    such as ``00123`` keeps its leading zeros (Parquet keeps its own types).
+    """
     loc = _existing(uri, settings)
     try:
         if table_format(loc.uri) == "csv" and not loc.is_dir():
-            table = pacsv.read_csv(io.BytesIO(loc.read_bytes()))
+            convert = pacsv.ConvertOptions(column_types=dict.fromkeys(text_columns, pa.string()))
+            table = pacsv.read_csv(io.BytesIO(loc.read_bytes()), convert_options=convert)
             return table.select(columns) if columns else table
         return dataset(uri, settings).to_table(columns=columns)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
