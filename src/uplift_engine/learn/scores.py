@@ -92,15 +92,16 @@ def write_scores(
 
 def read_scores(uri: str | Path, settings: Settings | None = None) -> tuple[pa.Table, ScoresMeta]:
     """Read a scores file and its metadata (inferred from the columns when there is none)."""
-    table = read_table(uri, settings)
     meta: ScoresMeta | None = None
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is not None:
-        meta = ScoresMeta.from_json(raw)
-    elif table_format(uri) == "csv":
+    if table_format(uri) == "csv":
         sidecar = resolve(f"{uri}.meta.json", settings)
         if sidecar.exists():
             meta = ScoresMeta.from_json(sidecar.read_bytes())
+    text = (meta.id_column,) if meta is not None else ()
+    table = read_table(uri, settings, text_columns=text)
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    if raw is not None:
+        meta = ScoresMeta.from_json(raw)
     if meta is None:
         meta = _infer_meta(table, str(uri))
     missing = [pred_column(a) for a in meta.arms if pred_column(a) not in table.column_names]
