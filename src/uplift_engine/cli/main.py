@@ -39,7 +39,7 @@ def main(
 
 
 def _register() -> None:
-    from uplift_engine.cli import demo, evaluate, optimize, score, simulate, train
+    from uplift_engine.cli import demo, evaluate, features, optimize, score, simulate, train
 
     app.command("simulate")(simulate.simulate)
     app.command("train")(train.train)
@@ -47,6 +47,7 @@ def _register() -> None:
     app.command("evaluate")(evaluate.evaluate)
     app.command("optimize")(optimize.optimize)
     app.command("demo")(demo.demo)
+    app.add_typer(features.app, name="features")
 
 
 _register()

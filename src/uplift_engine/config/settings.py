@@ -8,6 +8,7 @@ reads ``os.environ``. Backends are chosen by a discriminated union on ``type`` w
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -60,6 +61,30 @@ class RedisOnlineStore(_Strict):
     key_prefix: str = "uplift:"
 
 
+_DURATION = re.compile(r"^\d+[dhms]$")
+
+
+class StreamingSettings(_Strict):
+    """How the event stream keeps the near-real-time windows (durations like ``10m``)."""
+
+    lateness: str = Field(
+        default="10m",
+        description="How far behind a customer's latest event an event may still arrive.",
+    )
+    max_clock_skew: str | None = Field(
+        default="5m",
+        description="Events further ahead of the clock are dead letters; null turns it off.",
+    )
+    batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
+
+    @field_validator("lateness", "max_clock_skew")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and not _DURATION.match(value):
+            raise ValueError(f"expected a whole number of d, h, m or s like '10m', got {value!r}")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything configurable, with embedded defaults that need no server and no cloud."""
 
@@ -71,6 +96,7 @@ class Settings(BaseSettings):
     online_store: Annotated[SQLiteOnlineStore | RedisOnlineStore, Field(discriminator="type")] = (
         SQLiteOnlineStore()
     )
+    streaming: StreamingSettings = StreamingSettings()
     s3_endpoint_url: str | None = Field(
         default=None,
         description="S3-compatible endpoint for s3:// URIs (a local test server).",
@@ -78,6 +104,27 @@ class Settings(BaseSettings):
     s3_region: str = "ap-southeast-1"
     threads: int = Field(default=2, ge=1, le=256, description="Threads for LightGBM and DuckDB.")
     seed: int = Field(default=42, ge=0)
+    spark_threshold_bytes: int = Field(
+        default=20 * 1024**3,
+        ge=0,
+        description="Offline features: event data larger than this (bytes) is built on Spark.",
+    )
+    spark_master: str | None = Field(
+        default=None,
+        description="Spark master for in-process Spark builds (default local[threads]).",
+    )
+    spark_conf: tuple[tuple[str, str], ...] = Field(
+        default=(),
+        description="Extra Spark settings as a mapping, e.g. spark.hadoop.fs.s3a.* for S3 lakes.",
+    )
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_conf(cls, value: object) -> object:
+        # given as a mapping (YAML, JSON in UPLIFT_SPARK_CONF), kept as sorted pairs: hashable
+        if isinstance(value, dict):
+            return tuple(sorted((str(k), str(v)) for k, v in value.items()))
+        return value
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

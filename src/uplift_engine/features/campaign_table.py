@@ -8,7 +8,10 @@ customer's ``assigned_at`` (events at or after it never count), ``arm``, ``conve
 ``revenue`` (0 for a non-converter). Never in it: the simulator's truth, ``campaign_id`` (a
 constant) and ``assigned_at`` (a datetime that training ignores and that would only invite
 leakage). Only validated rows are used; the others are quarantined (see
-:mod:`uplift_engine.lake.validate`) and counted in the summary.
+:mod:`uplift_engine.lake.validate`) and counted in the summary. The engine (DuckDB in process
+by default, or Spark; see :mod:`uplift_engine.features.offline`) validates and aggregates the
+events; everything else — the small datasets, the join, the order, the writer — is this
+module's, so both engines write the same table.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import pyarrow as pa
 from uplift_engine.config import Settings
 from uplift_engine.errors import DataError, StorageError, UserInputError, quote_values
 from uplift_engine.features.definitions import CAMPAIGN_FEATURES, FeatureSpec, check_specs
-from uplift_engine.features.duckdb_engine import AS_OF, as_of_bounds, feature_query
+from uplift_engine.features.duckdb_engine import AS_OF, DuckDBEngine, as_of_bounds
+from uplift_engine.features.offline import source_checks
 from uplift_engine.lake import layout
 from uplift_engine.lake.validate import (
     CHECKS,
@@ -37,6 +41,8 @@ from uplift_engine.lake.validate import (
 
 if TYPE_CHECKING:
     import duckdb
+
+    from uplift_engine.features.offline import OfflineEngine
 
 SCHEMA_VERSION = "uplift.campaign_table/1"
 META_KEY = b"uplift"
@@ -60,6 +66,7 @@ class CampaignTableSummary:
     seconds: float
     parts: int
     quarantined: Mapping[str, int] = field(default_factory=dict)
+    engine: str = "duckdb"
 
     def to_dict(self) -> dict[str, object]:
         """The summary as plain JSON-ready values."""
@@ -74,6 +81,7 @@ class CampaignTableSummary:
             "seconds": round(self.seconds, 3),
             "parts": self.parts,
             "quarantined": dict(self.quarantined),
+            "engine": self.engine,
         }
 
 
@@ -100,6 +108,7 @@ def build_campaign_table(
     threads: int = 2,
     memory_limit: str = "4GB",
     features: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES,
+    engine: OfflineEngine | None = None,
 ) -> CampaignTableSummary:
     """Validate the lake's raw datasets and write the campaign table of ``campaign_id``.
 
@@ -117,6 +126,7 @@ def build_campaign_table(
         threads=threads,
         memory_limit=memory_limit,
         features=features,
+        engine=engine,
     )
     return summary
 
@@ -130,14 +140,21 @@ def build_campaign_tables(
     threads: int = 2,
     memory_limit: str = "4GB",
     features: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES,
+    engine: OfflineEngine | None = None,
 ) -> list[CampaignTableSummary]:
     """Like :func:`build_campaign_table` for several campaigns, validating the lake once.
 
     Every campaign is checked before any work starts; ``seconds`` of each summary counts from
-    the start of the whole call.
+    the start of the whole call. ``engine`` validates and aggregates the events (default: a
+    :class:`~uplift_engine.features.duckdb_engine.DuckDBEngine`).
     """
     started = time.perf_counter()
     specs = check_specs(features)
+    engine = engine or DuckDBEngine()
+    declared = source_checks(specs)
+    sources = {source: check.name for source, check in declared.items()}
+    event_sets = sorted(set(sources.values()))
+    checks = {**CHECKS, **{check.name: check for check in declared.values()}}
     lake_uri = lake_uri.rstrip("/")
     if out_uris is not None and len(out_uris) != len(campaign_ids):
         raise UserInputError(
@@ -147,49 +164,60 @@ def build_campaign_tables(
     outs = list(out_uris or [f"{lake_uri}/{layout.campaign_table_path(c)}" for c in campaign_ids])
     summaries = []
     with duckdb_session(threads, memory_limit) as con:
-        validator = LakeValidator(con, lake_uri, settings)
+        validator = LakeValidator(con, lake_uri, settings, checks)
         validator.check("campaigns")
         arms = {c: _arms(con, c) for c in campaign_ids}
-        validations = [validator.validate(name) for name in CHECKS]
-        quarantined = {v.name: v.quarantined for v in validations}
+        counts = {n: validator.validate(n).quarantined for n in CHECKS if n not in event_sets}
+        counts.update(engine.prepare(validator, event_sets))
+        quarantined = {name: counts[name] for name in checks}
         for campaign_id, out in zip(campaign_ids, outs, strict=True):
+            feats = _features(con, engine, campaign_id, specs, sources, quarantined, lake_uri)
             summary = _build_one(
-                con, lake_uri, campaign_id, arms[campaign_id], out, specs, quarantined, settings
-            )
+                con, campaign_id, arms[campaign_id], out, specs, feats, quarantined, settings,
+                engine.name,
+            )  # fmt: skip
             summaries.append(replace(summary, seconds=time.perf_counter() - started))
     return summaries
 
 
-def _build_one(
+def _features(
     con: duckdb.DuckDBPyConnection,
-    lake_uri: str,
+    engine: OfflineEngine,
     campaign_id: str,
-    arms: tuple[tuple[str, ...], str],
-    out: str,
     specs: tuple[FeatureSpec, ...],
-    quarantined: dict[str, int],
-    settings: Settings | None,
-) -> CampaignTableSummary:
+    sources: Mapping[str, str],
+    quarantined: Mapping[str, int],
+    lake_uri: str,
+) -> str:
+    """The campaign's entities as ``entities`` in ``con``, and the engine's feature relation."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE entities AS SELECT customer_id, assigned_at AS {AS_OF}, "
         "arm FROM valid_campaign_assignments WHERE campaign_id = ?",
         [campaign_id],
     )
-    rows = _count(con, "entities")
-    if rows == 0:
+    if _count(con, "entities") == 0:
         raise DataError(
             f"campaign {campaign_id!r} has no valid assignment in {layout.ASSIGNMENTS}; "
             f"{quarantined['campaign_assignments']} rows are quarantined under "
             f"{lake_uri}/{quarantine_path('campaign_assignments')}",
             field="campaign_id",
         )
-    feats = feature_query(
-        specs,
-        "entities",
-        {"events": "valid_events"},
-        carry=("arm",),
-        bounds=as_of_bounds(con, "entities"),
-    )
+    bounds = as_of_bounds(con, "entities")
+    return engine.features(con, specs, "entities", sources, carry=("arm",), bounds=bounds)
+
+
+def _build_one(
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    arms: tuple[tuple[str, ...], str],
+    out: str,
+    specs: tuple[FeatureSpec, ...],
+    feats: str,
+    quarantined: dict[str, int],
+    settings: Settings | None,
+    engine: str,
+) -> CampaignTableSummary:
+    rows = _count(con, "entities")
     relation = con.sql(_table_sql(specs, feats), params=[campaign_id])
     schema = campaign_table_schema(specs)
     manifest = {
@@ -203,6 +231,7 @@ def _build_one(
         "windows": "half-open [as_of - window, as_of), UTC",
         "features": [_spec_dict(s) for s in specs],
         "quarantined": quarantined,
+        "engine": engine,
     }
     metadata = {META_KEY: json.dumps({k: manifest[k] for k in _META_KEYS}).encode()}
     written = _Counter(arrow_reader(relation, ROWS_PER_PART), schema.with_metadata(metadata))
@@ -228,6 +257,7 @@ def _build_one(
         seconds=0.0,
         parts=len(parts),
         quarantined=dict(quarantined),
+        engine=engine,
     )
 
 
@@ -277,7 +307,7 @@ def _table_sql(specs: tuple[FeatureSpec, ...], features_sql: str) -> str:
     return (
         f"SELECT f.customer_id, {static}, {feats}, f.arm, o.converted, "
         "CAST(coalesce(o.revenue, 0) AS DOUBLE) AS revenue "
-        f"FROM ({features_sql}) f "
+        f"FROM {features_sql} f "
         "JOIN valid_customers c ON c.customer_id = f.customer_id "
         "JOIN valid_campaign_outcomes o ON o.campaign_id = ? AND o.customer_id = f.customer_id "
         "ORDER BY f.customer_id"

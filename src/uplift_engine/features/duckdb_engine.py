@@ -4,13 +4,13 @@ Invariant: one query gives exactly one row per row of the entities relation (``k
 ``as_of``) — a customer without events gets the specs' empty values (0 or null), never a
 missing row — and only events with ``as_of − w ≤ ts < as_of`` reach a feature of window
 ``w``. Time arithmetic is in integer microseconds since the epoch (UTC), so the half-open
-window has no calendar or time-zone edge. The Spark engine of the Feature store issue
-generates the same aggregates from the same specs.
+window has no calendar or time-zone edge. :mod:`~uplift_engine.features.spark_engine`
+generates the same aggregates from the same specs for the Spark tier.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,8 @@ from uplift_engine.features.definitions import EventSource, FeatureSpec, check_s
 
 if TYPE_CHECKING:
     import duckdb
+
+    from uplift_engine.lake.validate import LakeValidator
 
 US_PER_DAY = 86_400_000_000
 AS_OF = "as_of"
@@ -62,6 +64,30 @@ def feature_query(
         + [f"{outputs[s.name]} AS {_id(s.name)}" for s in specs]
     )
     return f"WITH {', '.join(ctes)} SELECT {columns} FROM {entities} q {' '.join(joins)}"
+
+
+class DuckDBEngine:
+    """The in-process engine (the default tier): events validated and aggregated by DuckDB."""
+
+    name = "duckdb"
+
+    def prepare(self, validator: LakeValidator, datasets: Sequence[str]) -> dict[str, int]:
+        """Validate the event datasets with the lake's validator; rows quarantined per name."""
+        return {name: validator.validate(name).quarantined for name in datasets}
+
+    def features(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        specs: tuple[FeatureSpec, ...],
+        entities: str,
+        sources: Mapping[str, str],
+        *,
+        carry: tuple[str, ...],
+        bounds: tuple[int, int] | None,
+    ) -> str:
+        """The feature query over the validated relations ``valid_<dataset>``, parenthesised."""
+        relations = {source: f"valid_{check}" for source, check in sources.items()}
+        return f"({feature_query(specs, entities, relations, carry=carry, bounds=bounds)})"
 
 
 def as_of_bounds(con: duckdb.DuckDBPyConnection, entities: str) -> tuple[int, int] | None:

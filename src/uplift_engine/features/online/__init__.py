@@ -1,0 +1,35 @@
+"""The online store: latest feature values and stream windows by customer, one read each.
+
+``open_store(settings)`` gives the backend of ``Settings.online_store`` (SQLite embedded,
+Redis in production) behind one small :class:`OnlineStore` protocol; ``materialize`` puts the
+batch features computed from the lake into it; :class:`FeatureReader` is the scoring path's
+read of all of a customer's features in one round trip.
+"""
+
+from uplift_engine.features.online.codec import (
+    AS_OF_FIELD,
+    META_KEY,
+    customer_key,
+    decode_value,
+    encode_value,
+    window_field,
+)
+from uplift_engine.features.online.factory import open_store
+from uplift_engine.features.online.materialize import MaterializeSummary, materialize
+from uplift_engine.features.online.reader import FeatureReader
+from uplift_engine.features.online.store import OnlineStore, Swap
+
+__all__ = [
+    "AS_OF_FIELD",
+    "META_KEY",
+    "FeatureReader",
+    "MaterializeSummary",
+    "OnlineStore",
+    "Swap",
+    "customer_key",
+    "decode_value",
+    "encode_value",
+    "materialize",
+    "open_store",
+    "window_field",
+]

@@ -1,0 +1,190 @@
+"""The one event schema: every stream input (file, stdin, HTTP, Kinesis) is validated by it.
+
+Invariant: an event is one JSON object with the source's id (``event_id``: an integer or a
+non-empty string of at most 128 characters), entity key (``customer_id``: a 64-bit integer),
+event type (``type``: one of the source's types), time (``ts``: ISO 8601 *with* a zone, in
+``[2000-01-01, 2100-01-01)``, converted to UTC microseconds) and, for the source's valued types,
+every value column (``amount``: a finite number ≥ 0; optional for other types, and checked when
+present). Other fields are allowed and ignored. :meth:`EventSchema.parse` returns an
+:class:`Event` or raises :class:`EventError` whose ``reason`` is ``"field: problem"`` — the
+same shape as the lake's quarantine ``_reason``. The schema is derived from the declared
+:class:`~uplift_engine.features.definitions.EventSource`, so a new source brings its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from uplift_engine.features.definitions import EventSource
+
+MAX_ID_LENGTH = 128
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+TS_MIN_US = (datetime(2000, 1, 1, tzinfo=UTC) - _EPOCH) // _US
+TS_MAX_US = (datetime(2100, 1, 1, tzinfo=UTC) - _EPOCH) // _US
+_INT64 = 1 << 63
+
+
+class Event(NamedTuple):
+    """A valid event: its id as text, entity key, type, UTC time in µs and values in order."""
+
+    id: str
+    key: int
+    type: str | None
+    ts: int
+    values: tuple[float | None, ...]
+
+
+class EventError(ValueError):
+    """An event that breaks the schema; ``reason`` is ``"field: problem"``."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+    @property
+    def reason(self) -> str:
+        """The text written to a dead letter's ``_reason``."""
+        return f"{self.field}: {self.problem}"
+
+
+def epoch_us(moment: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of an aware time (exact integer arithmetic)."""
+    return (moment - _EPOCH) // _US
+
+
+def now_us() -> int:
+    """The wall clock in epoch microseconds."""
+    return time.time_ns() // 1000
+
+
+def iso_utc(micros: int) -> str:
+    """An epoch-microsecond time as ISO 8601 in UTC (``…+00:00``)."""
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat()
+
+
+class EventSchema:
+    """The event schema of one source."""
+
+    def __init__(self, source: EventSource) -> None:
+        self.source = source
+        self._types: frozenset[object] = frozenset(source.types)
+        self._valued = frozenset(source.valued_types)
+
+    def parse(self, raw: str | bytes | Mapping[str, object]) -> Event:
+        """The event in ``raw`` (JSON text, UTF-8 bytes or an already parsed object).
+
+        The common valid case is checked inline; anything unusual goes to the field's own
+        check, which returns the value or raises with the reason.
+        """
+        data = raw if isinstance(raw, Mapping) else _json_object(raw)
+        src = self.source
+        get = data.get
+        event_id = get(src.id)
+        if type(event_id) is int:
+            event_id = str(event_id)
+        elif type(event_id) is not str or not 0 < len(event_id) <= MAX_ID_LENGTH:
+            event_id = _event_id(data, src.id)
+        key = get(src.entity)
+        if type(key) is not int or not -_INT64 <= key < _INT64:
+            key = _entity(data, src.entity)
+        kind = None
+        if src.event_type is not None:
+            kind = get(src.event_type)
+            if type(kind) is not str or kind not in self._types:
+                kind = _event_type(data, src.event_type, self._types)
+        ts = _timestamp(data, src.timestamp)
+        valued = kind in self._valued
+        values = tuple(_value(data, name, valued) for name in src.values)
+        return Event(event_id, key, kind, ts, values)  # type: ignore[arg-type]
+
+
+def _json_object(raw: str | bytes) -> Mapping[str, object]:
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise EventError("event", "not UTF-8 text") from None
+    except ValueError as exc:
+        raise EventError("event", f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise EventError("event", f"not a JSON object (got a {type(data).__name__})")
+    return data
+
+
+def _event_id(data: Mapping[str, object], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        raise EventError(name, "missing")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    raise EventError(name, f"not an integer or a string of 1–{MAX_ID_LENGTH} characters")
+
+
+def _entity(data: Mapping[str, object], name: str) -> int:
+    value = data.get(name)
+    if value is None:
+        raise EventError(name, "missing")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EventError(name, f"not an integer (got {value!r})")
+    if not -_INT64 <= value < _INT64:
+        raise EventError(name, "outside the 64-bit integer range")
+    return value
+
+
+def _event_type(
+    data: Mapping[str, object], name: str | None, types: frozenset[object]
+) -> str | None:
+    if name is None:
+        return None
+    value = data.get(name)
+    if value is None:
+        raise EventError(name, "missing")
+    if not isinstance(value, str) or not value:
+        raise EventError(name, f"not a non-empty string (got {value!r})")
+    if types and value not in types:
+        raise EventError(name, f"unknown event type {value!r}")
+    return value
+
+
+def _timestamp(data: Mapping[str, object], name: str) -> int:
+    value = data.get(name)
+    try:
+        moment = datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except TypeError:
+        if value is None:
+            raise EventError(name, "missing") from None
+        raise EventError(name, f"not an ISO 8601 string (got {value!r})") from None
+    except ValueError:
+        raise EventError(name, f"not an ISO 8601 time ({value!r})") from None
+    if moment.tzinfo is None:
+        raise EventError(name, f"no time zone ({value!r}); add Z or an offset like +07:00")
+    micros = (moment - _EPOCH) // _US
+    if not TS_MIN_US <= micros < TS_MAX_US:
+        raise EventError(name, "outside [2000-01-01, 2100-01-01)")
+    return micros
+
+
+def _value(data: Mapping[str, object], name: str, required: bool) -> float | None:
+    value = data.get(name)
+    if type(value) is float and 0 <= value < math.inf:
+        return value
+    if value is None:
+        if required:
+            raise EventError(name, "missing for its type")
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise EventError(name, f"not a number (got {value!r})")
+    number = float(value)
+    if not math.isfinite(number):
+        raise EventError(name, "not finite")
+    if number < 0:
+        raise EventError(name, "negative")
+    return number

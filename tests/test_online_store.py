@@ -1,0 +1,294 @@
+"""The online store: one protocol, SQLite and a real Redis behind it; materialise and read."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
+
+from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401 (fixtures)
+from uplift_engine.config import Settings
+from uplift_engine.config.settings import RedisOnlineStore, SQLiteOnlineStore
+from uplift_engine.errors import ConfigError, StorageError
+from uplift_engine.features import CAMPAIGN_FEATURES
+from uplift_engine.features.online import (
+    AS_OF_FIELD,
+    META_KEY,
+    FeatureReader,
+    OnlineStore,
+    Swap,
+    decode_value,
+    encode_value,
+    materialize,
+    open_store,
+)
+from uplift_engine.features.online.redis import RedisStore
+from uplift_engine.features.online.sqlite import SQLiteStore
+from uplift_engine.features.registry import default_registry
+from uplift_engine.lake import layout
+
+SECOND = 1_000_000
+DAY = 86_400 * SECOND
+AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
+AT_US = int(AT.timestamp()) * SECOND
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])
+def store(request, tmp_path: Path):
+    if request.param == "sqlite":
+        made: OnlineStore = SQLiteStore(tmp_path / "online.sqlite")
+    else:
+        made = RedisStore(request.getfixturevalue("redis_url"), "test:")
+    yield made
+    made.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The protocol, on both backends
+# ---------------------------------------------------------------------------------------------
+
+
+def test_both_backends_satisfy_the_protocol(store: OnlineStore) -> None:
+    assert isinstance(store, OnlineStore)
+
+
+def test_put_merges_values_and_get_reads_every_field(store: OnlineStore) -> None:
+    assert store.put([("1", {"a": "1", "b": ""}), ("2", {"a": "2"}), ("3", {})]) == 2
+    assert store.put([("1", {"b": "3.5", "c": "x"})]) == 1
+    assert store.get("1") == {"a": "1", "b": "3.5", "c": "x"}
+    assert store.get("404") == {}
+    assert store.get_many(["2", "404", "1"]) == [
+        {"a": "2"},
+        {},
+        {"a": "1", "b": "3.5", "c": "x"},
+    ]
+
+
+def test_swap_is_compare_and_set(store: OnlineStore) -> None:
+    store.put([("1", {"a": "1"})])
+    applied = store.swap(
+        [
+            Swap("1", "_w:e", None, "s1"),  # absent → set
+            Swap("2", "_w:e", None, 'q"uote'),  # a new key
+            Swap("1", "_w:e", None, "s2"),  # no longer absent → refused
+            Swap("1", "_w:e", "s1", "s3"),  # holds s1 → set
+            Swap("3", "_w:e", "s1", "s4"),  # absent but expected → refused
+        ]
+    )
+    assert applied == [True, True, False, True, False]
+    assert store.get("1") == {"a": "1", "_w:e": "s3"}
+    assert store.get("2") == {"_w:e": 'q"uote'}
+    assert store.get_state(["1", "2", "3"], "_w:e") == ["s3", 'q"uote', None]
+    assert store.get_many(["2"]) == [{"_w:e": 'q"uote'}]
+
+
+@pytest.mark.integration
+def test_redis_swaps_survive_a_server_that_lost_its_scripts(redis_url: str) -> None:
+    import redis
+
+    store = RedisStore(redis_url)
+    assert store.swap([Swap("1", "f", None, "a")]) == [True]
+    redis.Redis.from_url(redis_url).script_flush()
+    assert store.swap([Swap("1", "f", "a", "b"), Swap("2", "f", None, "c")]) == [True, True]
+    redis.Redis.from_url(redis_url).script_flush()
+    assert store.swap([Swap("1", "f", "b", "d")]) == [True]
+    assert store.get_state(["1", "2"], "f") == ["d", "c"]
+
+
+def test_delete_removes_values_and_states(store: OnlineStore) -> None:
+    store.put([("1", {"a": "1"}), ("2", {"a": "2"})])
+    store.swap([Swap("3", "_w:e", None, "s")])
+    assert store.delete(["1", "3", "404"]) == 2
+    assert store.get_many(["1", "2", "3"]) == [{}, {"a": "2"}, {}]
+
+
+def test_many_keys_cross_the_batch_limits(store: OnlineStore) -> None:
+    keys = [str(i) for i in range(2_345)]
+    assert store.put((k, {"v": k}) for k in keys) == len(keys)
+    rows = store.get_many(keys[::-1])
+    assert [r["v"] for r in rows] == keys[::-1]
+    applied = store.swap([Swap(k, "_w:e", None, k) for k in keys])
+    assert all(applied)
+    assert store.get_state(keys, "_w:e") == keys
+
+
+@pytest.mark.integration
+def test_a_second_writer_loses_the_race_and_sees_why(tmp_path: Path, redis_url: str) -> None:
+    for first, second in [
+        (SQLiteStore(tmp_path / "s.sqlite"), SQLiteStore(tmp_path / "s.sqlite")),
+        (RedisStore(redis_url), RedisStore(redis_url)),
+    ]:
+        first.swap([Swap("7", "_w:e", None, "v0")])
+        seen = second.get_state(["7"], "_w:e")[0]
+        assert first.swap([Swap("7", "_w:e", "v0", "v1")]) == [True]
+        assert second.swap([Swap("7", "_w:e", seen, "v2")]) == [False]
+        assert second.get("7") == {"_w:e": "v1"}
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "spec_index"),
+    [
+        pytest.param(3, "3", 0, id="count"),
+        pytest.param(0.1, "0.1", 5, id="average"),
+        pytest.param(1 / 3, repr(1 / 3), 5, id="bits-kept"),
+        pytest.param(None, "", 5, id="null"),
+    ],
+)
+def test_values_read_back_exactly(value, text: str, spec_index: int) -> None:
+    spec = CAMPAIGN_FEATURES[spec_index]
+    assert encode_value(value) == text
+    assert decode_value(text, spec) == value
+
+
+def test_absent_field_reads_as_the_offline_empty_value() -> None:
+    count, average = CAMPAIGN_FEATURES[0], CAMPAIGN_FEATURES[5]
+    assert decode_value(None, count) == 0
+    assert decode_value(None, average) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Chosen by the settings; failures people can act on
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_settings_choose_the_backend(tmp_path: Path, redis_url: str) -> None:
+    sqlite = open_store(Settings(online_store=SQLiteOnlineStore(path=str(tmp_path / "x.db"))))
+    redis = open_store(Settings(online_store=RedisOnlineStore(url=redis_url)))
+    assert isinstance(sqlite, SQLiteStore) and isinstance(redis, RedisStore)
+    sqlite.close()
+    redis.close()
+
+
+def test_a_typo_in_the_backend_fails_loudly() -> None:
+    with pytest.raises(ValidationError, match="redsi"):
+        Settings(online_store={"type": "redsi"})
+    with pytest.raises(ValidationError, match="extra"):
+        Settings(online_store={"type": "redis", "uri": "redis://x"})
+
+
+@pytest.mark.integration
+def test_an_unreachable_redis_is_a_storage_error_naming_it() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = RedisStore(f"redis://user:secret@127.0.0.1:{port}/0", timeout=0.5)
+    with pytest.raises(StorageError, match=rf"127\.0\.0\.1:{port}") as caught:
+        store.get("1")
+    assert "secret" not in str(caught.value)
+
+
+def test_an_unwritable_sqlite_path_is_a_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="cannot open the SQLite online store"):
+        SQLiteStore(blocker / "online.sqlite")
+
+
+# ---------------------------------------------------------------------------------------------
+# Materialise from a lake, read as the scoring path does
+# ---------------------------------------------------------------------------------------------
+
+
+def _ts(values) -> pa.Array:
+    return pa.array(np.asarray(values, dtype=np.int64)).cast(layout.TIMESTAMP)
+
+
+def write_small_lake(root: Path) -> str:
+    """Customers 1–3; events of customer 1 around AT (before, at the window edges, after)."""
+    ids = np.array([1, 2, 3], dtype=np.int64)
+    customers = pa.table(
+        {
+            "customer_id": ids,
+            "age": np.array([30, 40, 50], dtype=np.int16),
+            "income_m_vnd": [10.0, 20.0, 30.0],
+            "tenure_months": np.array([1, 2, 3], dtype=np.int16),
+            "segment": ["mass"] * 3,
+            "region": ["south"] * 3,
+            "preferred_channel": ["app"] * 3,
+            "products_held": np.array([1, 1, 1], dtype=np.int8),
+            "balance_m_vnd": [1.0, 2.0, 3.0],
+            "biometric_enrolled": [True, False, True],
+        },
+        schema=layout.CUSTOMERS_SCHEMA,
+    )
+    times = [AT_US - 7 * DAY, AT_US - 7 * DAY - 1, AT_US - DAY, AT_US - 1, AT_US, AT_US + DAY]
+    events = pa.table(
+        {
+            "event_id": np.arange(6, dtype=np.int64),
+            "customer_id": np.array([1, 1, 1, 1, 1, 2], dtype=np.int64),
+            "type": ["login", "login", "card_txn", "card_txn", "login", "login"],
+            "ts": _ts(times),
+            "amount": pa.array([None, None, 100.0, 50.5, None, None], pa.float64()),
+        },
+        schema=layout.EVENTS_SCHEMA,
+    )
+    for path, table in ((layout.CUSTOMERS, customers), (layout.EVENTS, events)):
+        (root / path).mkdir(parents=True)
+        pq.write_table(table, root / path / layout.part_name(0))
+    return str(root)
+
+
+def test_materialize_puts_point_in_time_values_of_every_customer(
+    store: OnlineStore, tmp_path: Path
+) -> None:
+    lake = write_small_lake(tmp_path / "lake")
+    summary = materialize(lake, store, as_of=AT, memory_limit="1GB")
+    assert summary.customers == 3
+    assert summary.as_of == "2026-03-01T12:00:00+00:00"
+    assert summary.features == tuple(s.name for s in CAMPAIGN_FEATURES)
+    one, two, three = (FeatureReader(store).read(c, at_us=AT_US) for c in (1, 2, 3))
+    assert one["logins_7d"] == 1  # at t − 7d counts, t − 7d − 1 µs does not, t never
+    assert one["logins_30d"] == 2
+    assert one["card_txn_7d"] == 2
+    assert one["card_amount_30d"] == 150.5
+    assert one["card_amount_max_30d"] == 100.0
+    assert one["days_since_last_card_txn"] == 1 / DAY
+    assert two["logins_30d"] == 0 and two["days_since_last_login"] is None  # only after t
+    assert three["events_30d"] == 0 and three["card_amount_avg_30d"] is None
+    fields = store.get("1")
+    assert fields[AS_OF_FIELD] == str(AT_US)
+    assert store.get(META_KEY)["as_of"] == summary.as_of
+
+
+def test_rematerialising_overwrites_values_and_keeps_window_states(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "o.sqlite")
+    lake = write_small_lake(tmp_path / "lake")
+    store.swap([Swap("1", "_w:events", None, "[null,[],[],[],[[]]]")])
+    materialize(lake, store, as_of=AT, memory_limit="1GB")
+    materialize(lake, store, as_of=AT + timedelta(days=2), memory_limit="1GB")
+    fields = store.get("1")
+    assert fields["logins_30d"] == "3"  # t + 2d: the login at t counts now
+    assert fields["_w:events"] == "[null,[],[],[],[[]]]"
+
+
+def test_reader_returns_every_tier_in_one_read(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "o.sqlite")
+    materialize(write_small_lake(tmp_path / "lake"), store, as_of=AT, memory_limit="1GB")
+    reader = FeatureReader(store, default_registry())
+    row = reader.read(1, at_us=AT_US, request={"channel": "Web", "ts": "2026-03-01T18:30:00+07:00"})
+    assert list(row) == list(reader.names)
+    assert row["session_channel"] == "web"
+    assert (row["hour_of_day_local"], row["hour_of_day_utc"], row["day_of_week_local"]) == (
+        18,
+        11,
+        6,
+    )
+    assert row["card_txn_5m"] == 0 and row["logins_1h"] == 0  # no stream state yet
+    unknown = reader.read(99, at_us=AT_US)
+    assert unknown["logins_30d"] == 0 and unknown["card_amount_avg_30d"] is None
+    assert reader.read_many([1, 99], at_us=AT_US)[0]["card_amount_30d"] == 150.5
+
+
+def test_materialize_refuses_a_naive_time(tmp_path: Path) -> None:
+    store = SQLiteStore(":memory:")
+    with pytest.raises(ConfigError, match="as_of needs a time zone"):
+        materialize(str(tmp_path), store, as_of=datetime(2026, 3, 1))
