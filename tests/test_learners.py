@@ -11,6 +11,12 @@ from uplift_engine.learn import LEARNERS, BoosterParams
 
 FAST = BoosterParams(n_estimators=150, learning_rate=0.1, threads=2)
 NAMES = sorted(LEARNERS)
+SMALL_FORESTS = {"uplift_forest": {"n_trees": 30}, "causal_forest": {"n_trees": 40}}
+
+
+def make(name, seed):
+    """A learner of the suite: boosters with few rounds, forests with few trees."""
+    return LEARNERS[name](params=FAST, seed=seed, **SMALL_FORESTS.get(name, {}))
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +27,7 @@ def binary():
 @pytest.fixture(scope="module")
 def fitted(binary):
     return {
-        name: LEARNERS[name](params=FAST, seed=3).fit(
+        name: make(name, 3).fit(
             binary.X, binary.treatment, binary.y, categorical=[5]
         )
         for name in NAMES
@@ -52,19 +58,19 @@ def test_recovers_known_effects(name, binary, fitted):
 @pytest.mark.parametrize("name", NAMES)
 def test_reproducible_by_seed_and_does_not_mutate(name, binary, fitted):
     X, t, y = binary.X.copy(), binary.treatment.copy(), binary.y.copy()
-    again = LEARNERS[name](params=FAST, seed=3).fit(X, t, y, categorical=[5])
+    again = make(name, 3).fit(X, t, y, categorical=[5])
     np.testing.assert_array_equal(X, binary.X)
     np.testing.assert_array_equal(t, binary.treatment)
     np.testing.assert_array_equal(y, binary.y)
     np.testing.assert_array_equal(again.predict(X[:500]), fitted[name].predict(X[:500]))
-    other = LEARNERS[name](params=FAST, seed=4).fit(X, t, y, categorical=[5])
+    other = make(name, 4).fit(X, t, y, categorical=[5])
     assert not np.array_equal(other.predict(X[:500]), fitted[name].predict(X[:500]))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_continuous_outcome(name):
     data = make_campaign(n=8_000, seed=2, kind="continuous")
-    model = LEARNERS[name](params=FAST, seed=0).fit(data.X, data.treatment, data.y)
+    model = make(name, 0).fit(data.X, data.treatment, data.y)
     assert model.outcome_kind_ == "continuous"
     effects = model.predict(data.X)
     assert np.corrcoef(effects[:, 0], data.true_effects[:, 0])[0, 1] > 0.5
@@ -74,8 +80,8 @@ def test_continuous_outcome(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_sample_weights_change_the_fit(name, binary):
     w = np.where(binary.X[:, 0] > 0, 3.0, 1.0)
-    plain = LEARNERS[name](params=FAST, seed=0).fit(binary.X, binary.treatment, binary.y)
-    weighted = LEARNERS[name](params=FAST, seed=0).fit(
+    plain = make(name, 0).fit(binary.X, binary.treatment, binary.y)
+    weighted = make(name, 0).fit(
         binary.X, binary.treatment, binary.y, sample_weight=w
     )
     assert not np.allclose(plain.predict(binary.X[:200]), weighted.predict(binary.X[:200]))

@@ -36,6 +36,9 @@ _EXPORTS = {
     "read_scores": "scores",
     "write_scores": "scores",
     "score_table": "scoring",
+    "CausalForest": "forest",
+    "UpliftForest": "forest",
+    "TreeEnsemble": "tree_ensemble",
 }
 
 __all__ = sorted(_EXPORTS)

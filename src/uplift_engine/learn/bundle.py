@@ -6,9 +6,12 @@
                          fingerprint, library versions, and the SHA-256 of every other file
       manifest.sha256    the SHA-256 of manifest.json
       models/<name>.txt  LightGBM text models
+      models/<name>/<array>.npy
+                         tree ensembles (forests) as NumPy arrays, one file per array
 
-No pickle anywhere: loading parses JSON and LightGBM text, so a bundle fetched from shared
-storage cannot run code. Loading verifies the manifest checksum and every file's checksum
+No pickle anywhere: loading parses JSON, LightGBM text and ``.npy`` arrays read with
+``allow_pickle=False``, so a bundle fetched from shared storage cannot run code. Loading
+verifies the manifest checksum and every file's checksum
 before building anything. Writing is atomic (staged folder renamed into place; on S3 the
 manifest and its checksum go last). This module is on the scoring path: NumPy and LightGBM
 only; the lake (for ``s3://``) is imported only when a URI needs it.
@@ -17,6 +20,7 @@ only; the lake (for ``s3://``) is imported only when a URI needs it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,9 +74,21 @@ class Bundle:
         """``binary`` or ``continuous``."""
         return str(self.manifest["outcome_kind"])
 
+    @property
+    def intervals(self) -> dict[str, Any] | None:
+        """``{"level": 0.9, "kind": "confidence"}`` when the model bounds its effects, else None."""
+        intervals = self.manifest.get("intervals")
+        return dict(intervals) if intervals else None
+
     def predict_levels(self, columns: Mapping[str, Any]) -> np.ndarray:
         """Expected outcome under every arm for rows given as columns by feature name."""
         return self.graph.predict_levels(self.encoder.transform(columns))
+
+    def predict_levels_and_interval(
+        self, columns: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arm levels (n, K + 1) and each offer's effect bounds (n, K), lower then upper."""
+        return self.graph.predict_levels_and_interval(self.encoder.transform(columns))
 
 
 def sha256(data: bytes) -> str:
@@ -105,7 +121,15 @@ def build_manifest(
         "learner": learner,
         "scoring": graph.to_manifest(),
         "model_files": {name: f"models/{name}.txt" for name in sorted(graph.models)},
-        "intervals": None,
+        "ensemble_files": {
+            name: {array: f"models/{name}/{array}.npy" for array in sorted(ensemble.arrays())}
+            for name, ensemble in sorted(graph.ensembles.items())
+        },
+        "intervals": (
+            {"level": graph.intervals.level, "kind": graph.intervals.kind}
+            if graph.intervals is not None
+            else None
+        ),
         "metrics": metrics,
         "data_fingerprint": fingerprint,
         "versions": versions,
@@ -124,6 +148,9 @@ def write_bundle(
     from uplift_engine.lake import atomic_folder, resolve
 
     files = {f"models/{name}.txt": text.encode() for name, text in sorted(graph.models.items())}
+    for name, ensemble in sorted(graph.ensembles.items()):
+        for array, values in sorted(ensemble.arrays().items()):
+            files[f"models/{name}/{array}.npy"] = _npy_bytes(values)
     manifest = dict(manifest, files={path: sha256(data) for path, data in files.items()})
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
     checksum = sha256(manifest_bytes)
@@ -152,18 +179,41 @@ def load_bundle(uri: str | Path, settings: Settings | None = None, *, threads: i
             f"bundle {str(uri)!r} has schema version {version!r}; this release reads "
             f"{BUNDLE_SCHEMA_VERSION!r}"
         )
-    models = {}
-    for name, path in manifest["model_files"].items():
+    def verified(path: str) -> bytes:
         data = read(path)
         if sha256(data) != manifest["files"].get(path):
             raise BundleError(f"bundle {str(uri)!r}: {path} does not match its checksum")
-        models[name] = data.decode()
+        return data
+
     try:
+        models = {name: verified(path).decode() for name, path in manifest["model_files"].items()}
+        arrays = {
+            name: {
+                array: _load_npy(verified(path), f"bundle {str(uri)!r}: {path}")
+                for array, path in files.items()
+            }
+            for name, files in manifest.get("ensemble_files", {}).items()
+        }
         encoder = FeatureEncoder.from_manifest(manifest["features"])
-        graph = ScoringGraph.from_manifest(manifest["scoring"], models, threads=threads)
-    except (KeyError, TypeError, ValueError) as exc:
+        graph = ScoringGraph.from_manifest(
+            manifest["scoring"], models, threads=threads, ensemble_arrays=arrays
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"bundle {str(uri)!r}: manifest is incomplete: {exc}") from exc
     return Bundle(manifest=manifest, encoder=encoder, graph=graph)
+
+
+def _npy_bytes(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(values), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _load_npy(data: bytes, where: str) -> np.ndarray:
+    try:
+        return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
+    except (ValueError, OSError) as exc:
+        raise BundleError(f"{where} is not a NumPy array file without pickled objects") from exc
 
 
 def _reader(uri: str, settings: Settings | None) -> Any:

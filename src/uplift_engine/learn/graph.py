@@ -1,10 +1,16 @@
-"""The portable form of a fitted learner: boosters and how they combine into arm levels.
+"""The portable form of a fitted learner: models and how they combine into arm levels.
 
-Invariant: the expected outcome under arm ``a`` is ``Σ weight · model(X)`` over the terms of
-``levels[a]`` (code 0 = control), clipped to ``clip`` when it is set (``(0, 1)`` for binary
-outcomes); effects are level differences against control. Every learner of this package
+Invariant: the expected outcome under arm ``a`` is ``Σ weight · model(X)[output]`` over the
+terms of ``levels[a]`` (code 0 = control), clipped to ``clip`` when it is set (``(0, 1)`` for
+binary outcomes); effects are level differences against control. Every learner of this package
 exports to this form, so the in-memory model and the loaded bundle run the same code and a
-new learner needs no new scoring code. Models are LightGBM text models, loaded from strings.
+new learner needs no new scoring code. A model is either a LightGBM text model (``models``, one
+output) or a :class:`TreeEnsemble` of NumPy arrays (``ensembles``, one or more outputs).
+
+When ``intervals`` is set, offer ``k``'s effect has a variance ``Σ weight · variance(model)``
+over the terms of ``intervals.variance[k − 1]`` (models that know their variance: causal tree
+ensembles), and its bounds at level ``L`` are ``effect ± z_L · √variance`` — clipped to the
+range an effect can take when levels are clipped.
 
 This module is on the scoring path: NumPy and LightGBM only.
 """
@@ -13,9 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+
+from uplift_engine.learn.tree_ensemble import TreeEnsemble
+
+INTERVAL_KINDS = ("confidence", "approximate")
 
 
 @dataclass(frozen=True)
@@ -27,16 +38,48 @@ class Term:
     arm_column: float | None = None
     """When set, the model was trained with the arm code as a last column (an S-learner):
     it is evaluated on ``X`` with that column set to this value."""
+    output: int = 0
+    """The column of a multi-output model (a tree ensemble) this term reads."""
+
+
+@dataclass(frozen=True)
+class IntervalSpec:
+    """How the graph bounds each offer's effect."""
+
+    variance: list[list[Term]]
+    """Per offer (code 1..K): terms whose weighted sum is the variance of the effect."""
+    level: float = 0.9
+    kind: str = "confidence"
+    """``confidence`` (valid inference) or ``approximate`` (e.g. bootstrap)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as written in a manifest."""
+        return {
+            "level": self.level,
+            "kind": self.kind,
+            "variance": [[_term_dict(t) for t in terms] for terms in self.variance],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IntervalSpec:
+        """Parse :meth:`to_dict` output."""
+        kind = str(data["kind"])
+        level = float(data["level"])
+        if kind not in INTERVAL_KINDS or not 0 < level < 1:
+            raise ValueError(f"interval kind {kind!r} at level {level} is not supported")
+        return cls([[_term(t) for t in terms] for terms in data["variance"]], level, kind)
 
 
 @dataclass
 class ScoringGraph:
-    """Boosters by name, and the terms that make each arm's level."""
+    """Models by name, and the terms that make each arm's level."""
 
     models: dict[str, str]
     levels: list[list[Term]]
     clip: tuple[float, float] | None = None
     threads: int = 2
+    ensembles: dict[str, TreeEnsemble] = field(default_factory=dict)
+    intervals: IntervalSpec | None = None
     _boosters: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -46,8 +89,58 @@ class ScoringGraph:
 
     def predict_levels(self, X: np.ndarray) -> np.ndarray:
         """Expected outcome under every arm: shape (n_rows, n_arms)."""
+        return self._levels(np.ascontiguousarray(X, dtype=np.float64), {})
+
+    def predict_effects(self, X: np.ndarray) -> np.ndarray:
+        """Effect of every offer against control: shape (n_rows, n_arms − 1)."""
+        levels = self.predict_levels(X)
+        return levels[:, 1:] - levels[:, :1]
+
+    def predict_interval(
+        self, X: np.ndarray, level: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of every offer's effect, each (n_rows, n_arms − 1)."""
+        _, lower, upper = self.predict_levels_and_interval(X, level)
+        return lower, upper
+
+    def predict_levels_and_interval(
+        self, X: np.ndarray, level: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Levels (n, K + 1) and effect bounds (n, K) each, sharing one pass over the models."""
+        spec = self.intervals
+        if spec is None:
+            raise ValueError("this model has no intervals")
+        level = spec.level if level is None else float(level)
+        if not 0 < level < 1:
+            raise ValueError(f"interval level must be in (0, 1), got {level}")
         X = np.ascontiguousarray(X, dtype=np.float64)
-        outputs: dict[tuple[str, float | None], np.ndarray] = {}
+        variances: dict[str, np.ndarray] = {}
+        cache: dict[tuple[str, float | None], np.ndarray] = {}
+        for terms in spec.variance:
+            for term in terms:
+                if term.model not in variances:
+                    mean, var = self.ensembles[term.model].predict_variance(X)
+                    cache[(term.model, None)] = mean
+                    variances[term.model] = var
+        levels = self._levels(X, cache)
+        effects = levels[:, 1:] - levels[:, :1]
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        half = np.empty_like(effects)
+        for k, terms in enumerate(spec.variance):
+            var = np.zeros(X.shape[0])
+            for term in terms:
+                var += term.weight * variances[term.model][:, term.output]
+            half[:, k] = z * np.sqrt(np.maximum(var, 0.0))
+        lower, upper = effects - half, effects + half
+        if self.clip is not None:
+            span = self.clip[1] - self.clip[0]
+            np.clip(lower, -span, span, out=lower)
+            np.clip(upper, -span, span, out=upper)
+        return levels, lower, upper
+
+    def _levels(
+        self, X: np.ndarray, outputs: dict[tuple[str, float | None], np.ndarray]
+    ) -> np.ndarray:
         result = np.zeros((X.shape[0], self.n_arms), dtype=np.float64)
         for arm, terms in enumerate(self.levels):
             for term in terms:
@@ -56,17 +149,18 @@ class ScoringGraph:
                     inputs = X
                     if term.arm_column is not None:
                         inputs = np.column_stack([X, np.full(X.shape[0], term.arm_column)])
-                    booster = self._booster(term.model)
-                    outputs[key] = booster.predict(inputs, num_threads=self.threads)
-                result[:, arm] += term.weight * outputs[key]
+                    outputs[key] = self._model_output(term.model, inputs)
+                result[:, arm] += term.weight * outputs[key][:, term.output]
         if self.clip is not None:
             np.clip(result, self.clip[0], self.clip[1], out=result)
         return result
 
-    def predict_effects(self, X: np.ndarray) -> np.ndarray:
-        """Effect of every offer against control: shape (n_rows, n_arms − 1)."""
-        levels = self.predict_levels(X)
-        return levels[:, 1:] - levels[:, :1]
+    def _model_output(self, name: str, X: np.ndarray) -> np.ndarray:
+        ensemble = self.ensembles.get(name)
+        if ensemble is not None:
+            return ensemble.predict(X)
+        out = self._booster(name).predict(X, num_threads=self.threads)
+        return np.asarray(out, dtype=np.float64).reshape(X.shape[0], -1)
 
     def _booster(self, name: str) -> Any:
         booster = self._boosters.get(name)
@@ -79,31 +173,71 @@ class ScoringGraph:
 
     def to_manifest(self) -> dict[str, Any]:
         """The combination rule as written in a bundle's manifest (models are files)."""
-        return {
+        out: dict[str, Any] = {
             "levels": [[_term_dict(t) for t in terms] for terms in self.levels],
             "clip": list(self.clip) if self.clip is not None else None,
         }
+        if self.ensembles:
+            out["ensembles"] = {
+                name: ensemble.to_manifest() for name, ensemble in sorted(self.ensembles.items())
+            }
+        if self.intervals is not None:
+            out["intervals"] = self.intervals.to_dict()
+        return out
 
     @classmethod
     def from_manifest(
-        cls, spec: Mapping[str, Any], models: Mapping[str, str], threads: int = 2
+        cls,
+        spec: Mapping[str, Any],
+        models: Mapping[str, str],
+        threads: int = 2,
+        ensemble_arrays: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     ) -> ScoringGraph:
-        """Rebuild from a manifest's ``scoring`` entry and the model texts by name."""
-        levels = [
-            [Term(str(t["model"]), float(t["weight"]), t.get("arm_column")) for t in terms]
-            for terms in spec["levels"]
-        ]
+        """Rebuild from a manifest's ``scoring`` entry, model texts and ensemble arrays by name."""
+        levels = [[_term(t) for t in terms] for terms in spec["levels"]]
         clip = spec.get("clip")
-        return cls(
+        arrays = ensemble_arrays or {}
+        ensembles = {
+            name: TreeEnsemble.from_manifest(meta, arrays[name], threads=threads)
+            for name, meta in (spec.get("ensembles") or {}).items()
+        }
+        intervals = spec.get("intervals")
+        graph = cls(
             models=dict(models),
             levels=levels,
             clip=(float(clip[0]), float(clip[1])) if clip else None,
             threads=threads,
+            ensembles=ensembles,
+            intervals=IntervalSpec.from_dict(intervals) if intervals else None,
         )
+        graph._check_references()
+        return graph
+
+    def _check_references(self) -> None:
+        terms = [t for arm in self.levels for t in arm]
+        if self.intervals is not None:
+            terms += [t for offer in self.intervals.variance for t in offer]
+            if len(self.intervals.variance) != self.n_arms - 1:
+                raise ValueError("intervals must give one variance per offer")
+            if any(t.model not in self.ensembles for o in self.intervals.variance for t in o):
+                raise ValueError("interval variances must come from tree ensembles")
+        for term in terms:
+            if term.model in self.ensembles:
+                if not 0 <= term.output < self.ensembles[term.model].n_outputs:
+                    raise ValueError(f"term reads output {term.output} of {term.model!r}")
+            elif term.model not in self.models:
+                raise ValueError(f"term refers to model {term.model!r}, which is not in the bundle")
+
+
+def _term(data: Mapping[str, Any]) -> Term:
+    arm_column = data.get("arm_column")
+    return Term(str(data["model"]), float(data["weight"]), arm_column, int(data.get("output", 0)))
 
 
 def _term_dict(term: Term) -> dict[str, Any]:
     out: dict[str, Any] = {"model": term.model, "weight": term.weight}
     if term.arm_column is not None:
         out["arm_column"] = term.arm_column
+    if term.output:
+        out["output"] = term.output
     return out

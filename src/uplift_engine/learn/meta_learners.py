@@ -11,6 +11,7 @@ import numpy as np
 
 from uplift_engine.learn.base import TrainingData, UpliftLearner
 from uplift_engine.learn.boosting import fit_booster, model_text, predict
+from uplift_engine.learn.forest import CausalForest, UpliftForest
 from uplift_engine.learn.graph import ScoringGraph, Term
 
 CROSS_FIT_FOLDS = 3
@@ -159,5 +160,6 @@ class DRLearner(UpliftLearner):
 
 
 LEARNERS: dict[str, type[UpliftLearner]] = {
-    cls.name: cls for cls in (TLearner, XLearner, DRLearner)
+    cls.name: cls for cls in (TLearner, XLearner, DRLearner, UpliftForest, CausalForest)
 }
+"""Every learner by name; the forests live in :mod:`uplift_engine.learn.forest`."""

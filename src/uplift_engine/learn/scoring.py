@@ -2,7 +2,9 @@
 
 Invariant: output rows are the input rows in order; the id column carries the input's values
 as given (``row_id`` = 0-based row number when the bundle was trained without an id column
-and the input has none); kept columns follow the score columns unchanged.
+and the input has none); kept columns follow the score columns unchanged. When the bundle
+bounds its effects, every ``uplift_<offer>`` is followed by ``uplift_<offer>_lower`` and
+``_upper`` and the metadata carries the interval's level and kind.
 """
 
 from __future__ import annotations
@@ -35,13 +37,17 @@ def score_table(
         ids = pa.array(np.arange(table.num_rows, dtype=np.int64))
     else:
         raise DataError(f"id column {id_name!r} (the model's id) is not in the data", field=id_name)
-    levels = predict_levels_batched(bundle, table)
+    intervals = bundle.intervals
+    levels, lower, upper = predict_batched(bundle, table, with_interval=intervals is not None)
     arms = bundle.arms
     columns: dict[str, pa.Array | pa.ChunkedArray] = {id_name: ids}
     for a, arm in enumerate(arms):
         columns[pred_column(arm)] = pa.array(levels[:, a])
     for k, offer in enumerate(bundle.offers, start=1):
         columns[uplift_column(offer)] = pa.array(levels[:, k] - levels[:, 0])
+        if lower is not None and upper is not None:
+            columns[uplift_column(offer, "lower")] = pa.array(lower[:, k - 1])
+            columns[uplift_column(offer, "upper")] = pa.array(upper[:, k - 1])
     for name in keep:
         if name in columns:
             raise DataError(f"--keep column {name!r} clashes with a score column", field=name)
@@ -52,6 +58,8 @@ def score_table(
         control=bundle.control,
         outcome=str(bundle.columns["outcome"]),
         outcome_kind=bundle.outcome_kind,
+        interval_level=float(intervals["level"]) if intervals else None,
+        interval_kind=str(intervals["kind"]) if intervals else None,
         model={
             "learner": bundle.manifest["learner"]["name"],
             "created_at": bundle.manifest["created_at"],
@@ -63,6 +71,13 @@ def score_table(
 
 def predict_levels_batched(bundle: Bundle, table: pa.Table) -> np.ndarray:
     """Arm levels for every row, encoding in batches to bound memory."""
+    return predict_batched(bundle, table)[0]
+
+
+def predict_batched(
+    bundle: Bundle, table: pa.Table, *, with_interval: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Arm levels, and effect bounds when asked (else None), encoding in batches."""
     names = bundle.encoder.names
     missing = [n for n in names if n not in table.column_names]
     if missing:
@@ -71,10 +86,16 @@ def predict_levels_batched(bundle: Bundle, table: pa.Table) -> np.ndarray:
             "was trained with",
             field=missing[0],
         )
-    out = np.empty((table.num_rows, len(bundle.arms)), dtype=np.float64)
-    for start in range(0, table.num_rows, SCORE_BATCH_ROWS):
+    n, n_offers = table.num_rows, len(bundle.offers)
+    out = np.empty((n, n_offers + 1), dtype=np.float64)
+    lower = np.empty((n, n_offers)) if with_interval else None
+    upper = np.empty((n, n_offers)) if with_interval else None
+    for start in range(0, n, SCORE_BATCH_ROWS):
         part = table.slice(start, SCORE_BATCH_ROWS)
-        out[start : start + part.num_rows] = bundle.predict_levels(
-            {n: part.column(n) for n in names}
-        )
-    return out
+        rows = slice(start, start + part.num_rows)
+        columns = {name: part.column(name) for name in names}
+        if lower is not None and upper is not None:
+            out[rows], lower[rows], upper[rows] = bundle.predict_levels_and_interval(columns)
+        else:
+            out[rows] = bundle.predict_levels(columns)
+    return out, lower, upper

@@ -1,0 +1,183 @@
+"""Split criteria, compiled: causalml's uplift divergences, a squared difference, a causal gain.
+
+Invariant: every function here is a pure numba function of node statistics, and a *higher*
+gain is a better split; a split is only taken when its gain is > 0.
+
+Uplift statistics are three slots per arm ``a`` (control = 0): ``[3a]`` row count, ``[3a+1]``
+Σ weight, ``[3a+2]`` Σ weight·y. The node summary ``p`` is causalml's (Rzepakowski & Jaroszewicz
+2012): at the root the arm's mean; below it, ``(Σwy + p_parent·n_reg) / (Σw + n_reg)`` when the
+arm has more than ``min_samples_treatment`` rows in the node, else the parent's ``p``. The
+divergences (KL, ED, Chi, DDP) and the normalisation ``normI`` follow causalml's ``uplift.pyx``
+term by term (KL clips q to [1e-6, 1 − 1e-6] and is 0 when q = 0). Multi-offer KL/ED/Chi sum over
+offers, as causalml's do; DDP, binary-only in causalml, generalises to the sum over offers of
+|Δp_left − Δp_right|. ``SD`` (continuous outcomes) is the squared difference of arm means,
+Σ_k (μ_k − μ_0)², used like ED.
+
+Causal statistics are seven slots: row count, treated rows, Σw, Σw·W̃, Σw·Ỹ, Σw·W̃·Ỹ, Σw·W̃² of
+residualised treatment W̃ and outcome Ỹ; the gain of a split is Σ_children Σw·θ_c² − Σw·θ²
+with θ the residual-on-residual slope (the causal tree's heterogeneity criterion).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+KL, ED, CHI, DDP, SD, CAUSAL = 0, 1, 2, 3, 4, 5
+CRITERIA = {"KL": KL, "ED": ED, "Chi": CHI, "DDP": DDP, "SD": SD}
+BINARY_ONLY = ("KL", "ED", "Chi", "DDP")
+UPLIFT_SLOTS = 3
+CAUSAL_SLOTS = 7
+_EPS = 1e-6
+_ALPHA = 0.9
+
+
+@numba.njit(nogil=True, cache=True)
+def kl_divergence(pk: float, qk: float) -> float:
+    """KL divergence of Bernoulli(pk) from Bernoulli(qk), as causalml clips it."""
+    if qk == 0.0:
+        return 0.0
+    qk = min(max(qk, _EPS), 1.0 - _EPS)
+    if pk == 0.0:
+        return -math.log(1.0 - qk)
+    if pk == 1.0:
+        return -math.log(qk)
+    return pk * math.log(pk / qk) + (1.0 - pk) * math.log((1.0 - pk) / (1.0 - qk))
+
+
+@numba.njit(nogil=True, cache=True)
+def entropy_h(p: float, q: float) -> float:
+    """Entropy term of causalml's ``entropyH``: −p·log p when ``q`` is −1, else −p·log q."""
+    if q == -1.0 and p > 0.0:
+        return -p * math.log(p)
+    if q > 0.0:
+        return -p * math.log(q)
+    return 0.0
+
+
+@numba.njit(nogil=True, cache=True)
+def summarise(
+    stats: np.ndarray,
+    parent_p: np.ndarray,
+    has_parent: bool,
+    n_reg: float,
+    min_treatment: int,
+    out: np.ndarray,
+) -> None:
+    """Fill ``out`` with each arm's (regularised) mean, causalml's node summary."""
+    for a in range(out.size):
+        count = stats[3 * a]
+        weight = stats[3 * a + 1]
+        total = stats[3 * a + 2]
+        if not has_parent:
+            out[a] = total / weight if weight > 0.0 else 0.0
+        elif count > min_treatment + 0.5:
+            out[a] = (total + parent_p[a] * n_reg) / (weight + n_reg)
+        else:
+            out[a] = parent_p[a]
+
+
+@numba.njit(nogil=True, cache=True)
+def divergence(kind: int, p: np.ndarray) -> float:
+    """The node's divergence between each offer's summary and control's."""
+    pc = p[0]
+    d = 0.0
+    for k in range(1, p.size):
+        diff = p[k] - pc
+        if kind == KL:
+            d += kl_divergence(p[k], pc)
+        elif kind == ED:
+            d += 2.0 * diff * diff
+        elif kind == CHI:
+            d += diff * diff / max(_EPS, pc) + diff * diff / max(_EPS, 1.0 - pc)
+        elif kind == DDP:
+            d += diff
+        else:  # SD
+            d += diff * diff
+    return d
+
+
+@numba.njit(nogil=True, cache=True)
+def norm_i(current: np.ndarray, left: np.ndarray) -> float:
+    """Normalisation ``normI`` of causalml: penalises unbalanced, treatment-skewed splits."""
+    n_arms = current.size // 3
+    n_c = current[1]
+    n_c_left = left[1]
+    sum_t = 0.0
+    sum_t_left = 0.0
+    for a in range(1, n_arms):
+        sum_t += current[3 * a + 1]
+        sum_t_left += left[3 * a + 1]
+    total = sum_t + n_c
+    pt_a = sum_t_left / (sum_t + 0.1)
+    pc_a = n_c_left / (n_c + 0.1)
+    norm = _ALPHA * entropy_h(sum_t / total, n_c / total) * kl_divergence(pt_a, pc_a)
+    for a in range(1, n_arms):
+        n_t = current[3 * a + 1]
+        pt_a_i = left[3 * a + 1] / (n_t + 0.1)
+        norm += (1.0 - _ALPHA) * entropy_h(n_t / (n_t + n_c), n_c / (n_t + n_c)) * kl_divergence(
+            pt_a_i, pc_a
+        )
+        norm += n_t / total * entropy_h(pt_a_i, -1.0)
+    norm += n_c / total * entropy_h(pc_a, -1.0)
+    return norm + 0.5
+
+
+@numba.njit(nogil=True, cache=True)
+def uplift_gain(
+    kind: int,
+    current: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    p_current: np.ndarray,
+    p_left: np.ndarray,
+    p_right: np.ndarray,
+    normalization: bool,
+) -> float:
+    """Gain of a split under an uplift criterion (summaries already filled)."""
+    if kind == DDP:
+        gain = 0.0
+        for k in range(1, p_left.size):
+            gain += abs((p_left[k] - p_left[0]) - (p_right[k] - p_right[0]))
+        return gain
+    w_left = 0.0
+    w_all = 0.0
+    for a in range(p_left.size):
+        w_left += left[3 * a + 1]
+        w_all += current[3 * a + 1]
+    share = w_left / w_all
+    gain = (
+        share * divergence(kind, p_left)
+        + (1.0 - share) * divergence(kind, p_right)
+        - divergence(kind, p_current)
+    )
+    if normalization:
+        gain /= norm_i(current, left)
+    return gain
+
+
+@numba.njit(nogil=True, cache=True)
+def causal_theta(stats: np.ndarray) -> tuple[float, float]:
+    """Residual-on-residual slope θ and its denominator Σw·(W̃ − W̄)² from causal statistics."""
+    weight = stats[2]
+    if weight <= 0.0:
+        return 0.0, 0.0
+    sw = stats[3]
+    sy = stats[4]
+    den = stats[6] - sw * sw / weight
+    if den <= 1e-12 * weight:
+        return 0.0, 0.0
+    return (stats[5] - sw * sy / weight) / den, den
+
+
+@numba.njit(nogil=True, cache=True)
+def causal_gain(current: np.ndarray, left: np.ndarray, right: np.ndarray) -> float:
+    """Heterogeneity gain Σ_children Σw·θ² − Σw·θ² (−1 when a child's θ is undefined)."""
+    theta_l, den_l = causal_theta(left)
+    theta_r, den_r = causal_theta(right)
+    if den_l <= 0.0 or den_r <= 0.0:
+        return -1.0
+    theta, _ = causal_theta(current)
+    return left[2] * theta_l * theta_l + right[2] * theta_r * theta_r - current[2] * theta * theta
