@@ -1,5 +1,6 @@
 """Settings: one typed object, built once at the edge and passed down."""
 
+from uplift_engine.config.files import read_mapping
 from uplift_engine.config.settings import (
     LocalLake,
     RedisOnlineStore,
@@ -16,4 +17,5 @@ __all__ = [
     "SQLiteOnlineStore",
     "Settings",
     "load_settings",
+    "read_mapping",
 ]

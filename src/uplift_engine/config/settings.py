@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from uplift_engine.config.files import read_mapping
 from uplift_engine.errors import ConfigError
 
 
@@ -129,20 +129,9 @@ class Settings(BaseSettings):
 
 def load_settings(path: str | Path | None = None) -> Settings:
     """Build the settings from ``UPLIFT_*`` variables, overlaid on a YAML/JSON file if given."""
-    data: dict[str, object] = {}
-    if path is not None:
-        file = Path(path)
-        try:
-            loaded = yaml.safe_load(file.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read settings file {str(file)!r}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"settings file {str(file)!r} is not valid YAML: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"settings file {str(file)!r} must hold a mapping of settings")
-        data = loaded
+    data = {} if path is None else read_mapping(path, "settings file", field="config")
     try:
-        return Settings(**data)  # type: ignore[arg-type]
+        return Settings(**data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

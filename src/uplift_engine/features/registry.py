@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from uplift_engine.config import read_mapping
 from uplift_engine.errors import ConfigError
 from uplift_engine.features.definitions import (
     CAMPAIGN_FEATURES,
@@ -194,24 +194,8 @@ def registry_from_dict(data: Mapping[str, Any], origin: str = "definitions") -> 
 
 def load_registry(path: str | Path) -> FeatureRegistry:
     """The registry declared in a YAML or JSON file (see the module docstring for the shape)."""
-    file = Path(path)
-    try:
-        loaded = yaml.safe_load(file.read_text())
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read feature definitions {str(file)!r}: {exc.strerror}", field="definitions"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"feature definitions {str(file)!r} are not valid YAML: {exc}", field="definitions"
-        ) from exc
-    if not isinstance(loaded, dict):
-        raise ConfigError(
-            f"feature definitions {str(file)!r} must hold a mapping with sources, features "
-            f"and request_features; got {type(loaded).__name__}",
-            field="definitions",
-        )
-    return registry_from_dict(loaded, origin=str(file))
+    loaded = read_mapping(path, "feature definitions", field="definitions")
+    return registry_from_dict(loaded, origin=str(path))
 
 
 def _build(where: str, origin: str, make: Any) -> Any:

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from uplift_engine.errors import ConfigError, quote_values
+from uplift_engine.config import read_mapping
+from uplift_engine.errors import quote_values
 from uplift_engine.simulate.offers import OfferProfile
 from uplift_engine.simulate.strict import StrictModel
 
@@ -249,24 +249,6 @@ def epoch_us(moment: datetime) -> int:
 
 def load_simulation_config(path: str | Path, **overrides: Any) -> SimulationConfig:
     """Read a YAML or JSON simulation config; ``overrides`` (e.g. ``customers=``) win over it."""
-    file = Path(path)
-    try:
-        loaded = yaml.safe_load(file.read_text())
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read simulation config {str(file)!r}: {exc.strerror}", field="config"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"simulation config {str(file)!r} is not valid YAML or JSON: {exc}", field="config"
-        ) from exc
-    if loaded is None:
-        loaded = {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(
-            f"simulation config {str(file)!r} must hold a mapping of fields, "
-            f"got {type(loaded).__name__}",
-            field="config",
-        )
+    loaded = read_mapping(path, "simulation config", field="config", empty_ok=True)
     data = {**loaded, **{k: v for k, v in overrides.items() if v is not None}}
     return SimulationConfig(**data)
