@@ -292,3 +292,16 @@ def test_materialize_refuses_a_naive_time(tmp_path: Path) -> None:
     store = SQLiteStore(":memory:")
     with pytest.raises(ConfigError, match="as_of needs a time zone"):
         materialize(str(tmp_path), store, as_of=datetime(2026, 3, 1))
+
+
+def test_a_batch_of_swaps_applies_exactly_those_that_still_match(store: OnlineStore) -> None:
+    store.swap([Swap("1", "_w:e", None, "a"), Swap("2", "_w:e", None, "b")])
+    applied = store.swap(
+        [
+            Swap("1", "_w:e", "a", "a2"),
+            Swap("2", "_w:e", "stale", "b2"),  # changed by another writer → refused
+            Swap("3", "_w:e", None, "c"),
+        ]
+    )
+    assert applied == [True, False, True]
+    assert store.get_state(["1", "2", "3", "4"], "_w:e") == ["a2", "b", "c", None]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401 (fixtures)
 from uplift_engine.errors import ConfigError
 from uplift_engine.features.definitions import EVENTS, STREAM_FEATURES, EventSource, FeatureSpec
-from uplift_engine.features.online import FeatureReader, OnlineStore, window_field
+from uplift_engine.features.online import FeatureReader, OnlineStore, Swap, window_field
 from uplift_engine.features.online.redis import RedisStore
 from uplift_engine.features.online.sqlite import SQLiteStore
 from uplift_engine.features.registry import FeatureRegistry
@@ -400,3 +400,18 @@ def test_cli_ingest_reads_a_file_and_writes_dead_letters(tmp_path: Path) -> None
     assert "1 events: 1 accepted" in result.stdout
     result = CliRunner().invoke(app, [*args[:1], str(tmp_path / "missing.jsonl"), *args[2:]])
     assert result.exit_code == 2 and "cannot read events file" in result.output
+
+
+def test_a_state_in_the_first_column_format_is_read_and_merged() -> None:
+    store = SQLiteStore(":memory:")
+    first = json.dumps([T - MINUTE, [T - MINUTE], ["card_txn"], ["1"], [[11.0]]])
+    store.swap([Swap("1", window_field("events"), None, first)])
+    assert read(store)["card_txn_5m"] == 1
+    lines = [line(1, T - MINUTE), line(2, T - 2 * MINUTE)]
+    summary = ingestor(store).ingest(json_lines(lines, "f"))
+    assert (summary.duplicates, summary.accepted) == (1, 1)
+    text = store.get("1")[window_field("events")]
+    assert text.startswith(f"[{T - MINUTE},[[{T - 2 * MINUTE},")  # rows, in time order
+    state = WindowState.decode(text, 1)
+    assert (state.ids, state.values) == (["2", "1"], [[12.0, 11.0]])
+    assert read(store)["card_txn_5m"] == 2

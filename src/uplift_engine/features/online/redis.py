@@ -4,9 +4,10 @@ Invariant: key ``k`` lives in the HASH ``<key_prefix><k>``, one hash field per s
 a customer's features are one ``HGETALL`` (one round trip). Batches go through a
 non-transactional pipeline (one round trip per 1,000 commands); ``swap`` is a small Lua script
 run atomically by Redis (HGET, compare, HSET), called by its SHA (``EVALSHA``, loaded again if
-the server lost it) — pipelined for a batch, one call for a single event. Connection problems raise
-:class:`~uplift_engine.errors.StorageError` naming the URL (without its password). The
-``redis`` package is imported when a store is opened, not with the feature layer.
+the server lost it) — one call for a single event, one call looping over up to 1,000 swaps
+for a batch. Connection problems raise :class:`~uplift_engine.errors.StorageError` naming
+the URL (without its password). The ``redis`` package is imported when a store is opened,
+not with the feature layer.
 """
 
 from __future__ import annotations
@@ -28,6 +29,22 @@ elseif current ~= ARGV[3] then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 return 1
+"""
+_SWAP_MANY_LUA = """
+local done = {}
+for i, key in ipairs(KEYS) do
+  local a = 4 * (i - 1)
+  local current = redis.call('HGET', key, ARGV[a + 1])
+  local ok
+  if ARGV[a + 2] == '0' then ok = not current else ok = current == ARGV[a + 3] end
+  if ok then
+    redis.call('HSET', key, ARGV[a + 1], ARGV[a + 4])
+    done[i] = 1
+  else
+    done[i] = 0
+  end
+end
+return done
 """
 
 
@@ -53,6 +70,7 @@ class RedisStore:
         except ValueError as exc:
             raise ConfigError(f"online_store.url {_safe(url)!r}: {exc}", field="url") from exc
         self._swap = self._client.register_script(_SWAP_LUA)
+        self._swap_many = self._client.register_script(_SWAP_MANY_LUA)
 
     def get(self, key: str) -> dict[str, str]:
         """Every field of ``key`` (empty when absent): one HGETALL."""
@@ -113,29 +131,19 @@ class RedisStore:
         return written
 
     def swap(self, swaps: Sequence[Swap]) -> list[bool]:
-        """Compare-and-set each state atomically (a Lua script by its SHA), pipelined."""
+        """Compare-and-set each state atomically: one Lua call by its SHA per 1,000 swaps."""
         done: list[bool] = []
         try:
             if len(swaps) == 1:
                 return [bool(self._swap(keys=[self.prefix + swaps[0].key], args=_args(swaps[0])))]
+            prefix = self.prefix
             for start in range(0, len(swaps), _PIPELINE):
                 chunk = swaps[start : start + _PIPELINE]
-                results = self._evalsha(chunk)
-                if any(isinstance(r, self._no_script) for r in results):  # the server lost it
-                    self._swap.sha = self._client.script_load(_SWAP_LUA)
-                    retry = [
-                        s
-                        for s, r in zip(chunk, results, strict=True)
-                        if isinstance(r, self._no_script)
-                    ]
-                    again = iter(self._evalsha(retry))
-                    results = [
-                        next(again) if isinstance(r, self._no_script) else r for r in results
-                    ]
-                for result in results:
-                    if isinstance(result, BaseException):
-                        raise result
-                    done.append(bool(result))
+                args: list[str] = []
+                for swap in chunk:
+                    args += _args(swap)
+                result = self._swap_many(keys=[prefix + s.key for s in chunk], args=args)
+                done += [bool(r) for r in result]
         except self._errors as exc:
             raise self._error(exc) from exc
         return done
@@ -157,12 +165,6 @@ class RedisStore:
 
     def __repr__(self) -> str:
         return f"RedisStore({_safe(self.url)!r}, {self.prefix!r})"
-
-    def _evalsha(self, swaps: Sequence[Swap]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for swap in swaps:
-            pipe.evalsha(self._swap.sha, 1, self.prefix + swap.key, *_args(swap))
-        return list(pipe.execute(raise_on_error=False))
 
     def _error(self, exc: BaseException) -> StorageError:
         return StorageError(f"the Redis online store at {_safe(self.url)} failed: {exc}")

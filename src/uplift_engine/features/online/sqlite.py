@@ -36,10 +36,12 @@ _UPSERT = (
     "INSERT INTO online (key, fields) VALUES (?, ?) "
     "ON CONFLICT (key) DO UPDATE SET fields = json_patch(fields, excluded.fields)"
 )
+_GET_STATE = "SELECT value FROM states WHERE key = ? AND field = ?"
 _SET = "UPDATE states SET value = ? WHERE key = ? AND field = ? AND value = ?"
 _INSERT = "INSERT INTO states (key, field, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 _CHUNK = 500
 _ROWS_PER_COMMIT = 20_000
+_CACHE_KIB = 65_536  # page cache: a batch's states are rewritten without reading pages back
 
 
 class SQLiteStore:
@@ -56,6 +58,7 @@ class SQLiteStore:
             if self.path != ":memory:":
                 self._con.execute("PRAGMA journal_mode = WAL")
             self._con.execute("PRAGMA synchronous = NORMAL")
+            self._con.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             for statement in _CREATE:
                 self._con.execute(statement)
         except (sqlite3.Error, OSError) as exc:
@@ -98,6 +101,10 @@ class SQLiteStore:
         """State ``field`` of each key, in order (one query per 500 keys, one snapshot)."""
         found: dict[str, str] = {}
         try:
+            if len(keys) == 1:  # one statement is its own snapshot: no transaction around it
+                with self._lock:
+                    row = self._con.execute(_GET_STATE, (keys[0], field)).fetchone()
+                return [None if row is None else row[0]]
             with self._lock, self._transaction("BEGIN"):
                 for start in range(0, len(keys), _CHUNK):
                     chunk = list(keys[start : start + _CHUNK])
@@ -126,18 +133,40 @@ class SQLiteStore:
         return written
 
     def swap(self, swaps: Sequence[Swap]) -> list[bool]:
-        """Compare-and-set each state, all in one write transaction."""
-        done: list[bool] = []
+        """Compare-and-set each state, all in one write transaction.
+
+        Distinct keys go in two ``executemany`` (updates, inserts); when the row counts show
+        that some did not apply, they are undone (a savepoint) and each swap is tried alone.
+        """
         try:
             with self._lock, self._transaction("BEGIN IMMEDIATE"):
-                execute = self._con.execute
-                for key, field, expected, new in swaps:
-                    if expected is None:
-                        done.append(execute(_INSERT, (key, field, new)).rowcount == 1)
-                    else:
-                        done.append(execute(_SET, (new, key, field, expected)).rowcount == 1)
+                if len(swaps) > 1 and len({(s.key, s.field) for s in swaps}) == len(swaps):
+                    self._con.execute("SAVEPOINT swap_all")
+                    if self._swap_all(swaps):
+                        return [True] * len(swaps)
+                    self._con.execute("ROLLBACK TO swap_all")
+                    self._con.execute("RELEASE swap_all")
+                return self._swap_each(swaps)
         except sqlite3.Error as exc:
             raise self._error("write", exc) from exc
+
+    def _swap_all(self, swaps: Sequence[Swap]) -> bool:
+        """Apply every swap; whether all of them applied (else the caller rolls back)."""
+        updates = [(new, k, f, old) for k, f, old, new in swaps if old is not None]
+        inserts = [(k, f, new) for k, f, old, new in swaps if old is None]
+        done = self._con.executemany(_SET, updates).rowcount if updates else 0
+        if inserts:
+            done += self._con.executemany(_INSERT, inserts).rowcount
+        return done == len(swaps)
+
+    def _swap_each(self, swaps: Sequence[Swap]) -> list[bool]:
+        execute = self._con.execute
+        done: list[bool] = []
+        for key, field, expected, new in swaps:
+            if expected is None:
+                done.append(execute(_INSERT, (key, field, new)).rowcount == 1)
+            else:
+                done.append(execute(_SET, (new, key, field, expected)).rowcount == 1)
         return done
 
     def delete(self, keys: Iterable[str]) -> int:

@@ -11,14 +11,18 @@ of all its customers in one round trip, merges each customer's events in arrival
 with compare-and-set; a state changed meanwhile by another writer (a service, a Lambda) is read
 again and the merge redone, so no update is lost. The states this ingestor wrote last (up to
 ``cache_size`` customers) are kept and used without a read — the compare-and-set still checks
-them — so a customer's second event costs one round trip, not two.
+them — so a customer's second event costs one round trip, not two. The clock that tells
+events from the future is read once per batch; cyclic garbage collection waits while a large
+batch is applied (see :func:`_gc_paused`).
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import NamedTuple
@@ -43,6 +47,7 @@ from uplift_engine.features.streaming.windows import (
 
 _UNIT_US = {"d": 86_400_000_000, "h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000}
 MAX_RETRIES = 50
+_GC_PAUSE_BATCH = 100  # smaller batches allocate too little for collections to matter
 
 
 def duration_us(text: str) -> int:
@@ -182,9 +187,11 @@ class StreamIngestor:
         """Apply a batch of messages with one read and one compare-and-set write round trip."""
         started = time.perf_counter()
         summary = IngestSummary(received=len(messages))
-        parsed = [item for m in messages if (item := self._parse(m, summary)) is not None]
-        if parsed:
-            self._apply(parsed, summary)
+        with _gc_paused() if len(messages) >= _GC_PAUSE_BATCH else nullcontext():
+            parsed = self._parse(messages, summary)
+            if parsed:
+                self._apply(parsed, summary)
+            del parsed  # freed before collections resume, so none of it has to be traversed
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -208,54 +215,69 @@ class StreamIngestor:
         letters, self.dead_letters = self.dead_letters, []
         return letters
 
-    def _parse(self, message: RawEvent, summary: IngestSummary) -> tuple[Event, RawEvent] | None:
-        if message.error is not None:
-            summary.malformed += 1
-            self._dead(message, message.error, summary)
-            return None
-        try:
-            event = self.schema.parse(message.payload)
-        except EventError as exc:
-            summary.malformed += 1
-            self._dead(message, exc.reason, summary)
-            return None
-        if self._skew_us is not None and event.ts > self.clock() + self._skew_us:
-            summary.future += 1
-            self._dead(message, self._future_reason, summary)
-            return None
-        return event, message
+    def _parse(
+        self, messages: Sequence[RawEvent], summary: IngestSummary
+    ) -> dict[int, list[tuple[Event, RawEvent]]]:
+        """The valid events of the batch by customer, in arrival order; the rest dead letters.
 
-    def _apply(self, parsed: list[tuple[Event, RawEvent]], summary: IngestSummary) -> None:
+        The clock is read once for the batch: "from the future" means ahead of its start.
+        """
+        parse = self.schema.parse
+        limit = None if self._skew_us is None else self.clock() + self._skew_us
         pending: dict[int, list[tuple[Event, RawEvent]]] = {}
-        for item in parsed:
-            pending.setdefault(item[0].key, []).append(item)
+        for message in messages:
+            if message.error is not None:
+                summary.malformed += 1
+                self._dead(message, message.error, summary)
+                continue
+            try:
+                event = parse(message.payload)
+            except EventError as exc:
+                summary.malformed += 1
+                self._dead(message, exc.reason, summary)
+                continue
+            if limit is not None and event.ts > limit:
+                summary.future += 1
+                self._dead(message, self._future_reason, summary)
+                continue
+            items = pending.get(event.key)
+            if items is None:
+                pending[event.key] = [(event, message)]
+            else:
+                items.append((event, message))
+        return pending
+
+    def _apply(
+        self, pending: dict[int, list[tuple[Event, RawEvent]]], summary: IngestSummary
+    ) -> None:
         trust_cache = True
+        field, policy = self.field, self.policy
         for _attempt in range(MAX_RETRIES):
             states = self._states(list(pending), trust_cache)
             swaps: list[Swap] = []
-            written: list[tuple[int, list[str], WindowState]] = []
+            written: list[tuple[int, WindowState, tuple[str, ...]]] = []
             for key, (old, state) in states.items():
-                outcomes = merge(state, [e for e, _ in pending[key]], self.policy)
+                outcomes = tuple(merge(state, [e for e, _ in pending[key]], policy))
                 if ACCEPTED in outcomes:
-                    swaps.append(Swap(str(key), self.field, old, state.encode()))
-                    written.append((key, outcomes, state))
+                    swaps.append(Swap(str(key), field, old, state.encode()))
+                    written.append((key, state, outcomes))
                 else:
                     self._count(pending.pop(key), outcomes, summary)
-            retry: dict[int, list[tuple[Event, RawEvent]]] = {}
             try:
                 applied = self.store.swap(swaps)
             except BaseException:
                 self._cache.clear()  # cached states were merged into but not written
                 raise
-            for (key, outcomes, state), swap, done in zip(written, swaps, applied, strict=True):
+            retry: dict[int, list[tuple[Event, RawEvent]]] = {}
+            for (key, state, outcomes), swap, done in zip(written, swaps, applied, strict=True):
                 if done:
-                    summary.customers += 1
                     self._remember(key, swap.new, state)
                     self._count(pending[key], outcomes, summary)
                 else:
                     summary.conflicts += 1
                     self._cache.pop(key, None)
                     retry[key] = pending[key]
+            summary.customers += len(written) - len(retry)
             if not retry:
                 return
             pending, trust_cache = retry, False
@@ -296,22 +318,45 @@ class StreamIngestor:
             del cache[next(iter(cache))]  # the least recently written
 
     def _count(
-        self, items: list[tuple[Event, RawEvent]], outcomes: list[str], summary: IngestSummary
+        self,
+        items: list[tuple[Event, RawEvent]],
+        outcomes: tuple[str, ...],
+        summary: IngestSummary,
     ) -> None:
-        for (_, message), outcome in zip(items, outcomes, strict=True):
-            if outcome == ACCEPTED:
-                summary.accepted += 1
-            elif outcome == DUPLICATE:
-                summary.duplicates += 1
-            elif outcome == LATE:
-                summary.late += 1
-                self._dead(message, self._late_reason, summary)
+        accepted = outcomes.count(ACCEPTED)
+        duplicates = outcomes.count(DUPLICATE)
+        summary.accepted += accepted
+        summary.duplicates += duplicates
+        if accepted + duplicates < len(outcomes):
+            for (_, message), outcome in zip(items, outcomes, strict=True):
+                if outcome == LATE:
+                    summary.late += 1
+                    self._dead(message, self._late_reason, summary)
 
     def _dead(self, message: RawEvent, reason: str, summary: IngestSummary) -> None:
         summary.reasons[reason] += 1
         self.dead_letters.append(
             DeadLetter(as_text(message.payload), reason, message.origin, self.clock())
         )
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is applied (unless it was off already).
+
+    A batch allocates containers that all live until it ends; collections in between would
+    move them to the oldest generation and set off full collections that walk every cached
+    state — about a third of the batch's time. Reference counting still frees memory as
+    usual; the deferred collection runs after the batch.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _chunks(items: Iterator[RawEvent], size: int) -> Iterator[list[RawEvent]]:

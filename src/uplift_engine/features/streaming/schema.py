@@ -83,7 +83,9 @@ class EventSchema:
         The common valid case is checked inline; anything unusual goes to the field's own
         check, which returns the value or raises with the reason.
         """
-        data = raw if isinstance(raw, Mapping) else _json_object(raw)
+        data = _json_object(raw) if type(raw) is str or isinstance(raw, bytes) else raw
+        if type(data) is not dict and not isinstance(data, Mapping):
+            raise EventError("event", f"not a JSON object (got a {type(data).__name__})")
         src = self.source
         get = data.get
         event_id = get(src.id)
@@ -101,11 +103,34 @@ class EventSchema:
                 kind = _event_type(data, src.event_type, self._types)
         ts = _timestamp(data, src.timestamp)
         valued = kind in self._valued
-        values = tuple(_value(data, name, valued) for name in src.values)
-        return Event(event_id, key, kind, ts, values)  # type: ignore[arg-type]
+        values = tuple(
+            [
+                v
+                if (type(v := get(name)) is float and 0 <= v < math.inf)
+                or (v is None and not valued)
+                else _value(data, name, valued)
+                for name in src.values
+            ]
+        )
+        return _new_event(Event, (event_id, key, kind, ts, values))
+
+
+_new_event = tuple.__new__  # an Event without the keyword layer of its generated __new__
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json.loads without its Python layers
 
 
 def _json_object(raw: str | bytes) -> Mapping[str, object]:
+    # fast path: a UTF-8 text that is exactly one JSON object (json_lines strips its lines);
+    # anything else (leading or trailing space, a BOM, broken JSON) takes json.loads, which
+    # gives the same value or the reason
+    try:
+        text = raw if isinstance(raw, str) else raw.decode()
+        if text[:1] == "{":
+            data, end = _scan(text, 0)
+            if end == len(text):
+                return data
+    except (ValueError, StopIteration):
+        pass
     try:
         data = json.loads(raw)
     except UnicodeDecodeError:

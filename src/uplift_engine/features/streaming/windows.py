@@ -16,7 +16,10 @@ Values are computed when read, as of any ``t ≥ watermark − lateness``, with 
 engine's semantics (:mod:`uplift_engine.features.definitions`): only events with
 ``t − w ≤ ts < t`` count, counts and sums are 0 and the others null over an empty window.
 Processing events one at a time or in a batch gives the same state. The state is stored as
-compact JSON ``[watermark, [ts…], [type…], [id…], [[value…] per value column]]``.
+compact JSON, one row per event: ``[watermark, [[ts, type, id, value…], …]]``. Each row's text
+is made once, when its event is accepted, and kept beside the columns, so writing a state back
+is a string join — not a re-encoding of every event it holds. (The first format,
+``[watermark, [ts…], [type…], [id…], [[value…] per column]]``, is still read.)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quote
 
 from uplift_engine.features.definitions import FeatureSpec
 from uplift_engine.features.streaming.schema import Event
@@ -35,9 +39,13 @@ ACCEPTED, DUPLICATE, LATE = "accepted", "duplicate", "late"
 
 
 class WindowState:
-    """The recent events of one customer and source (see the module docstring)."""
+    """The recent events of one customer and source (see the module docstring).
 
-    __slots__ = ("ids", "ts", "types", "values", "watermark")
+    ``ts``, ``types``, ``ids`` and ``values`` (one list per value column) are the columns;
+    ``rows`` holds each event's JSON text once a state is merged into (None until then).
+    """
+
+    __slots__ = ("ids", "rows", "ts", "types", "values", "watermark")
 
     def __init__(
         self,
@@ -46,34 +54,60 @@ class WindowState:
         types: list[str | None],
         ids: list[str],
         values: list[list[float | None]],
+        rows: list[str] | None = None,
     ) -> None:
         self.watermark = watermark
         self.ts = ts
         self.types = types
         self.ids = ids
         self.values = values
+        self.rows = rows
 
     @classmethod
     def empty(cls, value_columns: int) -> WindowState:
         """A state without events."""
-        return cls(None, [], [], [], [[] for _ in range(value_columns)])
+        return cls(None, [], [], [], [[] for _ in range(value_columns)], [])
 
     @classmethod
     def decode(cls, text: str | None, value_columns: int) -> WindowState:
         """The state stored as ``text`` (None: no state yet)."""
         if not text:
             return cls.empty(value_columns)
-        watermark, ts, types, ids, values = json.loads(text)
+        data = json.loads(text)
+        if len(data) == 5:  # the first format: columns
+            watermark, ts, types, ids, values = data
+            return cls(watermark, ts, types, ids, values)
+        watermark, rows = data
+        if not rows:
+            return cls(watermark, [], [], [], [[] for _ in range(value_columns)])
+        ts, types, ids, *values = map(list, zip(*rows, strict=True))
         return cls(watermark, ts, types, ids, values)
 
     def encode(self) -> str:
-        """The state as compact JSON."""
-        return json.dumps(
-            [self.watermark, self.ts, self.types, self.ids, self.values], separators=(",", ":")
-        )
+        """The state as compact JSON (the rows' texts joined)."""
+        rows = self.rows
+        if rows is None:
+            rows = self.rows = self._row_texts()
+        watermark = "null" if self.watermark is None else self.watermark
+        return f"[{watermark},[{','.join(rows)}]]"
+
+    def _row_texts(self) -> list[str]:
+        columns = zip(self.ts, self.types, self.ids, *self.values, strict=True)
+        return [_row(ts, kind, id_, values) for ts, kind, id_, *values in columns]
 
     def __len__(self) -> int:
         return len(self.ts)
+
+
+def _row(ts: int, kind: str | None, event_id: str, values: Sequence[float | None]) -> str:
+    """One event's row as JSON text (floats by ``repr``: they read back bit for bit)."""
+    kind_text = "null" if kind is None else _quote(kind)
+    if len(values) == 1:
+        value = values[0]
+        tail = ",null" if value is None else f",{value!r}"
+    else:
+        tail = "".join(["," + ("null" if v is None else repr(v)) for v in values])
+    return f"[{ts},{kind_text},{_quote(event_id)}{tail}]"
 
 
 @dataclass(frozen=True)
@@ -96,47 +130,60 @@ def merge(state: WindowState, events: Sequence[Event], policy: WindowPolicy) -> 
     copy arrives ``ts ≥ watermark − lateness`` (else the copy is late anyway), so the original
     is still within ``watermark − horizon`` and its id is found.
     """
+    if state.rows is None:
+        state.rows = state._row_texts()
     # a few ids are searched faster in their list than a set is built; more get a set
     small = len(state.ids) + len(events) <= 32
     seen: list[str] | set[str] = state.ids if small else set(state.ids)
     watermark = state.watermark
     lateness = policy.lateness_us
-    ts, types, ids, values = state.ts, state.types, state.ids, state.values
+    ts, types, ids, values, rows = state.ts, state.types, state.ids, state.values, state.rows
+    single = values[0] if len(values) == 1 else None
     outcomes: list[str] = []
     unordered = False
-    for event in events:
-        if event.id in seen:
+    for event_id, _key, kind, at, event_values in events:
+        if event_id in seen:
             outcomes.append(DUPLICATE)
             continue
-        if watermark is not None and event.ts < watermark - lateness:
+        if watermark is None or at >= watermark:
+            watermark = at
+        elif at < watermark - lateness:
             outcomes.append(LATE)
             continue
-        if seen is not ids:
-            seen.add(event.id)  # type: ignore[union-attr]
-        if watermark is None or event.ts >= watermark:
-            watermark = event.ts
         else:
             unordered = True
-        ts.append(event.ts)
-        types.append(event.type)
-        ids.append(event.id)
-        for column, value in zip(values, event.values, strict=True):
-            column.append(value)
+        if seen is not ids:
+            seen.add(event_id)  # type: ignore[union-attr]
+        ts.append(at)
+        types.append(kind)
+        ids.append(event_id)
+        if single is not None:
+            single.append(event_values[0])
+        else:
+            for column, value in zip(values, event_values, strict=True):
+                column.append(value)
+        rows.append(_row(at, kind, event_id, event_values))
         outcomes.append(ACCEPTED)
     if unordered:
-        order = sorted(range(len(ts)), key=ts.__getitem__)
-        state.ts = ts = [ts[i] for i in order]
-        state.types = [types[i] for i in order]
-        state.ids = [ids[i] for i in order]
-        state.values = [[column[i] for i in order] for column in values]
+        _sort(state)
     state.watermark = watermark
-    if watermark is not None:
-        cut = bisect_left(ts, watermark - policy.horizon_us)
-        if cut:
-            del state.ts[:cut], state.types[:cut], state.ids[:cut]
-            for column in state.values:
-                del column[:cut]
+    if watermark is not None and state.ts and state.ts[0] < watermark - policy.horizon_us:
+        cut = bisect_left(state.ts, watermark - policy.horizon_us)
+        del state.ts[:cut], state.types[:cut], state.ids[:cut], state.rows[:cut]
+        for column in state.values:
+            del column[:cut]
     return outcomes
+
+
+def _sort(state: WindowState) -> None:
+    """Put the state's events in time order (stable: equal times keep their arrival order)."""
+    ts = state.ts
+    order = sorted(range(len(ts)), key=ts.__getitem__)
+    state.ts = [ts[i] for i in order]
+    state.types = [state.types[i] for i in order]
+    state.ids = [state.ids[i] for i in order]
+    state.rows = [state.rows[i] for i in order]  # type: ignore[index]
+    state.values = [[column[i] for i in order] for column in state.values]
 
 
 class WindowPlan:
