@@ -129,3 +129,30 @@ def test_scoring_path_needs_no_pandas_nor_sklearn(trained):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(1, 3)"
+
+
+@pytest.mark.parametrize("name", ["s_learner", "transformed_outcome"])
+def test_other_graph_shapes_round_trip(name, tmp_path):
+    """The S-learner's arm column and effect-plus-baseline terms survive a bundle."""
+    from uplift_engine.learn import LEARNERS
+
+    data = make_campaign(n=4_000, seed=8)
+    table = pa.table({f"x{j}": data.X[:, j] for j in range(6)})
+    encoder = fit_encoder(table, table.column_names)
+    X = encoder.transform({n: table.column(n) for n in encoder.names})
+    model = LEARNERS[name](params=FAST, seed=2).fit(X, data.treatment, data.y)
+    manifest = build_manifest(
+        graph=model.export(),
+        encoder=encoder,
+        arms=["none", "cash", "fee"],
+        columns={"treatment": "arm", "outcome": "y", "id": "row_id"},
+        outcome_kind="binary",
+        learner={"name": name, "params": model.get_params()},
+        metrics={},
+        fingerprint={},
+        versions={},
+        created_at="2026-11-24T00:00:00+00:00",
+    )
+    write_bundle(manifest, model.export(), tmp_path / "m")
+    loaded = load_bundle(tmp_path / "m").predict_levels({n: table.column(n) for n in encoder.names})
+    np.testing.assert_allclose(loaded, model.predict_outcomes(X), rtol=0, atol=1e-9)

@@ -34,7 +34,11 @@ def train(
         str | None, typer.Option(help="Column with each row's probability of its arm.")
     ] = None,
     learner: Annotated[
-        str, typer.Option(help="auto (cross-fitted choice), t_learner, x_learner, dr_learner.")
+        str,
+        typer.Option(
+            help="auto (cross-fitted choice of t/x/dr), or s_learner, t_learner, x_learner, "
+            "dr_learner, transformed_outcome, uplift_forest, causal_forest."
+        ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 42,
     holdout: Annotated[float, typer.Option(help="Share of rows held out for evaluation.")] = 0.3,

@@ -27,6 +27,8 @@ _EXPORTS = {
     "ScoringGraph": "graph",
     "LEARNERS": "meta_learners",
     "DRLearner": "meta_learners",
+    "SLearner": "meta_learners",
+    "TransformedOutcomeLearner": "meta_learners",
     "TLearner": "meta_learners",
     "XLearner": "meta_learners",
     "ColumnRoles": "roles",

@@ -159,7 +159,81 @@ class DRLearner(UpliftLearner):
         return ScoringGraph(models, levels, clip=_clip(data), threads=params.threads)
 
 
+class SLearner(UpliftLearner):
+    """Single-model learner: one outcome model with the arm as a categorical feature."""
+
+    name = "s_learner"
+
+    def _fit(self, data: TrainingData) -> ScoringGraph:
+        params = self._booster_params
+        arm_index = data.X.shape[1]
+        inputs = np.column_stack([data.X, data.treatment.astype(np.float64)])
+        booster = fit_booster(
+            inputs,
+            data.y,
+            objective=data.objective,
+            params=params,
+            seed=self.seed,
+            categorical=[*data.categorical, arm_index],
+            sample_weight=data.sample_weight,
+        )
+        levels = [[Term("mu", arm_column=float(a))] for a in range(data.n_arms)]
+        return ScoringGraph(
+            {"mu": model_text(booster)}, levels, clip=_clip(data), threads=params.threads
+        )
+
+
+class TransformedOutcomeLearner(UpliftLearner):
+    """Transformed outcome (class transformation for binary outcomes, with propensities).
+
+    Per offer k, on the rows of k and control, ``z = y · (1[T=k]/e_k − 1[T=0]/e_0)`` has the
+    effect as its expectation given the features; one regression per offer estimates it.
+    """
+
+    name = "transformed_outcome"
+
+    def _fit(self, data: TrainingData) -> ScoringGraph:
+        params = self._booster_params
+        control = np.flatnonzero(data.treatment == 0)
+        mu_0 = fit_booster(
+            data.X[control],
+            data.y[control],
+            objective=data.objective,
+            params=params,
+            seed=self.seed,
+            categorical=data.categorical,
+            sample_weight=_weights(data, control),
+        )
+        models = {"mu_0": model_text(mu_0)}
+        levels: list[list[Term]] = [[Term("mu_0")]]
+        for k in range(1, data.n_arms):
+            rows = np.flatnonzero((data.treatment == 0) | (data.treatment == k))
+            sign = np.where(data.treatment[rows] == k, 1.0, -1.0)
+            z = sign * data.y[rows] / data.propensity[rows]
+            tau = fit_booster(
+                data.X[rows],
+                z,
+                objective="regression",
+                params=params,
+                seed=self.seed + k,
+                categorical=data.categorical,
+                sample_weight=_weights(data, rows),
+            )
+            models[f"tau_{k}"] = model_text(tau)
+            levels.append([Term("mu_0"), Term(f"tau_{k}")])
+        return ScoringGraph(models, levels, clip=_clip(data), threads=params.threads)
+
+
 LEARNERS: dict[str, type[UpliftLearner]] = {
-    cls.name: cls for cls in (TLearner, XLearner, DRLearner, UpliftForest, CausalForest)
+    cls.name: cls
+    for cls in (
+        SLearner,
+        TLearner,
+        XLearner,
+        DRLearner,
+        TransformedOutcomeLearner,
+        UpliftForest,
+        CausalForest,
+    )
 }
 """Every learner by name; the forests live in :mod:`uplift_engine.learn.forest`."""
