@@ -15,6 +15,7 @@ implements ``_fit`` and returns a graph.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -61,9 +62,21 @@ class UpliftLearner(ABC):
         self.seed = seed
 
     def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, for a manifest."""
-        params = self.params or BoosterParams()
-        return {"seed": self.seed, "booster": params.to_dict()}
+        """The constructor arguments, for a manifest (read from ``__init__``'s signature).
+
+        Every keyword of a subclass's ``__init__`` is stored under its own name (STYLE.md), so
+        the manifest lists them all without a hand-kept copy; ``params`` appears as
+        ``booster``, the LightGBM parameters in force.
+        """
+        out: dict[str, Any] = {}
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name == "self":
+                continue
+            if name == "params":
+                out["booster"] = self._booster_params.to_dict()
+            else:
+                out[name] = getattr(self, name)
+        return out
 
     def fit(
         self,

@@ -17,7 +17,7 @@ control rows, and ``pred_<offer>`` = that plus θ_k (clipped to [0, 1] for binar
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -77,22 +77,6 @@ class CausalForest(UpliftLearner):
         self.sample_fraction = sample_fraction
         self.interval_level = interval_level
         self.max_bins = max_bins
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, for a manifest."""
-        return {
-            "seed": self.seed,
-            "booster": self._booster_params.to_dict(),
-            "n_trees": self.n_trees,
-            "group_size": self.group_size,
-            "min_samples_leaf": self.min_samples_leaf,
-            "min_samples_treatment": self.min_samples_treatment,
-            "max_depth": self.max_depth,
-            "max_features": self.max_features,
-            "sample_fraction": self.sample_fraction,
-            "interval_level": self.interval_level,
-            "max_bins": self.max_bins,
-        }
 
     def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper confidence bounds of every offer's effect, each (n, K)."""

@@ -15,7 +15,6 @@ node levels (its ``max_depth = d`` grows trees of our depth ``d − 1``).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -70,22 +69,6 @@ class UpliftForest(UpliftLearner):
         self.normalization = normalization
         self.sample_fraction = sample_fraction
         self.max_bins = max_bins
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, for a manifest."""
-        return {
-            "seed": self.seed,
-            "n_trees": self.n_trees,
-            "criterion": self.criterion,
-            "max_depth": self.max_depth,
-            "min_samples_leaf": self.min_samples_leaf,
-            "min_samples_treatment": self.min_samples_treatment,
-            "n_reg": self.n_reg,
-            "max_features": self.max_features,
-            "normalization": self.normalization,
-            "sample_fraction": self.sample_fraction,
-            "max_bins": self.max_bins,
-        }
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         criterion = self._criterion(data)
