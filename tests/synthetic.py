@@ -39,3 +39,22 @@ def make_campaign(n: int = 20_000, seed: int = 0, kind: str = "binary") -> Campa
     revenue = 100 * levels
     y = revenue[np.arange(n), treatment] + rng.normal(0, 10, size=n)
     return Campaign(X, treatment, y, revenue)
+
+
+def save_bundle(model, encoder, folder) -> None:
+    """Write a fitted learner as a bundle of the three-arm campaign above (arms none/cash/fee)."""
+    from uplift_engine.learn import build_manifest, write_bundle
+
+    manifest = build_manifest(
+        graph=model.export(),
+        encoder=encoder,
+        arms=["none", "cash", "fee"],
+        columns={"treatment": "arm", "outcome": "y", "id": "row_id"},
+        outcome_kind="binary",
+        learner={"name": model.name, "params": model.get_params()},
+        metrics={},
+        fingerprint={},
+        versions={},
+        created_at="2026-11-24T00:00:00+00:00",
+    )
+    write_bundle(manifest, model.export(), folder)

@@ -11,12 +11,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from synthetic import make_campaign
+from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, UserInputError
 from uplift_engine.learn import (
     BoosterParams,
     XLearner,
-    build_manifest,
     fit_encoder,
     load_bundle,
     write_bundle,
@@ -37,20 +36,8 @@ def trained(tmp_path_factory):
     model = XLearner(params=FAST, seed=1).fit(
         X, data.treatment, data.y, categorical=encoder.categorical_indices
     )
-    manifest = build_manifest(
-        graph=model.export(),
-        encoder=encoder,
-        arms=["none", "cash", "fee"],
-        columns={"treatment": "arm", "outcome": "y", "id": "row_id"},
-        outcome_kind="binary",
-        learner={"name": "x_learner", "params": model.get_params()},
-        metrics={},
-        fingerprint={},
-        versions={},
-        created_at="2026-11-24T00:00:00+00:00",
-    )
     folder = tmp_path_factory.mktemp("bundles") / "model"
-    write_bundle(manifest, model.export(), folder)
+    save_bundle(model, encoder, folder)
     return model, table, X, folder
 
 
@@ -141,18 +128,6 @@ def test_other_graph_shapes_round_trip(name, tmp_path):
     encoder = fit_encoder(table, table.column_names)
     X = encoder.transform({n: table.column(n) for n in encoder.names})
     model = LEARNERS[name](params=FAST, seed=2).fit(X, data.treatment, data.y)
-    manifest = build_manifest(
-        graph=model.export(),
-        encoder=encoder,
-        arms=["none", "cash", "fee"],
-        columns={"treatment": "arm", "outcome": "y", "id": "row_id"},
-        outcome_kind="binary",
-        learner={"name": name, "params": model.get_params()},
-        metrics={},
-        fingerprint={},
-        versions={},
-        created_at="2026-11-24T00:00:00+00:00",
-    )
-    write_bundle(manifest, model.export(), tmp_path / "m")
+    save_bundle(model, encoder, tmp_path / "m")
     loaded = load_bundle(tmp_path / "m").predict_levels({n: table.column(n) for n in encoder.names})
     np.testing.assert_allclose(loaded, model.predict_outcomes(X), rtol=0, atol=1e-9)

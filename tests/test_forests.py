@@ -15,14 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from synthetic import make_campaign
+from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, ConfigError
 from uplift_engine.learn import (
     BoosterParams,
-    build_manifest,
     fit_encoder,
     load_bundle,
-    write_bundle,
 )
 from uplift_engine.learn.bundle import sha256
 from uplift_engine.learn.forest import CausalForest, UpliftForest
@@ -160,8 +158,15 @@ def test_causal_gain_prefers_the_split_that_separates_effects():
 
     def stats(rows):
         return np.array(
-            [rows.sum(), w[rows].sum(), rows.sum(), w_res[rows].sum(), y_res[rows].sum(),
-             (w_res * y_res)[rows].sum(), (w_res**2)[rows].sum()]
+            [
+                rows.sum(),
+                w[rows].sum(),
+                rows.sum(),
+                w_res[rows].sum(),
+                y_res[rows].sum(),
+                (w_res * y_res)[rows].sum(),
+                (w_res**2)[rows].sum(),
+            ]
         )
 
     total = stats(np.ones(n, bool))
@@ -250,15 +255,33 @@ def test_binned_training_routes_rows_as_the_array_evaluator_does():
     binning = fit_bins(X, [1], max_bins=32)
     vals = np.column_stack([np.ones(n), w, np.ones(n), w - 0.5, y, (w - 0.5) * y, 0.25 * w**0])
     offset = np.zeros(n, dtype=np.int64)
-    spec = GrowSpec(kind=CAUSAL, slots=CAUSAL_SLOTS, n_arms=2, max_depth=6, min_leaf=20,
-                    min_arm=2, max_features=3)
+    spec = GrowSpec(
+        kind=CAUSAL,
+        slots=CAUSAL_SLOTS,
+        n_arms=2,
+        max_depth=6,
+        min_leaf=20,
+        min_arm=2,
+        max_features=3,
+    )
     trees, counts = [], []
     for seed in range(3):
         rows = np.sort(rng.choice(n, n // 2, replace=False))
         feature, thr, left, right, cat_row, masks, _ = grow(spec, binning, rows, offset, vals, seed)
         others = np.setdiff1d(np.arange(n), rows)
-        stats = route_stats(binning.bins, others, offset, vals, feature, thr, left, right,
-                            cat_row, masks, CAUSAL_SLOTS)
+        stats = route_stats(
+            binning.bins,
+            others,
+            offset,
+            vals,
+            feature,
+            thr,
+            left,
+            right,
+            cat_row,
+            masks,
+            CAUSAL_SLOTS,
+        )
         values = causal_leaf_values(stats, left, right, 1)
         trees.append(GrownTree(feature, thr, left, right, cat_row, masks, values))
         counts.append((others, stats[:, 0]))
@@ -319,20 +342,8 @@ def forest_bundles(tmp_path_factory):
     out = {}
     for name, model in models.items():
         model.fit(X, data.treatment, data.y, categorical=encoder.categorical_indices)
-        manifest = build_manifest(
-            graph=model.export(),
-            encoder=encoder,
-            arms=["none", "cash", "fee"],
-            columns={"treatment": "arm", "outcome": "y", "id": "row_id"},
-            outcome_kind="binary",
-            learner={"name": name, "params": model.get_params()},
-            metrics={},
-            fingerprint={},
-            versions={},
-            created_at="2026-11-24T00:00:00+00:00",
-        )
         folder = tmp_path_factory.mktemp("bundles") / name
-        write_bundle(manifest, model.export(), folder)
+        save_bundle(model, encoder, folder)
         out[name] = (model, folder)
     return table, X, out
 
