@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from uplift_engine.simulate import (
     simulate_bank,
 )
 from uplift_engine.simulate.config import DEFAULT_HISTORY_END, epoch_us
+from uplift_engine.simulate.population import Population, draw_traits
+from uplift_engine.simulate.response import calibrate, expected_response, true_response
 
 N = 20_000
 BLOCK = 5_000
@@ -66,6 +69,7 @@ def campaign(data: dict[str, pa.Table]) -> dict[str, np.ndarray]:
     for arm in CAMPAIGN.arm_names:
         cols[f"p_{arm}"] = t[layout.truth_column("converted", arm)].to_numpy()
         cols[f"rev_{arm}"] = t[layout.truth_column("revenue", arm)].to_numpy()
+        cols[f"e_{arm}"] = t[layout.expected_column("converted", arm)].to_numpy()
     for offer in CAMPAIGN.offer_names:
         cols[f"type_{offer}"] = _codes(t[layout.customer_type_column(offer)], CUSTOMER_TYPES)
     return cols
@@ -130,6 +134,8 @@ def test_truth_columns_follow_the_layout_names(data: dict[str, pa.Table]) -> Non
     expected += [layout.truth_column("converted", a) for a in CAMPAIGN.arm_names]
     expected += [layout.truth_column("revenue", a) for a in CAMPAIGN.arm_names]
     expected += [layout.customer_type_column(o) for o in CAMPAIGN.offer_names]
+    expected += [layout.expected_column("converted", a) for a in CAMPAIGN.arm_names]
+    expected += [layout.expected_column("revenue", a) for a in CAMPAIGN.arm_names]
     assert data["truth"].column_names == expected
     assert set(data["truth"]["campaign_id"].to_pylist()) == {"c2026q4"}
 
@@ -392,6 +398,48 @@ def test_type_shares_can_be_set(tmp_path: Path) -> None:
                 offer,
                 kind,
             )
+
+
+def test_expected_response_is_the_truth_averaged_over_the_draws() -> None:
+    """Customers sharing their traits: the mean of their true values is the closed form."""
+    config = SimulationConfig(customers=1_000, seed=11)
+    campaign = config.campaigns[0]
+    calibration = calibrate(config)[campaign.campaign_id]
+    distinct, reps = 6, 60_000
+    traits = draw_traits(np.random.default_rng(3), distinct)
+    rows = np.repeat(np.arange(distinct), reps)
+    shared = type(traits)(**{f.name: getattr(traits, f.name)[rows] for f in fields(traits)})
+    n = rows.size
+    zeros = np.zeros(n, dtype=np.int64)
+    population = Population(
+        customer_id=np.arange(n), traits=shared, age=zeros, income_m_vnd=np.full(n, 20.0),
+        tenure_months=zeros, segment=zeros, region=zeros, preferred_channel=zeros,
+        products_held=zeros, balance_m_vnd=np.zeros(n), biometric_enrolled=zeros.astype(bool),
+    )  # fmt: skip
+    truth = true_response(config, 0, campaign, calibration, population)
+    expected = expected_response(campaign, calibration, population)
+    for arm in campaign.arm_names:
+        p = truth.converted[arm].reshape(distinct, reps)
+        closed = expected[arm].reshape(distinct, reps)
+        assert np.ptp(closed, axis=1).max() == 0.0
+        se = p.std(axis=1) / np.sqrt(reps)
+        assert np.abs(p.mean(axis=1) - closed[:, 0]).max() < Z * se.max(), arm
+    effects = [expected[o] - expected[campaign.control] for o in campaign.offer_names]
+    assert min(np.ptp(e) for e in effects) > 0.02  # the conditional effect varies with traits
+
+
+def test_expected_columns_are_the_truth_given_the_traits(campaign: dict[str, np.ndarray]) -> None:
+    """Same mean as the truth by decile of the expected effect (they differ only by noise)."""
+    for offer in CAMPAIGN.offer_names:
+        true_effect = campaign[f"p_{offer}"] - campaign["p_control"]
+        expected = campaign[f"e_{offer}"] - campaign["e_control"]
+        deciles = np.searchsorted(np.quantile(expected, np.linspace(0, 1, 11)[1:-1]), expected)
+        for d in range(10):
+            chosen = deciles == d
+            se = true_effect[chosen].std() / np.sqrt(chosen.sum())
+            gap = true_effect[chosen].mean() - expected[chosen].mean()
+            assert abs(gap) < Z * se, (offer, d)
+        assert np.corrcoef(true_effect, expected)[0, 1] > 0.3
 
 
 def test_classify_applies_the_thresholds() -> None:

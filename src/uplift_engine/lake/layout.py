@@ -98,6 +98,17 @@ def truth_column(outcome: str, arm: str) -> str:
     return f"true_{outcome}_{arm}"
 
 
+def expected_column(outcome: str, arm: str) -> str:
+    """The truth dataset's column for the expected ``outcome`` under ``arm`` given the traits.
+
+    ``expected_converted_<arm>`` / ``expected_revenue_<arm>`` average the ``true_`` values over
+    what the simulator draws per customer besides their traits (baseline group, noise, type,
+    effect size): the conditional effect that a model of the customer's behaviour can estimate
+    and that confidence intervals are judged against (docs/simulator.md).
+    """
+    return f"expected_{outcome}_{arm}"
+
+
 def customer_type_column(offer: str) -> str:
     """The truth dataset's column with the customer's type for ``offer``."""
     return f"type_{offer}"

@@ -26,7 +26,12 @@ from uplift_engine.simulate.config import (
 )
 from uplift_engine.simulate.events import US_PER_DAY
 from uplift_engine.simulate.population import Population, categorical, labels
-from uplift_engine.simulate.response import Calibration, TrueResponse, true_response
+from uplift_engine.simulate.response import (
+    Calibration,
+    TrueResponse,
+    expected_response,
+    true_response,
+)
 from uplift_engine.simulate.streams import BLOCK_DOMAIN, Kind, stream
 from uplift_engine.simulate.summary import CampaignStats
 
@@ -56,7 +61,8 @@ def truth_schema(config: SimulationConfig) -> pa.Schema:
     """Schema of the truth dataset, for every arm of every campaign.
 
     Ids, then per arm the true conversion probability, then per arm the expected revenue, then
-    per offer the type; arms and offers in order of first appearance among the campaigns.
+    per offer the type, then the same two given the traits only (``expected_*``); arms and
+    offers in order of first appearance among the campaigns.
     """
     arms: list[str] = []
     offers: list[str] = []
@@ -67,6 +73,8 @@ def truth_schema(config: SimulationConfig) -> pa.Schema:
     fields += [pa.field(layout.truth_column("converted", a), pa.float64()) for a in arms]
     fields += [pa.field(layout.truth_column("revenue", a), pa.float64()) for a in arms]
     fields += [pa.field(layout.customer_type_column(o), pa.string()) for o in offers]
+    fields += [pa.field(layout.expected_column("converted", a), pa.float64()) for a in arms]
+    fields += [pa.field(layout.expected_column("revenue", a), pa.float64()) for a in arms]
     return pa.schema(fields)
 
 
@@ -117,12 +125,15 @@ def run_campaign(
         schema=layout.OUTCOMES_SCHEMA,
     )
     stats = _stats(campaign, truth, idx, arm[idx], converted[idx], revenue[idx])
-    return assignments, outcomes, _truth_table(campaign, truth, idx, cids, ids, schema), stats
+    expected = expected_response(campaign, calibration, population)
+    truth_table = _truth_table(campaign, truth, expected, idx, cids, ids, schema)
+    return assignments, outcomes, truth_table, stats
 
 
 def _truth_table(
     campaign: CampaignSpec,
     truth: TrueResponse,
+    expected: dict[str, np.ndarray],
     idx: np.ndarray,
     cids: pa.Array,
     ids: pa.Array,
@@ -135,6 +146,11 @@ def _truth_table(
     for offer in campaign.offer_names:
         codes = truth.types[offer][idx]
         columns[layout.customer_type_column(offer)] = labels(CUSTOMER_TYPES, codes)
+    for arm in campaign.arm_names:
+        p = expected[arm][idx]
+        columns[layout.expected_column("converted", arm)] = pa.array(p)
+        revenue = p * truth.converter_revenue[arm][idx]
+        columns[layout.expected_column("revenue", arm)] = pa.array(revenue)
     arrays = [columns.get(f.name, pa.nulls(len(idx), type=f.type)) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
 
