@@ -40,6 +40,8 @@ class Raw:
     randomised: bool
     truth: np.ndarray | None
     notes: str
+    expected: np.ndarray | None = None
+    """The simulator's expected outcome given the traits (its conditional effect), (n, K+1)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Part:
     y: np.ndarray
     assignment: np.ndarray
     truth: np.ndarray | None
+    expected: np.ndarray | None = None
 
     @property
     def received(self) -> np.ndarray:
@@ -120,14 +123,15 @@ def _simulator(outcome: str, other: str) -> Callable[[int, Path, int], Raw]:
         roles = assign_roles(table, treatment="arm", outcome=outcome, exclude=(other,))
         data = prepare_campaign(table, roles, "control")
         arms = list(data.arms.names)
-        truth = truth_matrix(
-            data.ids,
-            str(roles.id_column),
-            read_table(f"{lake}/{layout.TRUTH}"),
-            outcome,
-            arms,
-            CAMPAIGN,
+        truth_table = read_table(f"{lake}/{layout.TRUTH}")
+        truth = truth_matrix(data.ids, str(roles.id_column), truth_table, outcome, arms, CAMPAIGN)
+        # the same lining-up for the expected values given the traits (expected_<outcome>_<arm>)
+        renamed = truth_table.select(
+            ["campaign_id", "customer_id"] + [layout.expected_column(outcome, a) for a in arms]
+        ).rename_columns(
+            ["campaign_id", "customer_id"] + [layout.truth_column(outcome, a) for a in arms]
         )
+        expected = truth_matrix(data.ids, str(roles.id_column), renamed, outcome, arms, CAMPAIGN)
         return Raw(
             X=data.X,
             treatment=data.treatment,
@@ -138,9 +142,11 @@ def _simulator(outcome: str, other: str) -> Callable[[int, Path, int], Raw]:
             assignment=_shares(data.treatment, len(arms)),
             randomised=True,
             truth=truth,
+            expected=expected,
             notes=(
                 f"uplift_engine.simulate, {len(arms) - 1} offers, outcome {outcome!r}; truth: "
-                "true expected outcome under every arm (LAKE/truth/campaign_truth)"
+                "true expected outcome under every arm (LAKE/truth/campaign_truth); coverage "
+                "in brackets: of the conditional effect given the traits (expected_*)"
             ),
         )
 
@@ -296,6 +302,8 @@ def prepare(name: str, n: int, seed: int, work: Path) -> Path:
     }
     if raw.truth is not None:
         arrays["truth"] = raw.truth.astype(np.float64)
+    if raw.expected is not None:
+        arrays["expected"] = raw.expected.astype(np.float64)
     for key, value in arrays.items():
         np.save(folder / f"{key}.npy", value, allow_pickle=False)
     binary = bool(np.isin(raw.y, (0.0, 1.0)).all())
@@ -327,6 +335,7 @@ def load(folder: Path) -> Dataset:
     meta = json.loads((folder / "meta.json").read_text())
     arrays = {p.stem: np.load(p, allow_pickle=False) for p in folder.glob("*.npy")}
     truth = arrays.get("truth")
+    expected = arrays.get("expected")
 
     def part(rows: np.ndarray) -> Part:
         return Part(
@@ -335,6 +344,7 @@ def load(folder: Path) -> Dataset:
             y=arrays["y"][rows],
             assignment=arrays["assignment"][rows],
             truth=None if truth is None else truth[rows],
+            expected=None if expected is None else expected[rows],
         )
 
     return Dataset(meta=meta, train=part(arrays["train"]), test=part(arrays["test"]))

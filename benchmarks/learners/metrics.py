@@ -11,6 +11,8 @@ Invariants:
   between the uplift curve and the random line per row of the pair, in outcome units.
 - With truth: PEHE is the root mean squared effect error over rows and offers; coverage is
   the share of (row, offer) pairs whose true effect lies within the learner's 90% interval.
+  On the simulator, whose per-customer truth includes a random type no feature predicts, the
+  same two numbers are also given against the conditional effect (``expected_*`` columns).
 - ``evaluate_uplift`` runs once per cell too (per-offer numbers, calibration, the policy
   value and, with truth, its share of the oracle's gain) and is kept in the results file.
 """
@@ -89,10 +91,15 @@ def against_truth(
         ),
         "true_effect_sd": float(np.sqrt(np.mean((tau - tau.mean(axis=0)) ** 2))),
     }
+    expected = None if ds.test.expected is None else true_effects(ds.test.expected)
+    if expected is not None:
+        out["pehe_conditional"] = float(np.sqrt(np.mean((effects - expected) ** 2)))
     if bounds is not None:
         low, high = bounds
         out["coverage"] = float(np.mean((low <= tau) & (tau <= high)))
         out["interval_width"] = float(np.mean(high - low))
+        if expected is not None:
+            out["coverage_conditional"] = float(np.mean((low <= expected) & (expected <= high)))
     return out
 
 

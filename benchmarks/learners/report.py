@@ -85,6 +85,8 @@ def dataset_table(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
         cover = DASH
         if "coverage" in truth:
             cover = f"{truth['coverage']:.0%} ({_num(truth['interval_width'])})"
+            if "coverage_conditional" in truth:
+                cover += f" [{truth['coverage_conditional']:.0%}]"
         lines.append(
             f"{head} {_interval(m['qini'])} | {_interval(m['auuc'])} | "
             f"{_num(m['uplift_at_30']['value'])} | {_num(truth.get('pehe'))} | {cover} | "
