@@ -473,6 +473,14 @@ def test_summary_speaks_in_points_and_names_every_offer():
         ({"propensity": np.full((6, 3), 0.5)}, DataError, "propensity rows must sum to 1"),
         ({"offers": ["a", "a"]}, UserInputError, "offer names must be unique"),
         ({"ks": (0.0, 0.5)}, UserInputError, "ks must be fractions in \\(0, 1\\]"),
+        ({"bounds": (np.zeros((6, 2)), np.zeros((6, 3)))}, DataError, "bounds must be two arr"),
+        ({"bounds": (np.ones((6, 2)), np.zeros((6, 2)))}, DataError, "a lower bound is above"),
+        ({"conditional": np.zeros((6, 3))}, UserInputError, "conditional_truth needs truth"),
+        (
+            {"truth": np.zeros((6, 3)), "conditional": np.zeros((5, 3))},
+            DataError,
+            "conditional_truth must have the shape of truth",
+        ),
     ],
     ids=[
         "empty-offer",
@@ -485,6 +493,10 @@ def test_summary_speaks_in_points_and_names_every_offer():
         "propensity-sum",
         "duplicate-offers",
         "bad-k",
+        "bounds-shape",
+        "bounds-crossed",
+        "conditional-alone",
+        "conditional-shape",
     ],
 )
 def test_bad_inputs_raise_with_a_message_naming_the_fault(change, error, match):
@@ -496,6 +508,8 @@ def test_bad_inputs_raise_with_a_message_naming_the_fault(change, error, match):
         "truth": None,
         "propensity": None,
         "ks": (0.1, 0.5),
+        "bounds": None,
+        "conditional": None,
     }
     args.update(change)
     with pytest.raises(error, match=match):
@@ -507,8 +521,40 @@ def test_bad_inputs_raise_with_a_message_naming_the_fault(change, error, match):
             truth=args["truth"],
             propensity=args["propensity"],
             ks=args["ks"],
+            bounds=args["bounds"],
+            conditional_truth=args["conditional"],
             n_boot=0,
         )
+
+
+def test_interval_coverage_and_conditional_truth_are_measured():
+    data = campaign(20_000, seed=4)
+    tau = data["truth"][:, 1:] - data["truth"][:, :1]
+    half = np.where(np.arange(tau.shape[0])[:, None] % 4 == 0, -0.001, 0.02)  # 1 row in 4 misses
+    conditional = data["truth"] + 0.01 * np.array([0.0, 1.0, -1.0])  # effects shifted ±0.01
+    report = evaluate_uplift(
+        data["t"],
+        data["y"],
+        data["noisy"],
+        ["gold", "silver"],
+        truth=data["truth"],
+        conditional_truth=conditional,
+        bounds=(tau - np.abs(half), tau + half),
+        n_boot=0,
+    )
+    gold, silver = report.per_offer["gold"].truth, report.per_offer["silver"].truth
+    assert gold is not None and silver is not None
+    assert gold.interval_coverage == pytest.approx(0.75, abs=1e-3)
+    assert gold.interval_width == pytest.approx(0.75 * 0.04)  # the misses have width 0
+    # shifted by 0.01: inside the wide intervals (half-width 0.02), outside the narrow ones
+    assert gold.conditional_interval_coverage == pytest.approx(0.75, abs=1e-3)
+    shift = (data["noisy"][:, 0] - tau[:, 0] - 0.01) ** 2
+    assert gold.conditional_pehe == pytest.approx(np.sqrt(shift.mean()))
+    assert silver.conditional_pehe != pytest.approx(silver.pehe)
+    plain = evaluate_uplift(
+        data["t"], data["y"], data["noisy"], ["gold", "silver"], truth=data["truth"], n_boot=0
+    ).to_dict()
+    assert plain["per_offer"]["gold"]["truth"]["interval_coverage"] is None
 
 
 @pytest.mark.parametrize(

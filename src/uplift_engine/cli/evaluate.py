@@ -13,11 +13,13 @@ from uplift_engine.cli.summary import describe_evaluation
 from uplift_engine.config import load_settings
 from uplift_engine.errors import DataError
 from uplift_engine.evaluate import evaluate_uplift, truth_matrix
+from uplift_engine.evaluate.truth_table import has_conditional_truth
 from uplift_engine.lake import read_table, resolve
+from uplift_engine.lake.layout import expected_column
 from uplift_engine.learn import ArmSet, load_bundle
 from uplift_engine.learn.dataset import outcome_values, propensity_matrix
 from uplift_engine.learn.roles import ROW_ID
-from uplift_engine.learn.scoring import predict_levels_batched
+from uplift_engine.learn.scoring import predict_batched
 
 
 @user_errors
@@ -26,7 +28,10 @@ def evaluate(
     data: Annotated[str, typer.Argument(help="Campaign table with arm and outcome columns.")],
     truth: Annotated[
         str | None,
-        typer.Option(help="Truth dataset (the simulator's truth/campaign_truth) for PEHE."),
+        typer.Option(
+            help="Truth dataset (the simulator's truth/campaign_truth): PEHE, and the coverage "
+            "of the model's intervals."
+        ),
     ] = None,
     campaign: Annotated[
         str | None, typer.Option(help="Campaign id, when the truth holds several.")
@@ -60,8 +65,10 @@ def evaluate(
             received = outcome_values(table.column(columns["propensity"]), columns["propensity"])
             propensity = propensity_matrix(treatment, received, len(bundle.arms))
         say(f"scoring {table.num_rows:,} rows")
-        levels = predict_levels_batched(bundle, table)
-        truth_levels = None
+        levels, lower, upper = predict_batched(
+            bundle, table, with_interval=bundle.intervals is not None
+        )
+        truth_levels = conditional = None
         if truth:
             say(f"reading the truth {truth}")
             id_name = str(columns["id"])
@@ -71,14 +78,13 @@ def evaluate(
                 raise DataError("matching the truth needs an id column; the model has none")
             else:
                 raise DataError(f"the data lacks the id column {id_name!r}", field=id_name)
-            truth_levels = truth_matrix(
-                ids,
-                id_name,
-                read_table(truth, settings),
-                str(columns["outcome"]),
-                bundle.arms,
-                campaign,
-            )
+            truth_table = read_table(truth, settings)
+            outcome = str(columns["outcome"])
+            truth_levels = truth_matrix(ids, id_name, truth_table, outcome, bundle.arms, campaign)
+            if has_conditional_truth(truth_table, outcome, bundle.arms):
+                conditional = truth_matrix(
+                    ids, id_name, truth_table, outcome, bundle.arms, campaign, expected_column
+                )
         say("computing metrics and bootstrap intervals")
         report = evaluate_uplift(
             treatment,
@@ -87,11 +93,17 @@ def evaluate(
             bundle.offers,
             propensity=propensity,
             truth=truth_levels,
+            conditional_truth=conditional,
+            bounds=(lower, upper) if lower is not None and upper is not None else None,
             n_boot=bootstrap,
             seed=seed,
             threads=settings.threads,
         ).to_dict()
-    report["model"] = {"bundle": model_dir, "learner": bundle.manifest["learner"]["name"]}
+    report["model"] = {
+        "bundle": model_dir,
+        "learner": bundle.manifest["learner"]["name"],
+        "intervals": bundle.intervals,
+    }
     if out:
         resolve(out, settings).write_bytes(jsonlib.dumps(report, indent=2).encode())
     if json:

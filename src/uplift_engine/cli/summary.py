@@ -41,6 +41,18 @@ def describe_evaluation(report: dict[str, Any], *, title: str = "Evaluation") ->
                 f"right sign for {truth['sign_agreement']:.0%} of customers, "
                 f"error (PEHE) {truth['pehe']:.4f}"
             )
+            if truth.get("interval_coverage") is not None:
+                spec = (report.get("model") or {}).get("intervals") or {}
+                kind = "approximate " if spec.get("kind") == "approximate" else ""
+                level = float(spec.get("level", 0.9))
+                held = truth["interval_coverage"]
+                line = f"      its {level:.0%} {kind}intervals hold {held:.0%} of the true effects"
+                if truth.get("conditional_interval_coverage") is not None:
+                    line += (
+                        f" and {truth['conditional_interval_coverage']:.0%} of the effects "
+                        "expected given the customer's traits"
+                    )
+                lines.append(line)
     policy = report["policy"]
     shares = policy["share"]
     treated = 1 - (next(iter(shares.values())) or 0.0)

@@ -34,7 +34,13 @@ from uplift_engine.evaluate.report import (
     PolicyTruth,
     UpliftReport,
 )
-from uplift_engine.evaluate.truth import effect_correlation, pehe, sign_agreement, true_effects
+from uplift_engine.evaluate.truth import (
+    coverage,
+    effect_correlation,
+    pehe,
+    sign_agreement,
+    true_effects,
+)
 
 DEFAULT_KS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
@@ -110,12 +116,25 @@ def _offer_truth(data: EvalInputs, arm: int) -> OfferTruth | None:
         return None
     pred = data.uplift[:, arm - 1]
     true = true_effects(data.truth)[:, arm - 1]
+    extra: dict[str, float] = {}
+    lower = upper = None
+    if data.bounds is not None:
+        lower, upper = data.bounds[0][:, arm - 1], data.bounds[1][:, arm - 1]
+        extra["interval_coverage"] = coverage(lower, upper, true)
+        extra["interval_width"] = float(np.mean(upper - lower))
+    if data.conditional_truth is not None:
+        conditional = true_effects(data.conditional_truth)[:, arm - 1]
+        extra["conditional_pehe"] = pehe(pred, conditional)
+        extra["conditional_correlation"] = effect_correlation(pred, conditional)
+        if lower is not None and upper is not None:
+            extra["conditional_interval_coverage"] = coverage(lower, upper, conditional)
     return OfferTruth(
         pehe=pehe(pred, true),
         effect_correlation=effect_correlation(pred, true),
         sign_agreement=sign_agreement(pred, true),
         true_mean_effect=float(true.mean()),
         predicted_mean_effect=float(pred.mean()),
+        **extra,
     )
 
 
@@ -162,6 +181,8 @@ def evaluate_uplift(
     *,
     propensity: object = None,
     truth: object = None,
+    conditional_truth: object = None,
+    bounds: tuple[object, object] | None = None,
     n_boot: int = 200,
     seed: int = 0,
     ks: Sequence[float] = DEFAULT_KS,
@@ -177,12 +198,23 @@ def evaluate_uplift(
     ``ks``; calibration in ``n_bins`` bins; the same numbers in causalml's and scikit-uplift's
     conventions. For the greedy policy: its IPW value, the value of treating no one and of
     treating everyone with each offer, and its gain over no one. With ``truth``: PEHE,
-    correlation and sign agreement per offer, and the policy's share of the oracle's gain.
+    correlation and sign agreement per offer, and the policy's share of the oracle's gain; with
+    ``bounds`` (the model's effect intervals) too, their coverage of the true effects; with
+    ``conditional_truth``, PEHE, correlation and coverage against the conditional effects.
     ``n_boot=0`` skips the bootstrap (intervals are null); ``threads`` > 1 runs resamples in
     parallel (same results); ``max_cells`` bounds the counts held per chunk of resamples.
     """
     _check_settings(n_boot, ks, level, n_bins)
-    data = check_inputs(treatment, y, uplift, offers, propensity=propensity, truth=truth)
+    data = check_inputs(
+        treatment,
+        y,
+        uplift,
+        offers,
+        propensity=propensity,
+        truth=truth,
+        conditional_truth=conditional_truth,
+        bounds=bounds,
+    )
     ks = tuple(float(k) for k in ks)
     rows = [data.pair_rows(arm) for arm in range(1, data.n_offers + 1)]
     curves = [

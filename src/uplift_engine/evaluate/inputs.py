@@ -12,7 +12,10 @@ Every function of this layer takes NumPy arrays that follow one convention:
   each arm; rows sum to 1 and the assigned arm's probability is > 0. Default: the observed arm
   shares, i.e. a randomised design with constant assignment probabilities.
 - ``truth`` (optional, simulated data only): float array ``(n, K+1)``, the true expected outcome
-  of row i under every arm.
+  of row i under every arm; ``conditional_truth`` (optional, with ``truth``) the same given
+  only what a model can know of the customer (the simulator's ``expected_*`` columns).
+- ``bounds`` (optional): the model's interval for every effect, a pair of ``(n, K)`` arrays
+  ``(lower, upper)`` with ``lower <= upper``.
 
 Per-offer metrics use the rows whose arm is control or that offer, ranked by that offer's
 predicted uplift (descending, equal scores grouped). Nothing here mutates its inputs.
@@ -41,6 +44,8 @@ class EvalInputs:
     propensity: np.ndarray  # (n, K+1) float64 (observed shares when not given)
     truth: np.ndarray | None  # (n, K+1) float64
     binary: bool  # y only takes the values 0 and 1
+    conditional_truth: np.ndarray | None = None  # (n, K+1) float64
+    bounds: tuple[np.ndarray, np.ndarray] | None = None  # (n, K) each
 
     @property
     def n_rows(self) -> int:
@@ -148,6 +153,8 @@ def check_inputs(
     *,
     propensity: object = None,
     truth: object = None,
+    conditional_truth: object = None,
+    bounds: tuple[object, object] | None = None,
 ) -> EvalInputs:
     """Check arrays against the convention above; raise :class:`DataError` naming the fault."""
     names = tuple(str(o) for o in offers)
@@ -189,10 +196,34 @@ def check_inputs(
                 f"control first; received {true.shape}",
                 field="truth",
             )
+    conditional = None
+    if conditional_truth is not None:
+        if true is None:
+            raise UserInputError("conditional_truth needs truth as well", field="conditional_truth")
+        conditional = _float_array(conditional_truth, "conditional_truth", 2)
+        if conditional.shape != true.shape:
+            raise DataError(
+                f"conditional_truth must have the shape of truth {true.shape}; received "
+                f"{conditional.shape}",
+                field="conditional_truth",
+            )
+    pair = None
+    if bounds is not None:
+        lower, upper = (_float_array(b, "bounds", 2) for b in bounds)
+        if lower.shape != (n, k) or upper.shape != (n, k):
+            raise DataError(
+                f"bounds must be two arrays of shape (n, K) = ({n}, {k}); received "
+                f"{lower.shape} and {upper.shape}",
+                field="bounds",
+            )
+        if (lower > upper).any():
+            raise DataError("bounds: a lower bound is above its upper bound", field="bounds")
+        pair = (lower, upper)
     binary = bool(np.isin(outcome, (0.0, 1.0)).all())
-    for array in (codes, outcome, up, prop) + ((true,) if true is not None else ()):
+    extra = [a for a in (true, conditional, *(pair or ())) if a is not None]
+    for array in (codes, outcome, up, prop, *extra):
         array.setflags(write=False)
-    return EvalInputs(codes, outcome, up, names, prop, true, binary)
+    return EvalInputs(codes, outcome, up, names, prop, true, binary, conditional, pair)
 
 
 def _check_propensity(propensity: object, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:

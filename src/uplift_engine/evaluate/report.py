@@ -7,6 +7,7 @@ is an ``{"value", "low", "high"}`` object; intervals are stated in ``"intervals"
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from uplift_engine.evaluate.calibration import CalibrationRow
@@ -28,9 +29,16 @@ class OfferTruth:
     sign_agreement: float
     true_mean_effect: float
     predicted_mean_effect: float
+    interval_coverage: float = math.nan
+    """Share of rows whose true effect lies within the model's interval (NaN: no intervals)."""
+    interval_width: float = math.nan
+    conditional_pehe: float = math.nan
+    """PEHE against the conditional effect (the simulator's ``expected_*``; NaN: not given)."""
+    conditional_correlation: float = math.nan
+    conditional_interval_coverage: float = math.nan
 
     def to_dict(self) -> dict[str, float | None]:
-        """JSON-ready numbers."""
+        """JSON-ready numbers (NaN = not measured → null)."""
         return {k: json_number(v) for k, v in self.__dict__.items()}
 
 

@@ -51,3 +51,10 @@ def sign_agreement(uplift_pred: object, truth_uplift: object) -> float:
     """
     p, t = _pair(uplift_pred, truth_uplift)
     return float(np.mean((p > 0) == (t > 0)))
+
+
+def coverage(lower: object, upper: object, truth_uplift: object) -> float:
+    """Share of rows whose true effect lies within ``[lower, upper]``."""
+    lo, t = _pair(lower, truth_uplift)
+    hi, _ = _pair(upper, truth_uplift)
+    return float(np.mean((lo <= t) & (t <= hi)))

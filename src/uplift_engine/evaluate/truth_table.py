@@ -8,12 +8,14 @@ find its truth: a missing one is an error, not a silently shorter evaluation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from uplift_engine.errors import DataError, quote_values
-from uplift_engine.lake.layout import truth_column
+from uplift_engine.lake.layout import expected_column, truth_column
 
 ROW = "__row"
 
@@ -25,16 +27,21 @@ def truth_matrix(
     outcome: str,
     arms: list[str],
     campaign: str | None = None,
+    column: Callable[[str, str], str] = truth_column,
 ) -> np.ndarray:
-    """Shape (n, len(arms)): the true expected ``outcome`` of every row under every arm."""
+    """Shape (n, len(arms)): the true expected ``outcome`` of every row under every arm.
+
+    ``column`` names the truth's column of an outcome and arm: ``truth_column`` (the default,
+    ``true_*``) or ``expected_column`` (the conditional values, ``expected_*``).
+    """
     if id_column not in truth.column_names:
         raise DataError(f"the truth table has no id column {id_column!r}", field=id_column)
-    wanted = [truth_column(outcome, arm) for arm in arms]
+    wanted = [column(outcome, arm) for arm in arms]
     missing = [c for c in wanted if c not in truth.column_names]
     if missing:
         raise DataError(
             f"the truth table lacks {', '.join(map(repr, missing))}; it needs "
-            f"true_{outcome}_<arm> for every arm of the model",
+            f"{column(outcome, '<arm>')} for every arm of the model",
             field=missing[0],
         )
     if "campaign_id" in truth.column_names:
@@ -68,3 +75,8 @@ def truth_matrix(
     if lacking:
         raise DataError(f"{lacking:,} scored row(s) have no truth for every arm", field=id_column)
     return matrix
+
+
+def has_conditional_truth(truth: pa.Table, outcome: str, arms: list[str]) -> bool:
+    """Whether ``truth`` also holds the conditional values (``expected_*``) of every arm."""
+    return all(expected_column(outcome, arm) in truth.column_names for arm in arms)
