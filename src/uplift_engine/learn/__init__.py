@@ -30,6 +30,7 @@ _EXPORTS = {
     "SLearner": "meta_learners",
     "TransformedOutcomeLearner": "meta_learners",
     "TLearner": "meta_learners",
+    "RLearner": "r_learner",
     "XLearner": "meta_learners",
     "ColumnRoles": "roles",
     "assign_roles": "roles",

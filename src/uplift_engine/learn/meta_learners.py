@@ -10,9 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 from uplift_engine.learn.base import TrainingData, UpliftLearner
-from uplift_engine.learn.boosting import fit_booster, model_text, predict
+from uplift_engine.learn.boosting import BoosterParams, fit_booster, model_text, predict
 from uplift_engine.learn.forest import CausalForest, UpliftForest
+from uplift_engine.learn.forest.binning import MAX_BINS
+from uplift_engine.learn.forest.dr_forest import pseudo_outcome_forests
+from uplift_engine.learn.forest.honest import HonestSettings
 from uplift_engine.learn.graph import ScoringGraph, Term
+from uplift_engine.learn.r_learner import (
+    FinalStageIntervals,
+    RLearner,
+    check_final_stage,
+    intervals_of,
+)
 
 CROSS_FIT_FOLDS = 3
 
@@ -104,12 +113,53 @@ class XLearner(UpliftLearner):
 
 
 class DRLearner(UpliftLearner):
-    """Cross-fitted doubly robust learner: regress the AIPW pseudo-outcome on features."""
+    """Cross-fitted doubly robust learner: regress the AIPW pseudo-outcome on features.
+
+    ``final_stage="lightgbm"`` (default) regresses it with LightGBM (point estimates);
+    ``"forest"`` with an honest regression forest per offer whose little bags give 90%
+    confidence intervals (EconML's ``ForestDRLearner``; :mod:`.forest.dr_forest`). The
+    forest keywords (``n_trees`` …) are the causal forest's and apply to ``"forest"`` only.
+    """
 
     name = "dr_learner"
+    has_intervals = FinalStageIntervals()
+
+    def __init__(
+        self,
+        *,
+        params: BoosterParams | None = None,
+        seed: int = 0,
+        final_stage: str = "lightgbm",
+        n_trees: int = 100,
+        group_size: int = 10,
+        min_samples_leaf: int | None = None,
+        min_samples_treatment: int = 2,
+        max_depth: int = 10,
+        max_features: int | None = 10,
+        sample_fraction: float = 0.5,
+        interval_level: float = 0.9,
+        max_bins: int = MAX_BINS,
+    ) -> None:
+        super().__init__(params=params, seed=seed)
+        self.final_stage = final_stage
+        self.n_trees = n_trees
+        self.group_size = group_size
+        self.min_samples_leaf = min_samples_leaf
+        self.min_samples_treatment = min_samples_treatment
+        self.max_depth = max_depth
+        self.max_features = max_features
+        self.sample_fraction = sample_fraction
+        self.interval_level = interval_level
+        self.max_bins = max_bins
+
+    def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Effect bounds, each (n, K): only with ``final_stage="forest"`` (else ConfigError)."""
+        return intervals_of(self, X)
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         params = self._booster_params
+        forest = check_final_stage(self.name, self.final_stage) == "forest"
+        settings = HonestSettings.of(self) if forest else None
         n = len(data.y)
         rng = np.random.default_rng(self.seed)
         folds = rng.permutation(n) % CROSS_FIT_FOLDS
@@ -141,10 +191,15 @@ class DRLearner(UpliftLearner):
         )
         models = {"mu_0": model_text(control_model)}
         levels: list[list[Term]] = [[Term("mu_0")]]
+        pseudo_all = np.empty((n, data.n_arms - 1))
         for k in range(1, data.n_arms):
             pseudo = mu[:, k] - mu[:, 0]
             pseudo = pseudo + np.where(data.treatment == k, residual, 0.0)
             pseudo = pseudo - np.where(data.treatment == 0, residual, 0.0)
+            pseudo_all[:, k - 1] = pseudo
+            levels.append([Term("mu_0"), Term(f"tau_{k}")])
+            if settings is not None:
+                continue
             tau = fit_booster(
                 data.X,
                 pseudo,
@@ -155,7 +210,18 @@ class DRLearner(UpliftLearner):
                 sample_weight=data.sample_weight,
             )
             models[f"tau_{k}"] = model_text(tau)
-            levels.append([Term("mu_0"), Term(f"tau_{k}")])
+        if settings is not None:
+            ensembles, intervals = pseudo_outcome_forests(
+                data, pseudo_all, settings, seed=self.seed, threads=params.threads
+            )
+            return ScoringGraph(
+                models,
+                levels,
+                clip=_clip(data),
+                threads=params.threads,
+                ensembles=ensembles,
+                intervals=intervals,
+            )
         return ScoringGraph(models, levels, clip=_clip(data), threads=params.threads)
 
 
@@ -231,6 +297,7 @@ LEARNERS: dict[str, type[UpliftLearner]] = {
         TLearner,
         XLearner,
         DRLearner,
+        RLearner,
         TransformedOutcomeLearner,
         UpliftForest,
         CausalForest,

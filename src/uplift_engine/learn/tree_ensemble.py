@@ -16,7 +16,15 @@ as the trainer put missing values in the lowest bin — and at a categorical nod
   treatment and outcome; the single output is the forest's effect
   θ = (M_wy − M_w·M_y) / (M_ww − M_w²) over the averaged means M (grf's forest weights), and its
   variance comes from the bootstrap of little bags: consecutive groups of ``group_size`` trees
-  share a half-sample (Athey, Tibshirani & Wager 2019).
+  share a half-sample (Athey, Tibshirani & Wager 2019);
+- ``"regression"``: leaf values are the honest (Σw·y/n, Σw/n) of a pseudo-outcome y over the
+  leaf's n estimation rows (grf's regression forest); the single output is their ratio over the
+  tree-averaged values, a weighted mean of y, with a variance from the little bags as above.
+
+Both little-bag combines are the forest's estimating equation averaged over trees; tree ``b``'s
+contribution ψ_b (causal: the moment of the slope; regression: Σw·y/n − θ·Σw/n) gives the
+variance (Var of the bag means of ψ − within-bag noise / (ℓ − 1), Bayes-debiased) / J², J the
+derivative of the equation (M_ww − M_w² or M_w).
 
 This module is on the scoring path: NumPy only. Arrays are validated on construction, so a
 corrupt ensemble fails to load instead of looping or reading out of bounds.
@@ -32,8 +40,11 @@ from typing import Any
 import numpy as np
 
 ARRAY_NAMES = ("feature", "threshold", "left", "right", "cat_index", "cat_masks", "values", "roots")
-COMBINES = ("mean", "causal")
+COMBINES = ("mean", "causal", "regression")
+LITTLE_BAGS = ("causal", "regression")
+"""Combines whose trees come in little bags and whose output has a variance."""
 CAUSAL_STATS = 4  # leaf means of W̃, Ỹ, W̃·Ỹ, W̃²
+REGRESSION_STATS = 2  # leaf Σw·y/n and Σw/n
 BATCH_ROWS = 32_768
 _DENOMINATOR_FLOOR = 1e-12
 
@@ -82,7 +93,7 @@ class TreeEnsemble:
     @property
     def n_outputs(self) -> int:
         """Columns of :meth:`predict`."""
-        return 1 if self.combine == "causal" else int(self.values.shape[1])
+        return 1 if self.combine in LITTLE_BAGS else int(self.values.shape[1])
 
     @property
     def n_features(self) -> int:
@@ -126,14 +137,17 @@ class TreeEnsemble:
         X = self._check_X(X)
         if self.combine == "mean":
             return self._batched(X, self.n_outputs, self._mean_batch)
-        return self._batched(X, 1, lambda Xb: self._causal_batch(Xb, variance=False))
+        return self._batched(X, 1, lambda Xb: self._bagged_batch(Xb, variance=False))
 
     def predict_variance(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Outputs and the variance of each (``causal`` ensembles only), each (n_rows, 1)."""
-        if self.combine != "causal":
-            raise ValueError("only a causal tree ensemble has a variance")
+        """Outputs and the variance of each (little-bag ensembles only), each (n_rows, 1)."""
+        if self.combine not in LITTLE_BAGS:
+            raise ValueError(
+                f"only a {' or '.join(LITTLE_BAGS)} tree ensemble has a variance, "
+                f"this one is {self.combine!r}"
+            )
         X = self._check_X(X)
-        both = self._batched(X, 2, lambda Xb: self._causal_batch(Xb, variance=True))
+        both = self._batched(X, 2, lambda Xb: self._bagged_batch(Xb, variance=True))
         return both[:, :1], both[:, 1:]
 
     def leaf_indices(self, X: np.ndarray) -> np.ndarray:
@@ -214,18 +228,42 @@ class TreeEnsemble:
             total += self.values.take(leaves[t], axis=0)
         return total / self.n_trees
 
-    def _causal_batch(self, Xb: np.ndarray, *, variance: bool) -> np.ndarray:
+    def _bagged_batch(self, Xb: np.ndarray, *, variance: bool) -> np.ndarray:
+        """Output (and variance) of a little-bag ensemble for a batch: (nb, 1) or (nb, 2)."""
         leaves = self._leaves(Xb)
         nb = Xb.shape[0]
-        means = np.zeros((nb, CAUSAL_STATS))
+        means = np.zeros((nb, self.values.shape[1]))
         for t in range(self.n_trees):
             means += self.values.take(leaves[t], axis=0)
         means /= self.n_trees
-        mw, my, mwy, mww = means.T
-        jac = np.maximum(mww - mw * mw, _DENOMINATOR_FLOOR)
-        theta = (mwy - mw * my) / jac
+        psi: Callable[[np.ndarray], np.ndarray]
+        if self.combine == "causal":
+            mw, my, mwy, mww = means.T
+            jac = np.maximum(mww - mw * mw, _DENOMINATOR_FLOOR)
+            theta = (mwy - mw * my) / jac
+
+            def psi(s: np.ndarray) -> np.ndarray:
+                out = s[:, 2] - mw * s[:, 1] - my * s[:, 0] + mw * my
+                out -= theta * (s[:, 3] - 2.0 * mw * s[:, 0] + mw * mw)
+                return out
+
+        else:
+            m_y, m_w = means.T
+            jac = np.maximum(m_w, _DENOMINATOR_FLOOR)
+            theta = m_y / jac
+
+            def psi(s: np.ndarray) -> np.ndarray:
+                return s[:, 0] - theta * s[:, 1]
+
         if not variance:
             return theta[:, None]
+        var = self._little_bag_variance(leaves, psi, nb) / (jac * jac)
+        return np.column_stack([theta, var])
+
+    def _little_bag_variance(
+        self, leaves: np.ndarray, psi: Callable[[np.ndarray], np.ndarray], nb: int
+    ) -> np.ndarray:
+        """Bayes-debiased between-bag variance of the trees' mean ψ (before dividing by J²)."""
         ell = self.group_size
         n_groups = self.n_trees // ell
         total_sq = np.zeros(nb)
@@ -233,18 +271,15 @@ class TreeEnsemble:
         for g in range(n_groups):
             group = np.zeros(nb)
             for t in range(g * ell, (g + 1) * ell):
-                s = self.values.take(leaves[t], axis=0)
-                psi = s[:, 2] - mw * s[:, 1] - my * s[:, 0] + mw * my
-                psi -= theta * (s[:, 3] - 2.0 * mw * s[:, 0] + mw * mw)
-                total_sq += psi * psi
-                group += psi
+                p = psi(self.values.take(leaves[t], axis=0))
+                total_sq += p * p
+                group += p
             group /= ell
             between_sq += group * group
         var_between = between_sq / n_groups
         var_total = total_sq / (n_groups * ell)
         noise = (var_total - var_between) / (ell - 1)
-        var = _bayes_debias(var_between, noise, n_groups) / (jac * jac)
-        return np.column_stack([theta, var])
+        return _bayes_debias(var_between, noise, n_groups)
 
     # ------------------------------------------------------------- validation
     def _validate(self) -> None:
@@ -258,11 +293,14 @@ class TreeEnsemble:
             raise ValueError(f"tree ensemble values must have shape ({n}, outputs)")
         if self.cat_masks.ndim != 2 or self.cat_masks.shape[1] < 2:
             raise ValueError("tree ensemble cat_masks must be a matrix of bins")
-        if self.combine == "causal":
-            if self.values.shape[1] != CAUSAL_STATS:
-                raise ValueError(f"a causal ensemble's leaves hold {CAUSAL_STATS} means")
+        if self.combine in LITTLE_BAGS:
+            width = CAUSAL_STATS if self.combine == "causal" else REGRESSION_STATS
+            if self.values.shape[1] != width:
+                raise ValueError(f"a {self.combine} ensemble's leaves hold {width} means")
             if self.group_size < 2 or self.roots.size % self.group_size:
-                raise ValueError("a causal ensemble needs whole groups of at least 2 trees")
+                raise ValueError(
+                    f"a {self.combine} ensemble needs whole groups of at least 2 trees"
+                )
         ends = np.append(self.roots[1:], n)
         if self.roots[0] != 0 or (ends <= self.roots).any():
             raise ValueError("tree ensemble roots must start at 0 and increase")

@@ -1,4 +1,7 @@
-"""Forests for uplift: an uplift random forest and an honest causal forest with intervals.
+"""Forests for uplift: an uplift random forest, and honest forests with intervals.
+
+The honest forests (:mod:`.honest`) are the causal forest's and the R-learner's final stage
+(on residuals) and the DR-learner's (regression on AIPW pseudo-outcomes, :mod:`.dr_forest`).
 
 Training needs numba (compiled histogram splits); the fitted forests export to NumPy arrays
 (:class:`~uplift_engine.learn.tree_ensemble.TreeEnsemble`) that score without it.

@@ -1,4 +1,4 @@
-"""Split criteria, compiled: causalml's uplift divergences, a squared difference, a causal gain.
+"""Split criteria, compiled: causalml's uplift divergences, causal and regression gains.
 
 Invariant: every function here is a pure numba function of node statistics, and a *higher*
 gain is a better split; a split is only taken when its gain is > 0.
@@ -16,6 +16,10 @@ offers, as causalml's do; DDP, binary-only in causalml, generalises to the sum o
 Causal statistics are seven slots: row count, treated rows, Σw, Σw·W̃, Σw·Ỹ, Σw·W̃·Ỹ, Σw·W̃² of
 residualised treatment W̃ and outcome Ỹ; the gain of a split is Σ_children Σw·θ_c² − Σw·θ²
 with θ the residual-on-residual slope (the causal tree's heterogeneity criterion).
+
+Regression statistics are five slots: row count, rows of the offer, rows of control, Σw, Σw·y of
+a pseudo-outcome y (the DR-learner's); the gain of a split is the weighted variance reduction
+Σ_children (Σw·y)²/Σw − (Σw·y)²/Σw (CART's squared-error criterion).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import math
 import numba
 import numpy as np
 
-KL, ED, CHI, DDP, SD, CAUSAL = 0, 1, 2, 3, 4, 5
+KL, ED, CHI, DDP, SD, CAUSAL, REGRESSION = 0, 1, 2, 3, 4, 5, 6
 CRITERIA = {"KL": KL, "ED": ED, "Chi": CHI, "DDP": DDP, "SD": SD}
 BINARY_ONLY = ("KL", "ED", "Chi", "DDP")
 UPLIFT_SLOTS = 3
 CAUSAL_SLOTS = 7
+REGRESSION_SLOTS = 5
 _EPS = 1e-6
 _ALPHA = 0.9
 
@@ -181,3 +186,15 @@ def causal_gain(current: np.ndarray, left: np.ndarray, right: np.ndarray) -> flo
         return -1.0
     theta, _ = causal_theta(current)
     return left[2] * theta_l * theta_l + right[2] * theta_r * theta_r - current[2] * theta * theta
+
+
+@numba.njit(nogil=True, cache=True)
+def regression_gain(current: np.ndarray, left: np.ndarray, right: np.ndarray) -> float:
+    """Variance reduction Σ_children (Σw·y)²/Σw − (Σw·y)²/Σw (−1 when a child has no weight)."""
+    if left[3] <= 0.0 or right[3] <= 0.0:
+        return -1.0
+    return (
+        left[4] * left[4] / left[3]
+        + right[4] * right[4] / right[3]
+        - current[4] * current[4] / current[3]
+    )

@@ -6,7 +6,8 @@ repeats), a scratch copy of it, and a small pool of histograms — so memory doe
 the number of threads beyond O(rows + depth · features · 256 · slots) each.
 
 A row adds ``vals[row, j]`` to slot ``offset[row] + j`` of its bin's histogram (uplift forests:
-offset = 3·arm and values (1, w, w·y); causal forests: offset 0 and seven values). Nodes are
+offset = 3·arm and values (1, w, w·y); causal forests: offset 0 and seven values; regression
+forests: offset 0 and five values). Nodes are
 grown depth-first; a node's histogram is built only for its smaller child, the larger child's is
 the parent's minus it. Node ids are given in creation order, so a child's id is always larger
 than its parent's. A split "bin ≤ t" (numeric) or "bin in mask" (categorical) sends rows left.
@@ -18,7 +19,14 @@ import numba
 import numpy as np
 
 from uplift_engine.learn.forest.binning import BIN_WIDTH
-from uplift_engine.learn.forest.criteria import CAUSAL, causal_gain, causal_theta, summarise
+from uplift_engine.learn.forest.criteria import (
+    CAUSAL,
+    REGRESSION,
+    causal_gain,
+    causal_theta,
+    regression_gain,
+    summarise,
+)
 from uplift_engine.learn.forest.criteria import uplift_gain as _uplift_gain
 
 _MULT = np.uint64(2685821657736338717)
@@ -50,6 +58,8 @@ def build_histogram(bins, rows, start, end, offset, vals, hist):
     width = vals.shape[1]
     if width == 3:
         _histogram_3(bins, rows, start, end, offset, vals, hist)
+    elif width == 5:
+        _histogram_5(bins, rows, start, end, offset, vals, hist)
     elif width == 7:
         _histogram_7(bins, rows, start, end, offset, vals, hist)
     else:
@@ -79,6 +89,23 @@ def _histogram_3(bins, rows, start, end, offset, vals, hist):
 
 
 @numba.njit(nogil=True, cache=True)
+def _histogram_5(bins, rows, start, end, offset, vals, hist):
+    """:func:`build_histogram` for five values a row (regression forests), unrolled."""
+    p = bins.shape[1]
+    for i in range(start, end):
+        r = rows[i]
+        o = offset[r]
+        v0, v1, v2, v3, v4 = vals[r, 0], vals[r, 1], vals[r, 2], vals[r, 3], vals[r, 4]
+        for f in range(p):
+            b = bins[r, f]
+            hist[f, b, o] += v0
+            hist[f, b, o + 1] += v1
+            hist[f, b, o + 2] += v2
+            hist[f, b, o + 3] += v3
+            hist[f, b, o + 4] += v4
+
+
+@numba.njit(nogil=True, cache=True)
 def _histogram_7(bins, rows, start, end, offset, vals, hist):
     """:func:`build_histogram` for seven values a row (causal forests), unrolled."""
     p = bins.shape[1]
@@ -99,8 +126,14 @@ def _histogram_7(bins, rows, start, end, offset, vals, hist):
 
 
 @numba.njit(nogil=True, cache=True)
+def _is_uplift(kind):
+    """Whether ``kind`` is one of the uplift criteria (per-arm slots and node summaries)."""
+    return kind != CAUSAL and kind != REGRESSION
+
+
+@numba.njit(nogil=True, cache=True)
 def _row_count(kind, stats, n_arms):
-    if kind == CAUSAL:
+    if not _is_uplift(kind):
         return stats[0]
     total = 0.0
     for a in range(n_arms):
@@ -112,6 +145,8 @@ def _row_count(kind, stats, n_arms):
 def _arms_ok(kind, stats, n_arms, min_arm):
     if kind == CAUSAL:
         return stats[1] > min_arm - 0.5 and stats[0] - stats[1] > min_arm - 0.5
+    if kind == REGRESSION:
+        return stats[1] > min_arm - 0.5 and stats[2] > min_arm - 0.5
     for a in range(n_arms):  # noqa: SIM110 (numba compiles loops, not generators)
         if stats[3 * a] < min_arm - 0.5:
             return False
@@ -120,10 +155,12 @@ def _arms_ok(kind, stats, n_arms, min_arm):
 
 @numba.njit(nogil=True, cache=True)
 def _category_key(kind, stats, p_node, n_reg, min_arm, scratch):
-    """Sort key of a category inside a node: its (shrunk) uplift, or its causal slope."""
+    """Sort key of a category inside a node: its (shrunk) uplift, causal slope, or mean."""
     if kind == CAUSAL:
         theta, den = causal_theta(stats)
         return theta if den > 0.0 else 0.0
+    if kind == REGRESSION:
+        return stats[4] / stats[3] if stats[3] > 0.0 else 0.0
     summarise(stats, p_node, True, n_reg, min_arm, scratch)
     key = 0.0
     for k in range(1, scratch.size):
@@ -208,6 +245,8 @@ def _find_split(
                 continue
             if kind == CAUSAL:
                 gain = causal_gain(total, left, right)
+            elif kind == REGRESSION:
+                gain = regression_gain(total, left, right)
             else:
                 summarise(left, p_node, True, n_reg, min_arm, p_left)
                 summarise(right, p_node, True, n_reg, min_arm, p_right)
@@ -334,7 +373,7 @@ def grow_tree(
     for b in range(width):
         for s in range(slots):
             stats[0, s] += pool[slot, 0, b, s]
-    if kind != CAUSAL:
+    if _is_uplift(kind):
         summarise(stats[0], node_p[0], False, n_reg, min_arm, node_p[0])
     n_nodes = 1
     top = 0
@@ -393,7 +432,7 @@ def grow_tree(
                 stats[small_id, s] += pool[small_slot, 0, b, s]
         for s in range(slots):
             stats[large_id, s] = stats[node, s] - stats[small_id, s]
-        if kind != CAUSAL:
+        if _is_uplift(kind):
             summarise(stats[left_id], node_p[node], True, n_reg, min_arm, node_p[left_id])
             summarise(stats[right_id], node_p[node], True, n_reg, min_arm, node_p[right_id])
         large_start, large_end = (mid, end) if small_is_left else (start, mid)

@@ -1,4 +1,4 @@
-"""Leaf values of grown trees, compiled: per-arm means, and honest causal means.
+"""Leaf values of grown trees, compiled: per-arm means, honest causal and regression means.
 
 Invariant: node ids follow creation order (a child's id is larger than its parent's), so one
 forward pass can let a node without enough rows inherit its parent's values. Honest estimation
@@ -85,3 +85,34 @@ def _causal_means(s, out):
     out[1] = s[4] / w
     out[2] = s[5] / w
     out[3] = s[6] / w
+
+
+@numba.njit(nogil=True, cache=True)
+def regression_leaf_values(stats, left, right, min_arm):
+    """Honest (Σw·y/n, Σw/n) per node, n its estimation rows (grf's regression leaves).
+
+    A node with fewer than ``min_arm`` estimation rows of the offer or of control, or no
+    weight, takes its parent's; the forest's output is the ratio of the tree-averaged values.
+    """
+    n_nodes = stats.shape[0]
+    values = np.zeros((n_nodes, 2))
+    _regression_means(stats[0], values[0])
+    for node in range(n_nodes):
+        for child in (left[node], right[node]):
+            if child < 0:
+                continue
+            s = stats[child]
+            if s[1] > min_arm - 0.5 and s[2] > min_arm - 0.5 and s[3] > 0.0:
+                _regression_means(s, values[child])
+            else:
+                values[child, :] = values[node, :]
+    return values
+
+
+@numba.njit(nogil=True, cache=True)
+def _regression_means(s, out):
+    if s[0] <= 0.0 or s[3] <= 0.0:
+        out[1] = 1.0
+        return
+    out[0] = s[4] / s[0]
+    out[1] = s[3] / s[0]

@@ -1,0 +1,203 @@
+"""Honest forests in little bags: the final stage of the causal forest, R- and DR-learners.
+
+Invariant: trees come in little bags of ``group_size`` trees sharing a half-sample of the
+forest's rows; each tree draws ``sample_fraction`` × n rows from its bag's half-sample, grows
+its splits on one half and estimates its leaves on the other (honesty), so a leaf's values never
+saw the rows that chose its split. Tree ``t`` of the forest with ``stream`` ``k`` is a function
+of (seed, k, t) only, whatever the number of threads. Two kinds share this recipe:
+
+- ``causal``: rows carry (1, treated, w, w·W̃, w·Ỹ, w·W̃·Ỹ, w·W̃²) of residuals; leaves hold the
+  means of (W̃, Ỹ, W̃Ỹ, W̃²) and the ensemble's output is the residual-on-residual slope θ;
+- ``regression``: rows carry (1, offer row, control row, w, w·y) of a pseudo-outcome y; leaves
+  hold (Σw·y/n, Σw/n) and the output is their ratio, a weighted mean of y.
+
+Either way the ensemble knows the variance of its output from the little bags
+(:meth:`~uplift_engine.learn.tree_ensemble.TreeEnsemble.predict_variance`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from uplift_engine.errors import ConfigError
+from uplift_engine.learn.forest.binning import Binning
+from uplift_engine.learn.forest.builder import (
+    GrownTree,
+    GrowSpec,
+    assemble,
+    grow,
+    in_parallel,
+    sorted_sample,
+)
+from uplift_engine.learn.forest.criteria import (
+    CAUSAL,
+    CAUSAL_SLOTS,
+    REGRESSION,
+    REGRESSION_SLOTS,
+)
+from uplift_engine.learn.forest.leaves import (
+    causal_leaf_values,
+    regression_leaf_values,
+    route_stats,
+)
+from uplift_engine.learn.tree_ensemble import TreeEnsemble
+
+MIN_CHILD_SHARE = 0.05
+"""A split must leave each child at least 5% of the node's rows (grf's ``alpha``)."""
+LEAVES_PER_TREE = 2_000
+"""With ``min_samples_leaf=None`` leaves hold at least 1/2000 of a tree's splitting rows (and
+at least 10), which bounds a forest's size and scoring time on millions of rows."""
+SETTINGS = (
+    "n_trees",
+    "group_size",
+    "min_samples_leaf",
+    "min_samples_treatment",
+    "max_depth",
+    "max_features",
+    "sample_fraction",
+    "interval_level",
+    "max_bins",
+)
+"""The learner attributes an honest forest reads (each learner's ``__init__`` keywords)."""
+
+
+@dataclass(frozen=True)
+class HonestSettings:
+    """The size of an honest forest, as a learner's keywords give it."""
+
+    n_trees: int
+    group_size: int
+    min_samples_leaf: int | None
+    min_samples_treatment: int
+    max_depth: int
+    max_features: int | None
+    sample_fraction: float
+    interval_level: float
+    max_bins: int
+
+    @classmethod
+    def of(cls, learner: Any) -> HonestSettings:
+        """Read the settings from a learner's attributes and check them (``ConfigError``)."""
+        settings = cls(**{name: getattr(learner, name) for name in SETTINGS})
+        settings.check(str(learner.name))
+        return settings
+
+    def check(self, learner: str) -> None:
+        """Refuse out-of-range settings with a message naming the field."""
+        checks = {
+            "group_size": self.group_size >= 2,
+            "n_trees": self.n_trees >= self.group_size and self.n_trees % self.group_size == 0,
+            "min_samples_leaf": self.min_samples_leaf is None or self.min_samples_leaf >= 1,
+            "min_samples_treatment": self.min_samples_treatment >= 1,
+            "max_depth": 1 <= self.max_depth <= 30,
+            "max_features": self.max_features is None or self.max_features >= 1,
+            "sample_fraction": 0 < self.sample_fraction <= 0.5,
+            "interval_level": 0 < self.interval_level < 1,
+            "max_bins": 2 <= self.max_bins <= 255,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            name = bad[0]
+            raise ConfigError(
+                f"{learner} {name} is out of range: got {getattr(self, name)!r} "
+                "(n_trees must be a multiple of group_size ≥ 2; sample_fraction at most 0.5; "
+                "interval_level in (0, 1))",
+                field=name,
+            )
+
+
+def causal_values(
+    n_all: int,
+    rows: np.ndarray,
+    treated: np.ndarray,
+    w_res: np.ndarray,
+    y_res: np.ndarray,
+    weight: np.ndarray,
+) -> np.ndarray:
+    """Per-row values of a causal forest (zero outside ``rows``), shape (n_all, 7)."""
+    vals = np.zeros((n_all, CAUSAL_SLOTS))
+    vals[rows] = np.column_stack(
+        [
+            np.ones(rows.size),
+            treated,
+            weight,
+            weight * w_res,
+            weight * y_res,
+            weight * w_res * y_res,
+            weight * w_res * w_res,
+        ]
+    )
+    return vals
+
+
+def regression_values(
+    offer: np.ndarray, control: np.ndarray, y: np.ndarray, weight: np.ndarray
+) -> np.ndarray:
+    """Per-row values of a regression forest on ``y`` over all rows, shape (n, 5)."""
+    return np.column_stack(
+        [np.ones(y.size), offer, control, weight, weight * y]
+    ).astype(np.float64)
+
+
+def grow_honest_forest(
+    kind: int,
+    settings: HonestSettings,
+    binning: Binning,
+    rows: np.ndarray,
+    vals: np.ndarray,
+    *,
+    seed: int,
+    stream: int,
+    threads: int,
+) -> TreeEnsemble:
+    """Grow an honest forest (``CAUSAL`` or ``REGRESSION``) on ``rows`` of the binned matrix."""
+    if kind not in (CAUSAL, REGRESSION):
+        raise ValueError(f"an honest forest is causal ({CAUSAL}) or regression ({REGRESSION})")
+    slots = CAUSAL_SLOTS if kind == CAUSAL else REGRESSION_SLOTS
+    if vals.shape != (binning.bins.shape[0], slots):
+        raise ValueError(f"an honest forest of kind {kind} needs {slots} values a row")
+    offset = np.zeros(binning.bins.shape[0], dtype=np.int64)
+    half = max(4, rows.size // 2)
+    size = max(4, min(half, int(settings.sample_fraction * rows.size)))
+    split_rows = size - size // 2
+    min_leaf = settings.min_samples_leaf or max(10, math.ceil(split_rows / LEAVES_PER_TREE))
+    n_features = binning.bins.shape[1]
+    spec = GrowSpec(
+        kind=kind,
+        slots=slots,
+        n_arms=2,
+        max_depth=settings.max_depth,
+        min_leaf=min_leaf,
+        min_arm=settings.min_samples_treatment,
+        max_features=min(settings.max_features or n_features, n_features),
+        min_share=MIN_CHILD_SHARE,
+    )
+    ell = settings.group_size
+    leaf_values = causal_leaf_values if kind == CAUSAL else regression_leaf_values
+
+    def one_tree(t: int) -> GrownTree:
+        group_rng = np.random.default_rng([seed, stream, t // ell])
+        sample = rows[sorted_sample(group_rng, rows.size, half, replace=False)]
+        rng = np.random.default_rng([seed, stream, t // ell, t % ell])
+        shuffled = rng.choice(sample, size=size, replace=False)
+        grow_rows = np.sort(shuffled[:split_rows])
+        estimate_rows = np.sort(shuffled[split_rows:])
+        tree_seed = int(rng.integers(0, 2**62))
+        feature, thr, left, right, cat_row, cat_masks, _ = grow(
+            spec, binning, grow_rows, offset, vals, tree_seed
+        )
+        stats = route_stats(
+            binning.bins, estimate_rows, offset, vals, feature, thr, left, right,
+            cat_row, cat_masks, slots,
+        )
+        values = leaf_values(stats, left, right, 1)
+        return GrownTree(feature, thr, left, right, cat_row, cat_masks, values)
+
+    trees = in_parallel(one_tree, settings.n_trees, threads)
+    combine = "causal" if kind == CAUSAL else "regression"
+    return assemble(trees, binning, combine=combine, group_size=ell, threads=threads)
+

@@ -1,0 +1,118 @@
+"""Cross-fitted nuisances of the orthogonal learners (causal forest, R-learner).
+
+Invariant: a row's nuisance estimates come from models that never saw the row (seeded folds).
+:func:`outcome_by_arm` gives μ_a(x) for every arm ``a``; :func:`offer_propensity` gives e_k(x),
+the chance of offer ``k`` against control among the rows of control and ``k`` — the design's
+share when the given propensities are constant within each arm (a randomised design), else a
+cross-fitted LightGBM classifier clipped to ``PROPENSITY_CLIP``. :func:`offer_residuals` makes
+the residuals of Robinson's decomposition on those rows: Ỹ = y − m_k(x) with
+m_k = e_k·μ_k + (1 − e_k)·μ_0, and W̃ = 1[arm = k] − e_k(x). The seeds are fixed functions of
+the learner's seed, so a learner is reproducible and two learners with one seed share nuisances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from uplift_engine.learn.base import PROPENSITY_CLIP, TrainingData
+from uplift_engine.learn.boosting import BoosterParams, fit_booster, model_text, predict
+
+CROSS_FIT_FOLDS = 2
+
+
+@dataclass(frozen=True)
+class OfferResiduals:
+    """Residuals of offer ``k`` on the rows of control and ``k``."""
+
+    rows: np.ndarray  # indices into the training rows
+    treated: np.ndarray  # 1.0 for rows of offer k, 0.0 for control rows
+    propensity: np.ndarray  # e_k(x) per row
+    y_res: np.ndarray  # Ỹ = y − m_k(x)
+    w_res: np.ndarray  # W̃ = 1[arm = k] − e_k(x)
+
+
+def outcome_by_arm(data: TrainingData, params: BoosterParams, seed: int) -> np.ndarray:
+    """Cross-fitted outcome of every row under every arm, shape (n, K + 1)."""
+    n = len(data.y)
+    folds = np.random.default_rng([seed, 1]).permutation(n) % CROSS_FIT_FOLDS
+    mu = np.empty((n, data.n_arms))
+    for fold in range(CROSS_FIT_FOLDS):
+        train = np.flatnonzero(folds != fold)
+        test = np.flatnonzero(folds == fold)
+        for arm in range(data.n_arms):
+            fit_rows = train[data.treatment[train] == arm]
+            weights = data.sample_weight
+            booster = fit_booster(
+                data.X[fit_rows],
+                data.y[fit_rows],
+                objective=data.objective,
+                params=params,
+                seed=seed + 10 * fold + arm,
+                categorical=[int(c) for c in data.categorical],
+                sample_weight=None if weights is None else weights[fit_rows],
+            )
+            mu[test, arm] = predict(booster, data.X[test], params.threads)
+    return mu
+
+
+def offer_propensity(
+    data: TrainingData,
+    k: int,
+    rows: np.ndarray,
+    treated: np.ndarray,
+    params: BoosterParams,
+    seed: int,
+) -> np.ndarray:
+    """Chance of offer ``k`` against control for each of ``rows`` (control and ``k`` rows)."""
+    given = data.propensity[rows]
+    arm = data.treatment[rows]
+    p_offer, p_control = given[arm == k], given[arm == 0]
+    if np.ptp(p_offer) == 0 and np.ptp(p_control) == 0:
+        share = p_offer[0] / (p_offer[0] + p_control[0])
+        return np.full(rows.size, share)
+    folds = np.random.default_rng([seed, 2, k]).permutation(rows.size) % CROSS_FIT_FOLDS
+    e = np.empty(rows.size)
+    for fold in range(CROSS_FIT_FOLDS):
+        train = np.flatnonzero(folds != fold)
+        test = np.flatnonzero(folds == fold)
+        booster = fit_booster(
+            data.X[rows[train]],
+            treated[train],
+            objective="binary",
+            params=params,
+            seed=seed + 500 + 10 * fold + k,
+            categorical=[int(c) for c in data.categorical],
+        )
+        e[test] = predict(booster, data.X[rows[test]], params.threads)
+    return np.clip(e, *PROPENSITY_CLIP)
+
+
+def offer_residuals(
+    data: TrainingData, mu: np.ndarray, k: int, params: BoosterParams, seed: int
+) -> OfferResiduals:
+    """Ỹ and W̃ of offer ``k`` on its rows and control's, from :func:`outcome_by_arm`'s ``mu``."""
+    rows = np.flatnonzero((data.treatment == 0) | (data.treatment == k))
+    treated = (data.treatment[rows] == k).astype(np.float64)
+    e = offer_propensity(data, k, rows, treated, params, seed)
+    y_res = data.y[rows] - (e * mu[rows, k] + (1.0 - e) * mu[rows, 0])
+    return OfferResiduals(rows, treated, e, y_res, treated - e)
+
+
+def control_outcome_model(data: TrainingData, params: BoosterParams, seed: int) -> str:
+    """LightGBM text model of the outcome under control, fitted on every control row.
+
+    Effect-only learners add their effects to it, so every arm has a level (``pred_<arm>``).
+    """
+    control = np.flatnonzero(data.treatment == 0)
+    booster = fit_booster(
+        data.X[control],
+        data.y[control],
+        objective=data.objective,
+        params=params,
+        seed=seed,
+        categorical=[int(c) for c in data.categorical],
+        sample_weight=None if data.sample_weight is None else data.sample_weight[control],
+    )
+    return model_text(booster)
