@@ -23,6 +23,11 @@ from learners.datasets import Dataset, Part
 
 UPLIFT_FOREST = "uplift_forest"
 CAUSAL_FOREST = "causal_forest"
+FOREST_FINAL_STAGE = ("dr_learner", "r_learner")
+"""Learners whose ``final_stage="forest"`` gives confidence intervals: a cell of their own."""
+BOOTSTRAPPED = ("t_learner", "x_learner")
+"""Learners also run with bootstrap (approximate) intervals, whose coverage is reported."""
+BOOTSTRAP_REPLICATES = 20
 
 
 def _propensity(ds: Dataset, part: Part) -> np.ndarray | None:
@@ -61,13 +66,24 @@ class OurLearner(Contender):
 
     def interval(self, part: Part) -> tuple[np.ndarray, np.ndarray] | None:
         method = getattr(self.model, "predict_interval", None)
-        if method is None:
-            return None
+        if method is None or not getattr(self.model, "has_intervals", False):
+            return None  # e.g. DR/R with a LightGBM final stage: point estimates only
         try:
             low, high = method(part.X)
         except NotImplementedError:
             return None
         return np.asarray(low, np.float64), np.asarray(high, np.float64)
+
+
+class OurBootstrap(OurLearner):
+    """A learner with approximate (bootstrap) intervals, as ``uplift train --intervals
+    bootstrap`` builds it: the learner plus ``BOOTSTRAP_REPLICATES`` refits on resamples."""
+
+    def _build(self, name: str, kwargs: dict[str, Any]) -> Any:
+        from uplift_engine.learn.bootstrap import BootstrapIntervals
+
+        inner = super()._build(name, kwargs)
+        return BootstrapIntervals(inner, n_replicates=BOOTSTRAP_REPLICATES, seed=self.seed)
 
 
 class OurAuto(OurLearner):
@@ -134,6 +150,27 @@ def cells(ds_meta: dict[str, Any]) -> list[Cell]:
                 make=partial(OurLearner, name, {}),
             )
         )
+        if name in FOREST_FINAL_STAGE and "final_stage" in takes:
+            out.append(
+                Cell(
+                    key=f"ours/{name}[forest]",
+                    library="ours",
+                    learner=f"{name} (forest final stage)",
+                    setup="defaults, final_stage forest: honest forest, confidence intervals",
+                    make=partial(OurLearner, name, {"final_stage": "forest"}),
+                )
+            )
+        if name in BOOTSTRAPPED:
+            out.append(
+                Cell(
+                    key=f"ours/{name}[bootstrap]",
+                    library="ours",
+                    learner=f"{name} + bootstrap",
+                    setup=f"defaults, {BOOTSTRAP_REPLICATES} bootstrap refits: approximate "
+                    "intervals",
+                    make=partial(OurBootstrap, name, {}),
+                )
+            )
     out.append(
         Cell(
             key="ours/auto",
