@@ -39,12 +39,22 @@ def main(
 
 
 def _register() -> None:
-    from uplift_engine.cli import demo, evaluate, features, optimize, score, simulate, train
+    from uplift_engine.cli import (
+        demo,
+        evaluate,
+        explain,
+        features,
+        optimize,
+        score,
+        simulate,
+        train,
+    )
 
     app.command("simulate")(simulate.simulate)
     app.command("train")(train.train)
     app.command("score")(score.score)
     app.command("evaluate")(evaluate.evaluate)
+    app.command("explain")(explain.explain)
     app.command("optimize")(optimize.optimize)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
