@@ -40,8 +40,25 @@ def train(
             "dr_learner, transformed_outcome, uplift_forest, causal_forest."
         ),
     ] = "auto",
+    base: Annotated[
+        str,
+        typer.Option(
+            help="Library of the base models: lightgbm, or catboost "
+            "(pip install 'uplift-engine[catboost]')."
+        ),
+    ] = "lightgbm",
     seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 42,
     holdout: Annotated[float, typer.Option(help="Share of rows held out for evaluation.")] = 0.3,
+    intervals: Annotated[
+        str,
+        typer.Option(
+            help="none, or bootstrap: approximate 90% intervals from refits on resamples "
+            "(for learners without their own; causal_forest has confidence intervals)."
+        ),
+    ] = "none",
+    replicates: Annotated[
+        int, typer.Option(help="Bootstrap refits for --intervals bootstrap (cost: fits × B).")
+    ] = 20,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle at --out.")] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     config: Annotated[
@@ -58,8 +75,11 @@ def train(
         id_column=id,
         propensity=propensity,
         learner=learner,
+        base=base,
         seed=seed,
         holdout_share=holdout,
+        intervals=intervals,
+        replicates=replicates,
     )
     with steps(not json) as say:
         say(f"reading {data}")

@@ -15,6 +15,7 @@ _EXPORTS = {
     "UpliftLearner": "base",
     "TrainingData": "base",
     "BoosterParams": "boosting",
+    "BootstrapIntervals": "bootstrap",
     "Bundle": "bundle",
     "build_manifest": "bundle",
     "load_bundle": "bundle",

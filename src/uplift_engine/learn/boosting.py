@@ -1,19 +1,51 @@
-"""LightGBM models for the learners: one place that sets the parameters and the stopping rule.
+"""Base models for the learners: one place that sets the parameters and the stopping rule.
 
-Every booster is fitted with the native API (no scikit-learn), a fixed seed, ``deterministic``
-and a set thread count, and stops early on a seeded validation split, so the same data and
-seed give the same model text.
+Every booster is fitted with its library's native API (no scikit-learn), a fixed seed, a set
+thread count, and stops early on a seeded validation split, so the same data and seed give the
+same model. LightGBM is the default; CatBoost (``BoosterParams(library="catboost")``, an
+optional extra imported only when asked for) reads the shared parameters with the same meaning:
+
+==================  ==========================  =============================================
+shared parameter    LightGBM                    CatBoost
+==================  ==========================  =============================================
+n_estimators        num_boost_round             iterations
+learning_rate       learning_rate               learning_rate
+num_leaves          num_leaves                  depth = ceil(log2(num_leaves)), 31 → 5
+                                                (a symmetric tree with at least that many
+                                                leaves), between 1 and 16
+min_child_samples   min_data_in_leaf            — (symmetric trees have no such limit)
+subsample           bagging_fraction            subsample (Bernoulli bootstrap)
+colsample           feature_fraction            rsm
+reg_lambda          lambda_l2                   l2_leaf_reg
+threads, seed       num_threads, seed           thread_count, random_seed
+categorical         categorical_feature         cat_features (level codes, −1 = missing;
+                    (max_cat_to_onehot 8)       one_hot_max_size 8, target statistics above)
+==================  ==========================  =============================================
+
+Binary outcomes fit ``Logloss`` and predict probabilities; continuous ones fit ``RMSE``.
+Early stopping uses the same seeded validation split for both libraries.
 """
 
 from __future__ import annotations
 
+import math
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
 
+from uplift_engine.errors import ConfigError
+from uplift_engine.learn.graph import CatBoostBooster, catboost_features, catboost_text
+
 Objective = Literal["binary", "regression"]
+Library = Literal["lightgbm", "catboost"]
+LIBRARIES: tuple[str, ...] = ("lightgbm", "catboost")
+"""The base-model libraries, the default first."""
+VOLATILE_CATBOOST_METADATA = ("model_guid", "train_finish_time")
+"""What CatBoost stamps on a model that differs from fit to fit; removed after fitting."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +62,21 @@ class BoosterParams:
     early_stopping_rounds: int = 30
     validation_share: float = 0.15
     threads: int = 2
+    library: Library = "lightgbm"
+    """Which library fits the base models: ``lightgbm`` (default) or ``catboost``."""
+
+    def __post_init__(self) -> None:
+        if self.library not in LIBRARIES:
+            raise ConfigError(
+                f"booster library must be one of {', '.join(map(repr, LIBRARIES))}; "
+                f"got {self.library!r}",
+                field="library",
+            )
+
+    @property
+    def depth(self) -> int:
+        """CatBoost's tree depth: the symmetric tree with at least ``num_leaves`` leaves."""
+        return min(16, max(1, math.ceil(math.log2(max(2, self.num_leaves)))))
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters for a manifest."""
@@ -45,8 +92,22 @@ def fit_booster(
     seed: int,
     categorical: list[int] | None = None,
     sample_weight: np.ndarray | None = None,
-) -> lgb.Booster:
-    """Fit one booster, stopping early on a seeded validation split when there are rows enough."""
+) -> Any:
+    """Fit one booster, stopping early on a seeded validation split when there are rows enough.
+
+    Returns a ``lightgbm.Booster``, or a :class:`CatBoostBooster` when ``params.library`` is
+    ``catboost``; :func:`model_text` and :func:`predict` take either.
+    """
+    if params.library == "catboost":
+        return _fit_catboost(
+            X,
+            y,
+            objective=objective,
+            params=params,
+            seed=seed,
+            categorical=categorical or [],
+            sample_weight=sample_weight,
+        )
     n = X.shape[0]
     lgb_params: dict[str, Any] = {
         "objective": objective,
@@ -91,13 +152,87 @@ def fit_booster(
     return booster
 
 
-def model_text(booster: lgb.Booster) -> str:
-    """The booster's text model at its best iteration."""
+def model_text(booster: Any) -> str:
+    """The booster's model at its best iteration, as :class:`ScoringGraph` carries it.
+
+    LightGBM: its text model. CatBoost: its ``.cbm`` model behind the CatBoost header.
+    """
+    if isinstance(booster, CatBoostBooster):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.cbm"
+            booster.model.save_model(str(path), format="cbm")
+            return catboost_text(path.read_bytes())
     best = booster.best_iteration or None
     return str(booster.model_to_string(num_iteration=best))
 
 
-def predict(booster: lgb.Booster, X: np.ndarray, threads: int) -> np.ndarray:
-    """Predictions at the best iteration."""
+def predict(booster: Any, X: np.ndarray, threads: int) -> np.ndarray:
+    """Predictions at the best iteration (probabilities for binary outcomes)."""
+    if isinstance(booster, CatBoostBooster):
+        return booster.predict(X, num_threads=threads)
     best = booster.best_iteration or None
     return np.asarray(booster.predict(X, num_iteration=best, num_threads=threads), dtype=np.float64)
+
+
+def _fit_catboost(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    objective: Objective,
+    params: BoosterParams,
+    seed: int,
+    categorical: list[int],
+    sample_weight: np.ndarray | None,
+) -> CatBoostBooster:
+    try:
+        import catboost
+    except ImportError as exc:
+        raise ConfigError(
+            "booster library 'catboost' is not installed: pip install 'uplift-engine[catboost]'",
+            field="library",
+        ) from exc
+    n = X.shape[0]
+    cats = sorted({int(c) for c in categorical})
+    numeric = [j for j in range(X.shape[1]) if j not in set(cats)]
+    cb_params: dict[str, Any] = {
+        "loss_function": "Logloss" if objective == "binary" else "RMSE",
+        "learning_rate": params.learning_rate,
+        "depth": params.depth,
+        "l2_leaf_reg": params.reg_lambda,
+        "rsm": params.colsample,
+        "bootstrap_type": "Bernoulli",
+        "subsample": params.subsample,
+        "one_hot_max_size": 8,
+        "thread_count": params.threads,
+        "random_seed": seed,
+        "verbose": False,
+        "allow_writing_files": False,
+    }
+
+    def pool(rows: np.ndarray) -> Any:
+        return catboost.Pool(
+            catboost_features(X[rows], numeric, cats),
+            label=y[rows],
+            weight=None if sample_weight is None else sample_weight[rows],
+        )
+
+    rng = np.random.default_rng(seed)
+    n_valid = int(n * params.validation_share)
+    model = catboost.CatBoost(cb_params)
+    if n_valid >= 200 and params.early_stopping_rounds > 0:
+        order = rng.permutation(n)
+        valid, train = order[:n_valid], order[n_valid:]
+        model.set_params(iterations=params.n_estimators, use_best_model=True)
+        model.fit(
+            pool(train),
+            eval_set=pool(valid),
+            early_stopping_rounds=params.early_stopping_rounds,
+        )
+    else:
+        model.set_params(iterations=max(20, min(params.n_estimators, n // 10)))
+        model.fit(pool(np.arange(n)))
+    metadata = model.get_metadata()
+    for key in VOLATILE_CATBOOST_METADATA:  # same data and seed → same model bytes
+        if key in metadata:
+            del metadata[key]
+    return CatBoostBooster(model)

@@ -6,15 +6,18 @@
                          fingerprint, library versions, and the SHA-256 of every other file
       manifest.sha256    the SHA-256 of manifest.json
       models/<name>.txt  LightGBM text models
+      models/<name>.cbm  CatBoost models in CatBoost's own binary format (``model_libraries``
+                         in the manifest names each model's library; absent = LightGBM)
       models/<name>/<array>.npy
                          tree ensembles (forests) as NumPy arrays, one file per array
 
-No pickle anywhere: loading parses JSON, LightGBM text and ``.npy`` arrays read with
-``allow_pickle=False``, so a bundle fetched from shared storage cannot run code. Loading
-verifies the manifest checksum and every file's checksum
+No pickle anywhere: loading parses JSON, LightGBM text, CatBoost ``.cbm`` (a flat buffer of
+trees, no code) and ``.npy`` arrays read with ``allow_pickle=False``, so a bundle fetched from
+shared storage cannot run code. Loading verifies the manifest checksum and every file's checksum
 before building anything. Writing is atomic (staged folder renamed into place; on S3 the
 manifest and its checksum go last). This module is on the scoring path: NumPy and LightGBM
-only; the lake (for ``s3://``) is imported only when a URI needs it.
+only; CatBoost is imported only for a bundle that holds a CatBoost model, and the lake (for
+``s3://``) only when a URI needs it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 
 from uplift_engine.errors import BundleError
 from uplift_engine.learn.encoding import FeatureEncoder
-from uplift_engine.learn.graph import ScoringGraph
+from uplift_engine.learn.graph import ScoringGraph, catboost_bytes, catboost_text, model_library
 
 if TYPE_CHECKING:
     from uplift_engine.config import Settings
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 BUNDLE_SCHEMA_VERSION = "uplift.bundle/1"
 MANIFEST = "manifest.json"
 MANIFEST_CHECKSUM = "manifest.sha256"
+MODEL_SUFFIX = {"lightgbm": "txt", "catboost": "cbm"}
 
 
 @dataclass
@@ -110,6 +114,7 @@ def build_manifest(
     created_at: str,
 ) -> dict[str, Any]:
     """Everything a bundle says about itself, but the file checksums."""
+    models = sorted(graph.models.items())
     return {
         "schema_version": BUNDLE_SCHEMA_VERSION,
         "created_at": created_at,
@@ -120,7 +125,8 @@ def build_manifest(
         "features": encoder.to_manifest(),
         "learner": learner,
         "scoring": graph.to_manifest(),
-        "model_files": {name: f"models/{name}.txt" for name in sorted(graph.models)},
+        "model_files": {name: _model_path(name, text) for name, text in models},
+        "model_libraries": {name: model_library(text) for name, text in models},
         "ensemble_files": {
             name: {array: f"models/{name}/{array}.npy" for array in sorted(ensemble.arrays())}
             for name, ensemble in sorted(graph.ensembles.items())
@@ -147,7 +153,7 @@ def write_bundle(
     """Write the bundle folder atomically; returns the manifest's checksum."""
     from uplift_engine.lake import atomic_folder, resolve
 
-    files = {f"models/{name}.txt": text.encode() for name, text in sorted(graph.models.items())}
+    files = {_model_path(name, text): _model_bytes(text) for name, text in graph.models.items()}
     for name, ensemble in sorted(graph.ensembles.items()):
         for array, values in sorted(ensemble.arrays().items()):
             files[f"models/{name}/{array}.npy"] = _npy_bytes(values)
@@ -186,7 +192,11 @@ def load_bundle(uri: str | Path, settings: Settings | None = None, *, threads: i
         return data
 
     try:
-        models = {name: verified(path).decode() for name, path in manifest["model_files"].items()}
+        libraries = manifest.get("model_libraries") or {}
+        models = {
+            name: _model_text(verified(path), libraries.get(name, "lightgbm"), str(uri))
+            for name, path in manifest["model_files"].items()
+        }
         arrays = {
             name: {
                 array: _load_npy(verified(path), f"bundle {str(uri)!r}: {path}")
@@ -201,6 +211,32 @@ def load_bundle(uri: str | Path, settings: Settings | None = None, *, threads: i
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"bundle {str(uri)!r}: manifest is incomplete: {exc}") from exc
     return Bundle(manifest=manifest, encoder=encoder, graph=graph)
+
+
+def _model_path(name: str, text: str) -> str:
+    return f"models/{name}.{MODEL_SUFFIX[model_library(text)]}"
+
+
+def _model_bytes(text: str) -> bytes:
+    return catboost_bytes(text) if model_library(text) == "catboost" else text.encode()
+
+
+def _model_text(data: bytes, library: str, uri: str) -> str:
+    if library == "lightgbm":
+        return data.decode()
+    if library != "catboost":
+        raise BundleError(
+            f"bundle {uri!r} has a model of library {library!r}; this release reads "
+            f"{', '.join(map(repr, MODEL_SUFFIX))}"
+        )
+    try:
+        import catboost  # noqa: F401
+    except ImportError as exc:
+        raise BundleError(
+            f"bundle {uri!r} holds CatBoost models and catboost is not installed: "
+            "pip install 'uplift-engine[catboost]'"
+        ) from exc
+    return catboost_text(data)
 
 
 def _npy_bytes(values: np.ndarray) -> bytes:

@@ -4,19 +4,32 @@ Invariant: the expected outcome under arm ``a`` is ``Σ weight · model(X)[outpu
 terms of ``levels[a]`` (code 0 = control), clipped to ``clip`` when it is set (``(0, 1)`` for
 binary outcomes); effects are level differences against control. Every learner of this package
 exports to this form, so the in-memory model and the loaded bundle run the same code and a
-new learner needs no new scoring code. A model is either a LightGBM text model (``models``, one
-output) or a :class:`TreeEnsemble` of NumPy arrays (``ensembles``, one or more outputs).
+new learner needs no new scoring code. A model is either a boosted model (``models``, one
+output: LightGBM text, or a CatBoost ``.cbm`` model carried as text behind
+:data:`CATBOOST_HEADER`, so every model names its library) or a :class:`TreeEnsemble` of NumPy
+arrays (``ensembles``, one or more outputs).
 
-When ``intervals`` is set, offer ``k``'s effect has a variance ``Σ weight · variance(model)``
-over the terms of ``intervals.variance[k − 1]`` (models that know their variance: causal tree
-ensembles), and its bounds at level ``L`` are ``effect ± z_L · √variance`` — clipped to the
-range an effect can take when levels are clipped.
+When ``intervals`` is set, offer ``k``'s effect ``θ_k`` is bounded at level ``L`` by
+``θ_k ± z_L · s_k`` — clipped to the range an effect can take when levels are clipped — where
+``s_k`` comes from one of two sources:
 
-This module is on the scoring path: NumPy and LightGBM only.
+- ``intervals.variance[k − 1]``: terms whose weighted sum ``Σ weight · variance(model)`` is the
+  effect's variance (models that know their variance: causal or regression tree ensembles),
+  ``s_k = √variance``;
+- ``intervals.replicates``: the arm levels of B refits on bootstrap resamples (models named
+  ``b03__mu_1``…), combined like ``levels``; ``s_k = √(mean_b (θ_k,b − θ_k)²)``, the replicates'
+  root-mean-square deviation from the main estimate (see :mod:`uplift_engine.learn.bootstrap`).
+
+Either way the bounds bracket the point estimate, and replicates are evaluated only when bounds
+are asked for — :meth:`ScoringGraph.predict_levels` reads the main models alone.
+
+This module is on the scoring path: NumPy and LightGBM only; CatBoost is imported only when a
+graph holds a CatBoost model and evaluates it.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -44,30 +57,42 @@ class Term:
 
 @dataclass(frozen=True)
 class IntervalSpec:
-    """How the graph bounds each offer's effect."""
+    """How the graph bounds each offer's effect: from variances or from bootstrap replicates."""
 
     variance: list[list[Term]]
-    """Per offer (code 1..K): terms whose weighted sum is the variance of the effect."""
+    """Per offer (code 1..K): terms whose weighted sum is the variance of the effect (empty
+    when the bounds come from ``replicates``)."""
     level: float = 0.9
     kind: str = "confidence"
     """``confidence`` (valid inference) or ``approximate`` (e.g. bootstrap)."""
+    replicates: list[list[list[Term]]] = field(default_factory=list)
+    """Per bootstrap replicate, per arm (code 0..K): the terms of that refit's level."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as written in a manifest."""
-        return {
+        """The spec as written in a manifest (``replicates`` only when there are some)."""
+        out: dict[str, Any] = {
             "level": self.level,
             "kind": self.kind,
             "variance": [[_term_dict(t) for t in terms] for terms in self.variance],
         }
+        if self.replicates:
+            out["replicates"] = [
+                [[_term_dict(t) for t in terms] for terms in arms] for arms in self.replicates
+            ]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IntervalSpec:
-        """Parse :meth:`to_dict` output."""
+        """Parse :meth:`to_dict` output (manifests written before ``replicates`` included)."""
         kind = str(data["kind"])
         level = float(data["level"])
         if kind not in INTERVAL_KINDS or not 0 < level < 1:
             raise ValueError(f"interval kind {kind!r} at level {level} is not supported")
-        return cls([[_term(t) for t in terms] for terms in data["variance"]], level, kind)
+        replicates = [
+            [[_term(t) for t in terms] for terms in arms] for arms in data.get("replicates") or []
+        ]
+        variance = [[_term(t) for t in terms] for terms in data.get("variance") or []]
+        return cls(variance, level, kind, replicates)
 
 
 @dataclass
@@ -114,6 +139,10 @@ class ScoringGraph:
         if not 0 < level < 1:
             raise ValueError(f"interval level must be in (0, 1), got {level}")
         X = np.ascontiguousarray(X, dtype=np.float64)
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        if spec.replicates:
+            levels, half = self._replicate_spread(X, spec.replicates)
+            return self._bounds(levels, levels[:, 1:] - levels[:, :1], z * half)
         variances: dict[str, np.ndarray] = {}
         cache: dict[tuple[str, float | None], np.ndarray] = {}
         for terms in spec.variance:
@@ -124,13 +153,30 @@ class ScoringGraph:
                     variances[term.model] = var
         levels = self._levels(X, cache)
         effects = levels[:, 1:] - levels[:, :1]
-        z = NormalDist().inv_cdf(0.5 + level / 2)
         half = np.empty_like(effects)
         for k, terms in enumerate(spec.variance):
             var = np.zeros(X.shape[0])
             for term in terms:
                 var += term.weight * variances[term.model][:, term.output]
             half[:, k] = z * np.sqrt(np.maximum(var, 0.0))
+        return self._bounds(levels, effects, half)
+
+    def _replicate_spread(
+        self, X: np.ndarray, replicates: list[list[list[Term]]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Main levels, and each effect's RMS deviation of the replicates from the main one."""
+        levels = self._levels(X, {})
+        effects = levels[:, 1:] - levels[:, :1]
+        total = np.zeros_like(effects)
+        for arms in replicates:  # one output cache per replicate: memory of one set of models
+            rep = self._levels(X, {}, arms)
+            deviation = rep[:, 1:] - rep[:, :1] - effects
+            total += deviation * deviation
+        return levels, np.sqrt(total / len(replicates))
+
+    def _bounds(
+        self, levels: np.ndarray, effects: np.ndarray, half: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lower, upper = effects - half, effects + half
         if self.clip is not None:
             span = self.clip[1] - self.clip[0]
@@ -139,10 +185,13 @@ class ScoringGraph:
         return levels, lower, upper
 
     def _levels(
-        self, X: np.ndarray, outputs: dict[tuple[str, float | None], np.ndarray]
+        self,
+        X: np.ndarray,
+        outputs: dict[tuple[str, float | None], np.ndarray],
+        arm_terms: list[list[Term]] | None = None,
     ) -> np.ndarray:
         result = np.zeros((X.shape[0], self.n_arms), dtype=np.float64)
-        for arm, terms in enumerate(self.levels):
+        for arm, terms in enumerate(self.levels if arm_terms is None else arm_terms):
             for term in terms:
                 key = (term.model, term.arm_column)
                 if key not in outputs:
@@ -165,9 +214,13 @@ class ScoringGraph:
     def _booster(self, name: str) -> Any:
         booster = self._boosters.get(name)
         if booster is None:
-            import lightgbm
+            text = self.models[name]
+            if model_library(text) == "catboost":
+                booster = CatBoostBooster.from_cbm(catboost_bytes(text))
+            else:
+                import lightgbm
 
-            booster = lightgbm.Booster(model_str=self.models[name])
+                booster = lightgbm.Booster(model_str=text)
             self._boosters[name] = booster
         return booster
 
@@ -213,14 +266,26 @@ class ScoringGraph:
         graph._check_references()
         return graph
 
+    def _interval_terms(self, spec: IntervalSpec) -> list[Term]:
+        """The terms an interval spec reads, after checking its shape."""
+        if spec.replicates:
+            if spec.variance:
+                raise ValueError("intervals come from variances or from replicates, not both")
+            if len(spec.replicates) < 2:
+                raise ValueError("bootstrap intervals need at least 2 replicates")
+            if any(len(arms) != self.n_arms for arms in spec.replicates):
+                raise ValueError(f"every replicate must give levels for all {self.n_arms} arms")
+            return [t for arms in spec.replicates for arm in arms for t in arm]
+        if len(spec.variance) != self.n_arms - 1:
+            raise ValueError("intervals must give one variance per offer")
+        if any(t.model not in self.ensembles for o in spec.variance for t in o):
+            raise ValueError("interval variances must come from tree ensembles")
+        return [t for offer in spec.variance for t in offer]
+
     def _check_references(self) -> None:
         terms = [t for arm in self.levels for t in arm]
         if self.intervals is not None:
-            terms += [t for offer in self.intervals.variance for t in offer]
-            if len(self.intervals.variance) != self.n_arms - 1:
-                raise ValueError("intervals must give one variance per offer")
-            if any(t.model not in self.ensembles for o in self.intervals.variance for t in o):
-                raise ValueError("interval variances must come from tree ensembles")
+            terms += self._interval_terms(self.intervals)
         for term in terms:
             if term.model in self.ensembles:
                 if not 0 <= term.output < self.ensembles[term.model].n_outputs:
@@ -241,3 +306,79 @@ def _term_dict(term: Term) -> dict[str, Any]:
     if term.output:
         out["output"] = term.output
     return out
+
+
+CATBOOST_HEADER = "catboost-cbm-base64\n"
+"""How a CatBoost model starts in :attr:`ScoringGraph.models`: the header, then the ``.cbm``
+bytes in base64. A bundle stores the bytes as ``models/<name>.cbm``."""
+
+
+def model_library(text: str) -> str:
+    """The library of a model in :attr:`ScoringGraph.models`: ``catboost`` or ``lightgbm``."""
+    return "catboost" if text.startswith(CATBOOST_HEADER) else "lightgbm"
+
+
+def catboost_text(cbm: bytes) -> str:
+    """A CatBoost ``.cbm`` model as it is carried in :attr:`ScoringGraph.models`."""
+    return CATBOOST_HEADER + base64.b64encode(cbm).decode("ascii")
+
+
+def catboost_bytes(text: str) -> bytes:
+    """The ``.cbm`` bytes of a model made by :func:`catboost_text`."""
+    if not text.startswith(CATBOOST_HEADER):
+        raise ValueError("not a CatBoost model")
+    return base64.b64decode(text[len(CATBOOST_HEADER) :], validate=True)
+
+
+def catboost_features(X: np.ndarray, numeric: list[int], categorical: list[int]) -> Any:
+    """CatBoost's input for our float matrix: numeric columns, then categorical ones.
+
+    The ``numeric`` columns go as float32 (NaN = missing), the ``categorical`` ones as integer
+    level codes in text, ``-1`` for missing. Each CatBoost feature is named by its column index
+    in ``X``, so a fitted model knows which column of ``X`` each of its features reads.
+    """
+    import catboost
+
+    codes = X[:, categorical]
+    codes = np.where(np.isnan(codes), -1.0, codes).astype(np.int64)
+    return catboost.FeaturesData(
+        num_feature_data=np.ascontiguousarray(X[:, numeric], dtype=np.float32) if numeric else None,
+        cat_feature_data=codes.astype(str).astype(object) if categorical else None,
+        num_feature_names=[str(j) for j in numeric] if numeric else None,
+        cat_feature_names=[str(j) for j in categorical] if categorical else None,
+    )
+
+
+class CatBoostBooster:
+    """A CatBoost model behind LightGBM's ``predict(X, num_threads=...)``.
+
+    It predicts probabilities for a ``Logloss`` model and raw values (RMSE) otherwise, reading
+    the columns of ``X`` its features were fitted on (see :func:`catboost_features`).
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        columns = [int(name) for name in model.feature_names_]
+        cats = set(model.get_cat_feature_indices())
+        self.numeric = [c for i, c in enumerate(columns) if i not in cats]
+        self.categorical = [c for i, c in enumerate(columns) if i in cats]
+        self.binary = model.get_all_params().get("loss_function") == "Logloss"
+
+    @classmethod
+    def from_cbm(cls, cbm: bytes) -> CatBoostBooster:
+        """Load a ``.cbm`` model (imports CatBoost)."""
+        import catboost
+
+        model = catboost.CatBoost()
+        model.load_model(blob=cbm)
+        return cls(model)
+
+    def predict(self, X: np.ndarray, num_threads: int = 1) -> np.ndarray:
+        """Probabilities (binary) or values (regression), shape (n_rows,)."""
+        data = catboost_features(X, self.numeric, self.categorical)
+        kind = "Probability" if self.binary else "RawFormulaVal"
+        out = np.asarray(
+            self.model.predict(data, prediction_type=kind, thread_count=num_threads),
+            dtype=np.float64,
+        )
+        return out[:, 1] if self.binary else out

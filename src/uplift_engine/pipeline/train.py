@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -32,11 +33,23 @@ from uplift_engine.learn import (
     prepare_campaign,
     write_bundle,
 )
+from uplift_engine.learn.base import UpliftLearner
+from uplift_engine.learn.boosting import LIBRARIES, Library
+from uplift_engine.learn.bootstrap import MAX_REPLICATES, BootstrapIntervals
 
 AUTO = "auto"
-AUTO_CANDIDATES = ("t_learner", "x_learner", "dr_learner")
+AUTO_CANDIDATES = (
+    "t_learner",
+    "x_learner",
+    "dr_learner",
+    "r_learner",
+    "uplift_forest",
+    "causal_forest",
+)
 """What ``--learner auto`` cross-fits and compares (every one must be in ``LEARNERS``)."""
 TRAINING_SCHEMA_VERSION = "uplift.training/1"
+INTERVAL_METHODS = ("none", "bootstrap")
+"""``--intervals``: ``bootstrap`` adds approximate intervals to a learner without its own."""
 Progress = Callable[[str], None]
 
 
@@ -51,11 +64,16 @@ class TrainOptions:
     id_column: str | None = None
     propensity: str | None = None
     learner: str = AUTO
+    base: str = "lightgbm"
+    """``--base``: the library of the learners' base models (``lightgbm`` or ``catboost``)."""
     seed: int = 42
     holdout_share: float = 0.3
     bootstrap: int = 200
+    intervals: str = "none"
+    replicates: int = 20
 
     def __post_init__(self) -> None:
+        _check_intervals(self)
         if self.learner != AUTO and self.learner not in LEARNERS:
             raise ConfigError(
                 f"--learner {self.learner!r} is not known; choose auto or one of "
@@ -66,6 +84,16 @@ class TrainOptions:
             raise ConfigError(
                 f"--holdout must be between 0.05 and 0.5, got {self.holdout_share}",
                 field="holdout",
+            )
+        if self.base not in LIBRARIES:
+            raise ConfigError(
+                f"--base {self.base!r} is not known; choose one of {', '.join(LIBRARIES)}",
+                field="base",
+            )
+        if self.base == "catboost" and find_spec("catboost") is None:
+            raise ConfigError(
+                "--base catboost needs the catboost package: pip install 'uplift-engine[catboost]'",
+                field="base",
             )
 
 
@@ -123,7 +151,7 @@ def train_bundle(
     train, held = data.subset(train_rows), data.subset(held_rows)
     seconds = {"prepare": time.perf_counter() - clock}
 
-    params = BoosterParams(threads=settings.threads)
+    params = BoosterParams(threads=settings.threads, library=cast(Library, options.base))
     selection = None
     name = options.learner
     if name == AUTO:
@@ -135,7 +163,10 @@ def train_bundle(
 
     say(f"fitting {name}")
     clock = time.perf_counter()
-    learner = LEARNERS[name](params=params, seed=options.seed).fit(
+    learner, interval_note = _with_intervals(
+        LEARNERS[name](params=params, seed=options.seed), options
+    )
+    learner.fit(
         train.X,
         train.treatment,
         train.y,
@@ -175,7 +206,7 @@ def train_bundle(
         learner={"name": name, "params": learner.get_params()},
         metrics={"holdout": holdout, "evaluation": evaluation, "selection": selection},
         fingerprint=train.fingerprint(),
-        versions=_versions(),
+        versions=_versions(options.base),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     checksum = write_bundle(manifest, learner.export(), out_uri, settings, overwrite=overwrite)
@@ -191,12 +222,46 @@ def train_bundle(
         holdout=holdout,
         evaluation=evaluation,
         selection=selection,
-        warnings=[i.describe() for i in imbalances],
+        warnings=[i.describe() for i in imbalances] + interval_note,
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )
 
 
-def _versions() -> dict[str, str]:
+def _check_intervals(options: TrainOptions) -> None:
+    """``--intervals`` and ``--replicates`` hold, and the learner has no intervals of its own."""
+    if options.intervals not in INTERVAL_METHODS:
+        raise ConfigError(
+            f"--intervals {options.intervals!r} is not known; choose one of "
+            f"{', '.join(INTERVAL_METHODS)}",
+            field="intervals",
+        )
+    if not 2 <= options.replicates <= MAX_REPLICATES:
+        raise ConfigError(
+            f"--replicates must be between 2 and {MAX_REPLICATES}, got {options.replicates}",
+            field="replicates",
+        )
+    learner = LEARNERS.get(options.learner)
+    if options.intervals == "bootstrap" and learner is not None and learner.has_intervals:
+        raise ConfigError(
+            f"--learner {options.learner} gives its own 90% confidence intervals; "
+            "--intervals bootstrap is for learners without them: drop it",
+            field="intervals",
+        )
+
+
+def _with_intervals(
+    learner: UpliftLearner, options: TrainOptions
+) -> tuple[UpliftLearner, list[str]]:
+    """The learner to fit (wrapped for bootstrap intervals when asked), and a note for the user."""
+    if options.intervals != "bootstrap":
+        return learner, []
+    if learner.has_intervals:  # ``auto`` chose a learner with confidence intervals: keep them
+        return learner, [f"{learner.name} keeps its own confidence intervals (not bootstrap)"]
+    wrapped = BootstrapIntervals(learner, n_replicates=options.replicates, seed=options.seed)
+    return wrapped, []
+
+
+def _versions(base: str = "lightgbm") -> dict[str, str]:
     import duckdb
     import lightgbm
     import numpy
@@ -208,4 +273,10 @@ def _versions() -> dict[str, str]:
         "pyarrow": pa.__version__,
         "duckdb": duckdb.__version__,
         "python": platform.python_version(),
-    }
+    } | ({"catboost": _catboost_version()} if base == "catboost" else {})
+
+
+def _catboost_version() -> str:
+    import catboost
+
+    return str(catboost.__version__)
