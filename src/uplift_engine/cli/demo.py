@@ -54,9 +54,9 @@ def demo(
         "./demo-output"
     ),
     seed: Annotated[int, typer.Option(help="Seed of the simulation and the models.")] = 42,
-    learner: Annotated[str, typer.Option(help="auto, t_learner, x_learner or dr_learner.")] = (
-        "auto"
-    ),
+    learner: Annotated[
+        str, typer.Option(help="auto, or a learner's name (see uplift train --help).")
+    ] = "auto",
 ) -> None:
     """Run the end-to-end demo on embedded defaults: no server, no cloud account."""
     settings = load_settings()

@@ -11,6 +11,7 @@ from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.summary import describe_training
 from uplift_engine.config import load_settings
 from uplift_engine.lake import read_table
+from uplift_engine.pipeline.learner_settings import parse_pairs
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
 
 
@@ -36,8 +37,9 @@ def train(
     learner: Annotated[
         str,
         typer.Option(
-            help="auto (cross-fitted choice of t/x/dr), or s_learner, t_learner, x_learner, "
-            "dr_learner, transformed_outcome, uplift_forest, causal_forest."
+            help="auto (cross-fitted choice among t, x, dr, r and both forests), or "
+            "s_learner, t_learner, x_learner, dr_learner, r_learner, transformed_outcome, "
+            "uplift_forest, causal_forest."
         ),
     ] = "auto",
     base: Annotated[
@@ -59,6 +61,14 @@ def train(
     replicates: Annotated[
         int, typer.Option(help="Bootstrap refits for --intervals bootstrap (cost: fits × B).")
     ] = 20,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="KEY=VALUE, repeatable: a learner setting (n_trees=400, final_stage=forest, "
+            "criterion=ED …) or a base-model parameter (learning_rate=0.1, n_estimators=200 …).",
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle at --out.")] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     config: Annotated[
@@ -80,6 +90,7 @@ def train(
         holdout_share=holdout,
         intervals=intervals,
         replicates=replicates,
+        settings=parse_pairs(set_ or []),
     )
     with steps(not json) as say:
         say(f"reading {data}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.util import find_spec
@@ -36,6 +36,7 @@ from uplift_engine.learn import (
 from uplift_engine.learn.base import UpliftLearner
 from uplift_engine.learn.boosting import LIBRARIES, Library
 from uplift_engine.learn.bootstrap import MAX_REPLICATES, BootstrapIntervals
+from uplift_engine.pipeline.learner_settings import split_settings
 
 AUTO = "auto"
 AUTO_CANDIDATES = (
@@ -71,6 +72,8 @@ class TrainOptions:
     bootstrap: int = 200
     intervals: str = "none"
     replicates: int = 20
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """``--set``: the learner's keywords and base-model parameters (``learner_settings``)."""
 
     def __post_init__(self) -> None:
         _check_intervals(self)
@@ -95,6 +98,7 @@ class TrainOptions:
                 "--base catboost needs the catboost package: pip install 'uplift-engine[catboost]'",
                 field="base",
             )
+        split_settings(self.learner, self.settings, auto=self.learner == AUTO)
 
 
 @dataclass
@@ -151,7 +155,10 @@ def train_bundle(
     train, held = data.subset(train_rows), data.subset(held_rows)
     seconds = {"prepare": time.perf_counter() - clock}
 
-    params = BoosterParams(threads=settings.threads, library=cast(Library, options.base))
+    chosen = split_settings(options.learner, options.settings, auto=options.learner == AUTO)
+    params = BoosterParams(
+        **chosen.booster, threads=settings.threads, library=cast(Library, options.base)
+    )
     selection = None
     name = options.learner
     if name == AUTO:
@@ -164,7 +171,7 @@ def train_bundle(
     say(f"fitting {name}")
     clock = time.perf_counter()
     learner, interval_note = _with_intervals(
-        LEARNERS[name](params=params, seed=options.seed), options
+        LEARNERS[name](params=params, seed=options.seed, **chosen.learner), options
     )
     learner.fit(
         train.X,
