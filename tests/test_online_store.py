@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from uplift_engine.features.online import (
     META_KEY,
     FeatureReader,
     OnlineStore,
-    Swap,
+    WindowEvent,
     decode_value,
     encode_value,
     materialize,
@@ -70,42 +71,66 @@ def test_put_merges_values_and_get_reads_every_field(store: OnlineStore) -> None
     ]
 
 
-def test_swap_is_compare_and_set(store: OnlineStore) -> None:
+MINUTE = 60 * SECOND
+LATENESS, HORIZON = 10 * MINUTE, 70 * MINUTE
+
+
+def ev(key: str, event_id: str, ts: int, kind: str = "login") -> WindowEvent:
+    return WindowEvent(key, event_id, ts, f'[{ts},"{kind}","{event_id}",null]')
+
+
+def window(store: OnlineStore, key: str) -> tuple[int, list[str]]:
+    """A window as read: the watermark and the kept ids in time order."""
+    watermark, rows = json.loads(store.get(key)["_w:e"])
+    return watermark, [row[2] for row in sorted(rows)]
+
+
+def test_append_events_decides_each_event_in_arrival_order(store: OnlineStore) -> None:
     store.put([("1", {"a": "1"})])
-    applied = store.swap(
+    codes = store.append_events(
+        "_w:e",
         [
-            Swap("1", "_w:e", None, "s1"),  # absent → set
-            Swap("2", "_w:e", None, 'q"uote'),  # a new key
-            Swap("1", "_w:e", None, "s2"),  # no longer absent → refused
-            Swap("1", "_w:e", "s1", "s3"),  # holds s1 → set
-            Swap("3", "_w:e", "s1", "s4"),  # absent but expected → refused
-        ]
+            ev("1", "x", AT_US),
+            ev("1", "x", AT_US),  # the same id in the same call → duplicate
+            ev("1", "y", AT_US - LATENESS),  # exactly the lateness behind → kept
+            ev("1", "z", AT_US - LATENESS - 1),  # beyond it → late
+            ev("2", "x", AT_US - DAY),  # another customer: its own watermark
+        ],
+        LATENESS,
+        HORIZON,
     )
-    assert applied == [True, True, False, True, False]
-    assert store.get("1") == {"a": "1", "_w:e": "s3"}
-    assert store.get("2") == {"_w:e": 'q"uote'}
-    assert store.get_state(["1", "2", "3"], "_w:e") == ["s3", 'q"uote', None]
-    assert store.get_many(["2"]) == [{"_w:e": 'q"uote'}]
+    assert codes == "adala"
+    assert store.append_events("_w:e", [ev("1", "y", AT_US - LATENESS)], LATENESS, HORIZON) == "d"
+    assert window(store, "1") == (AT_US, ["y", "x"])
+    assert store.get("1")["a"] == "1"
+    assert [sorted(row) for row in store.get_many(["2", "3"])] == [["_w:e"], []]
+
+
+def test_events_beyond_the_horizon_are_forgotten_ids_and_all(store: OnlineStore) -> None:
+    store.append_events("_w:e", [ev("1", "old", AT_US)], LATENESS, HORIZON)
+    later = AT_US + HORIZON + 1
+    assert store.append_events("_w:e", [ev("1", "new", later)], LATENESS, HORIZON) == "a"
+    assert window(store, "1") == (later, ["new"])
+    # a copy of the forgotten event is late, never counted again
+    assert store.append_events("_w:e", [ev("1", "old", AT_US)], LATENESS, HORIZON) == "l"
 
 
 @pytest.mark.integration
-def test_redis_swaps_survive_a_server_that_lost_its_scripts(redis_url: str) -> None:
+def test_redis_appends_survive_a_server_that_lost_its_scripts(redis_url: str) -> None:
     import redis
 
-    store = RedisStore(redis_url)
-    assert store.swap([Swap("1", "f", None, "a")]) == [True]
+    store = RedisStore(redis_url, "lost:")
+    assert store.append_events("_w:e", [ev("1", "a", AT_US)], LATENESS, HORIZON) == "a"
     redis.Redis.from_url(redis_url).script_flush()
-    assert store.swap([Swap("1", "f", "a", "b"), Swap("2", "f", None, "c")]) == [True, True]
-    redis.Redis.from_url(redis_url).script_flush()
-    assert store.swap([Swap("1", "f", "b", "d")]) == [True]
-    assert store.get_state(["1", "2"], "f") == ["d", "c"]
+    assert store.append_events("_w:e", [ev("1", "a", AT_US)], LATENESS, HORIZON) == "d"
 
 
 def test_delete_removes_values_and_states(store: OnlineStore) -> None:
     store.put([("1", {"a": "1"}), ("2", {"a": "2"})])
-    store.swap([Swap("3", "_w:e", None, "s")])
+    store.append_events("_w:e", [ev("3", "x", AT_US)], LATENESS, HORIZON)
     assert store.delete(["1", "3", "404"]) == 2
     assert store.get_many(["1", "2", "3"]) == [{}, {"a": "2"}, {}]
+    assert store.append_events("_w:e", [ev("3", "x", AT_US)], LATENESS, HORIZON) == "a"
 
 
 def test_many_keys_cross_the_batch_limits(store: OnlineStore) -> None:
@@ -113,22 +138,26 @@ def test_many_keys_cross_the_batch_limits(store: OnlineStore) -> None:
     assert store.put((k, {"v": k}) for k in keys) == len(keys)
     rows = store.get_many(keys[::-1])
     assert [r["v"] for r in rows] == keys[::-1]
-    applied = store.swap([Swap(k, "_w:e", None, k) for k in keys])
-    assert all(applied)
-    assert store.get_state(keys, "_w:e") == keys
+    codes = store.append_events("_w:e", [ev(k, k, AT_US) for k in keys], LATENESS, HORIZON)
+    assert codes == "a" * len(keys)
+    windows = [json.loads(r["_w:e"]) for r in store.get_many(keys)]
+    assert [w[1][0][2] for w in windows] == keys
 
 
 @pytest.mark.integration
-def test_a_second_writer_loses_the_race_and_sees_why(tmp_path: Path, redis_url: str) -> None:
+def test_two_writers_share_a_window_and_count_each_event_once(
+    tmp_path: Path, redis_url: str
+) -> None:
     for first, second in [
         (SQLiteStore(tmp_path / "s.sqlite"), SQLiteStore(tmp_path / "s.sqlite")),
-        (RedisStore(redis_url), RedisStore(redis_url)),
+        (RedisStore(redis_url, "two:"), RedisStore(redis_url, "two:")),
     ]:
-        first.swap([Swap("7", "_w:e", None, "v0")])
-        seen = second.get_state(["7"], "_w:e")[0]
-        assert first.swap([Swap("7", "_w:e", "v0", "v1")]) == [True]
-        assert second.swap([Swap("7", "_w:e", seen, "v2")]) == [False]
-        assert second.get("7") == {"_w:e": "v1"}
+        assert first.append_events("_w:e", [ev("7", "a", AT_US)], LATENESS, HORIZON) == "a"
+        both = [ev("7", "a", AT_US), ev("7", "b", AT_US + 1)]
+        assert second.append_events("_w:e", both, LATENESS, HORIZON) == "da"
+        late = ev("7", "c", AT_US + 1 - LATENESS - 1)  # late only against second's event
+        assert first.append_events("_w:e", [*both, late], LATENESS, HORIZON) == "ddl"
+        assert window(first, "7") == window(second, "7") == (AT_US + 1, ["a", "b"])
         first.close()
         second.close()
 
@@ -262,12 +291,12 @@ def test_materialize_puts_point_in_time_values_of_every_customer(
 def test_rematerialising_overwrites_values_and_keeps_window_states(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "o.sqlite")
     lake = write_small_lake(tmp_path / "lake")
-    store.swap([Swap("1", "_w:events", None, "[null,[],[],[],[[]]]")])
+    store.append_events("_w:events", [ev("1", "x", AT_US)], LATENESS, HORIZON)
     materialize(lake, store, as_of=AT, memory_limit="1GB")
     materialize(lake, store, as_of=AT + timedelta(days=2), memory_limit="1GB")
     fields = store.get("1")
     assert fields["logins_30d"] == "3"  # t + 2d: the login at t counts now
-    assert fields["_w:events"] == "[null,[],[],[],[[]]]"
+    assert fields["_w:events"] == f'[{AT_US},[[{AT_US},"login","x",null]]]'
 
 
 def test_reader_returns_every_tier_in_one_read(tmp_path: Path) -> None:
@@ -294,14 +323,11 @@ def test_materialize_refuses_a_naive_time(tmp_path: Path) -> None:
         materialize(str(tmp_path), store, as_of=datetime(2026, 3, 1))
 
 
-def test_a_batch_of_swaps_applies_exactly_those_that_still_match(store: OnlineStore) -> None:
-    store.swap([Swap("1", "_w:e", None, "a"), Swap("2", "_w:e", None, "b")])
-    applied = store.swap(
-        [
-            Swap("1", "_w:e", "a", "a2"),
-            Swap("2", "_w:e", "stale", "b2"),  # changed by another writer → refused
-            Swap("3", "_w:e", None, "c"),
-        ]
-    )
-    assert applied == [True, False, True]
-    assert store.get_state(["1", "2", "3", "4"], "_w:e") == ["a2", "b", "c", None]
+def test_sqlite_decides_alike_when_its_cached_windows_overflow() -> None:
+    store = SQLiteStore(":memory:", cached_windows=4)
+    first = [ev(str(k), "x", AT_US + k) for k in range(10)]
+    assert store.append_events("_w:e", first, LATENESS, HORIZON) == "a" * 10
+    assert len(store._heads["_w:e"]) <= 4  # the earliest cached were let go
+    again = [ev(str(k), "x", AT_US + k) for k in range(10)]
+    late = [ev(str(k), "y", AT_US + k - LATENESS - 1) for k in range(10)]
+    assert store.append_events("_w:e", again + late, LATENESS, HORIZON) == "d" * 10 + "l" * 10

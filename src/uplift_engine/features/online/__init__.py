@@ -17,7 +17,7 @@ from uplift_engine.features.online.codec import (
 from uplift_engine.features.online.factory import open_store
 from uplift_engine.features.online.materialize import MaterializeSummary, materialize
 from uplift_engine.features.online.reader import FeatureReader
-from uplift_engine.features.online.store import OnlineStore, Swap
+from uplift_engine.features.online.store import OnlineStore, WindowEvent
 
 __all__ = [
     "AS_OF_FIELD",
@@ -25,7 +25,7 @@ __all__ = [
     "FeatureReader",
     "MaterializeSummary",
     "OnlineStore",
-    "Swap",
+    "WindowEvent",
     "customer_key",
     "decode_value",
     "encode_value",

@@ -3,7 +3,9 @@
 Invariant: a customer's key is its integer id in decimal (``"1042"``); reserved keys and fields
 start with ``_`` (feature names cannot): ``_meta`` holds the last materialisation, ``_as_of``
 the time a customer's batch values were computed for (epoch microseconds), ``_w:<source>`` the
-stream window state of a source. A feature value is ``""`` for null, ``str(int)`` for a whole
+stream window of a source as a store's ``get`` returns it (a backend may keep it in parts
+under other reserved fields: Redis uses ``_e:<source>:<id>`` and ``_h:<source>``). A feature
+value is ``""`` for null, ``str(int)`` for a whole
 number and ``repr(float)`` otherwise, which reads back bit for bit. A feature field that is
 absent (a customer never materialised) reads as the spec's empty value — what the offline
 engine gives a customer without events.

@@ -3,18 +3,23 @@
 Invariant: a store maps a key (a customer id as text, or a reserved key starting with ``_``)
 to a flat set of named string fields, and nothing else. ``get`` returns every field of one key
 in one round trip (the scoring path); ``get_many`` does the same for many keys, still in one
-round trip. Fields are of two kinds, and a field is always of the same kind:
+round trip. Fields are of two kinds:
 
 * *values* (feature values) are written by ``put``, which merges fields into keys (batched:
   one transaction in SQLite, one pipeline in Redis);
-* *states* (stream window states) are read by ``get_state`` (one field of many keys, in one
-  round trip) and written by ``swap``, which sets a state only where it still holds the
-  expected text (compare-and-set: what lets several writers — the HTTP service and Lambdas —
-  share the windows without losing an update).
+* *windows* (stream window states, field ``_w:<source>``) are written only by
+  ``append_events``, which adds events to the customers' windows with the exact rules of
+  :mod:`uplift_engine.features.streaming.windows` — an id already kept is a duplicate, an event
+  more than the lateness behind the customer's latest one is late, anything else is kept, and
+  events more than the horizon behind the latest are forgotten — atomically, in one round trip
+  and without reading the windows first (SQLite: one write transaction; Redis: one Lua call
+  per 2,000 events). Several writers (the HTTP service, Lambdas) can share the windows: the
+  decision for each event is taken inside the store, so no update is lost and nothing needs
+  to be retried. ``get`` returns a window as the text ``[watermark,[row,…]]`` that
+  :meth:`~uplift_engine.features.streaming.windows.WindowState.decode` reads.
 
-``delete`` removes keys with both kinds. A backend may keep the two kinds apart where that is
-cheaper (SQLite does). Everything is text; the feature layer encodes it (:mod:`.codec`). A
-failing backend raises :class:`~uplift_engine.errors.StorageError`.
+``delete`` removes keys with both kinds. Everything is text; the feature layer encodes it
+(:mod:`.codec`). A failing backend raises :class:`~uplift_engine.errors.StorageError`.
 """
 
 from __future__ import annotations
@@ -22,14 +27,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
+ACCEPTED, DUPLICATE, LATE = "a", "d", "l"
+"""The outcome codes of :meth:`OnlineStore.append_events`, one character per event."""
 
-class Swap(NamedTuple):
-    """Set ``key``'s state ``field`` to ``new`` only if it holds ``expected`` (None: absent)."""
+
+class WindowEvent(NamedTuple):
+    """One event for a customer's window: its id, UTC time in µs and its row's JSON text.
+
+    ``row`` is ``[ts,type,id,value…]`` as :func:`~uplift_engine.features.streaming.windows.
+    event_row` writes it (it starts with ``[<ts>,``; the stores rely on that).
+    """
 
     key: str
-    field: str
-    expected: str | None
-    new: str
+    id: str
+    ts: int
+    row: str
 
 
 @runtime_checkable
@@ -44,16 +56,19 @@ class OnlineStore(Protocol):
         """Every field of each key, in the order of ``keys``, in one round trip."""
         ...
 
-    def get_state(self, keys: Sequence[str], field: str) -> list[str | None]:
-        """State ``field`` of each key (None where absent), in the order of ``keys``."""
-        ...
-
     def put(self, rows: Iterable[tuple[str, Mapping[str, str]]]) -> int:
         """Merge each row's value fields into its key (others stay); returns rows written."""
         ...
 
-    def swap(self, swaps: Sequence[Swap]) -> list[bool]:
-        """Apply each compare-and-set of a state atomically; True where it was applied."""
+    def append_events(
+        self, field: str, events: Sequence[WindowEvent], lateness_us: int, horizon_us: int
+    ) -> str:
+        """Add ``events`` (in arrival order) to window ``field``; one outcome code per event.
+
+        ``"a"`` accepted, ``"d"`` duplicate (its id is kept already), ``"l"`` late (more than
+        ``lateness_us`` behind the customer's latest kept event). Events more than
+        ``horizon_us`` behind the latest are forgotten, ids included.
+        """
         ...
 
     def delete(self, keys: Iterable[str]) -> int:

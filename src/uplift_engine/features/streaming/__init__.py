@@ -4,8 +4,9 @@ One event schema (:class:`EventSchema`, derived from the declared source) valida
 input — JSON lines from a file or stdin (:func:`json_lines`), Lambda Kinesis batches
 (:func:`kinesis_records`), single events from the HTTP service
 (:meth:`StreamIngestor.ingest_one`); :class:`StreamIngestor` applies them at least once
-(duplicates counted once, late events within the lateness put in place) and gathers the rest
-as dead letters that :func:`write_dead_letters` keeps in the lake.
+(duplicates counted once, late events within the lateness put in place — decided by the
+online store where the windows live) and gathers the rest as dead letters that
+:func:`write_dead_letters` keeps in the lake.
 """
 
 from uplift_engine.features.streaming.dead_letters import (
@@ -30,7 +31,7 @@ from uplift_engine.features.streaming.windows import (
     WindowPlan,
     WindowPolicy,
     WindowState,
-    merge,
+    event_row,
 )
 
 __all__ = [
@@ -47,9 +48,9 @@ __all__ = [
     "WindowState",
     "dead_letter_path",
     "duration_us",
+    "event_row",
     "json_lines",
     "kinesis_event",
     "kinesis_records",
-    "merge",
     "write_dead_letters",
 ]

@@ -5,15 +5,14 @@ id as one already counted for the customer: delivery is at-least-once, so copies
 and are not errors), or dead letter — malformed (the one event schema of
 :mod:`.schema` says why), late (more than the allowed lateness behind the customer's latest
 event) or from the future (more than the allowed clock skew ahead of the clock). Nothing is
-dropped silently: ``received = accepted + duplicates + dead letters``. A batch reads the states
-of all its customers in one round trip, merges each customer's events in arrival order
-(:func:`.windows.merge`, so a batch and one-at-a-time give the same state) and writes them back
-with compare-and-set; a state changed meanwhile by another writer (a service, a Lambda) is read
-again and the merge redone, so no update is lost. The states this ingestor wrote last (up to
-``cache_size`` customers) are kept and used without a read — the compare-and-set still checks
-them — so a customer's second event costs one round trip, not two. The clock that tells
-events from the future is read once per batch; cyclic garbage collection waits while a large
-batch is applied (see :func:`_gc_paused`).
+dropped silently: ``received = accepted + duplicates + dead letters``. A batch is parsed here
+and handed to the store in arrival order in one call
+(:meth:`~uplift_engine.features.online.store.OnlineStore.append_events`), which decides
+accepted / duplicate / late where the windows live, atomically, by the rules of
+:mod:`.windows` — so a batch and one-at-a-time give the same windows, and several writers (a
+service, Lambdas) share them without reading them first, without compare-and-set and without
+retries. The clock that tells events from the future is read once per batch; cyclic garbage
+collection waits while a large batch is applied (see :func:`_gc_paused`).
 """
 
 from __future__ import annotations
@@ -25,28 +24,23 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
+from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 from typing import NamedTuple
 
 from uplift_engine.config.settings import StreamingSettings
-from uplift_engine.errors import ConfigError, StorageError
+from uplift_engine.errors import ConfigError
 from uplift_engine.features.definitions import FeatureSpec
 from uplift_engine.features.online.codec import window_field
-from uplift_engine.features.online.store import OnlineStore, Swap
+from uplift_engine.features.online.store import LATE, OnlineStore, WindowEvent
 from uplift_engine.features.streaming.dead_letters import DeadLetter, as_text
-from uplift_engine.features.streaming.schema import Event, EventError, EventSchema, now_us
+from uplift_engine.features.streaming.schema import EventError, EventSchema, now_us
 from uplift_engine.features.streaming.sources import RawEvent
-from uplift_engine.features.streaming.windows import (
-    ACCEPTED,
-    DUPLICATE,
-    LATE,
-    WindowPlan,
-    WindowPolicy,
-    WindowState,
-    merge,
-)
+from uplift_engine.features.streaming.windows import WindowPlan, WindowPolicy, event_row
 
+ACCEPTED, DUPLICATE = "accepted", "duplicate"
+_key_of = itemgetter(0)
 _UNIT_US = {"d": 86_400_000_000, "h": 3_600_000_000, "m": 60_000_000, "s": 1_000_000}
-MAX_RETRIES = 50
 _GC_PAUSE_BATCH = 100  # smaller batches allocate too little for collections to matter
 
 
@@ -80,7 +74,6 @@ class IngestSummary:
     future: int = 0
     malformed: int = 0
     customers: int = 0
-    conflicts: int = 0
     seconds: float = 0.0
     reasons: Counter[str] = field(default_factory=Counter)
     dead_letters_uri: str | None = None
@@ -95,7 +88,6 @@ class IngestSummary:
         for name in ("received", "accepted", "duplicates", "late", "future", "malformed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.customers += other.customers
-        self.conflicts += other.conflicts
         self.seconds += other.seconds
         self.reasons.update(other.reasons)
 
@@ -110,7 +102,6 @@ class IngestSummary:
             "future": self.future,
             "malformed": self.malformed,
             "customers_updated": self.customers,
-            "conflicts_retried": self.conflicts,
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.received / self.seconds) if self.seconds else None,
             "reasons": dict(self.reasons.most_common()),
@@ -129,7 +120,6 @@ class StreamIngestor:
         lateness: str = "10m",
         max_clock_skew: str | None = "5m",
         clock: Callable[[], int] = now_us,
-        cache_size: int = 20_000,
     ) -> None:
         stream = [s for s in specs if s.tier == "stream"]
         if not stream:
@@ -149,8 +139,8 @@ class StreamIngestor:
         self.store = store
         self.clock = clock
         self.dead_letters: list[DeadLetter] = []
-        self.cache_size = cache_size
-        self._cache: dict[int, tuple[str, WindowState]] = {}
+        self._quoted_types: dict[str | None, str] = {None: "null"}
+        self._quoted_types.update((t, encode_basestring_ascii(t)) for t in self.source.types)
         self._late_reason = (
             f"{self.source.timestamp}: more than {lateness} behind the customer's latest event"
         )
@@ -178,20 +168,32 @@ class StreamIngestor:
 
     def ingest(self, messages: Iterable[RawEvent], batch_size: int = 10_000) -> IngestSummary:
         """Apply every message, ``batch_size`` at a time; the summary of them all."""
+        if batch_size < 1:
+            raise ConfigError(
+                f"batch size must be at least 1, got {batch_size}", field="batch_size"
+            )
+        items = iter(messages)
         total = IngestSummary()
-        for batch in _chunks(iter(messages), batch_size):
-            total.add(self.ingest_batch(batch))
-        return total
+        pause = _gc_paused if batch_size >= _GC_PAUSE_BATCH else nullcontext
+        while True:
+            with pause():  # the batch's messages are made while collections wait too
+                batch = list(islice(items, batch_size))
+                if not batch:
+                    return total
+                total.add(self.ingest_batch(batch))
 
     def ingest_batch(self, messages: Sequence[RawEvent]) -> IngestSummary:
-        """Apply a batch of messages with one read and one compare-and-set write round trip."""
+        """Apply a batch of messages with one store call (one round trip or transaction)."""
         started = time.perf_counter()
         summary = IngestSummary(received=len(messages))
         with _gc_paused() if len(messages) >= _GC_PAUSE_BATCH else nullcontext():
-            parsed = self._parse(messages, summary)
-            if parsed:
-                self._apply(parsed, summary)
-            del parsed  # freed before collections resume, so none of it has to be traversed
+            events, sent = self._parse(messages, summary)
+            if events:
+                codes = self.store.append_events(
+                    self.field, events, self.policy.lateness_us, self.policy.horizon_us
+                )
+                self._count(codes, events, sent, summary)
+            del events, sent  # freed before collections resume
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -217,119 +219,62 @@ class StreamIngestor:
 
     def _parse(
         self, messages: Sequence[RawEvent], summary: IngestSummary
-    ) -> dict[int, list[tuple[Event, RawEvent]]]:
-        """The valid events of the batch by customer, in arrival order; the rest dead letters.
+    ) -> tuple[list[WindowEvent], list[RawEvent]]:
+        """The valid events of the batch in arrival order, and their messages.
 
-        The clock is read once for the batch: "from the future" means ahead of its start.
+        The rest are dead letters. The clock is read once for the batch: "from the future"
+        means ahead of its start.
         """
         parse = self.schema.parse
         limit = None if self._skew_us is None else self.clock() + self._skew_us
-        pending: dict[int, list[tuple[Event, RawEvent]]] = {}
+        events: list[WindowEvent] = []
+        sent: list[RawEvent] = []
+        add_event, add_message = events.append, sent.append
+        new = tuple.__new__  # a WindowEvent without the keyword layer of its __new__
+        quoted, quote = self._quoted_types, encode_basestring_ascii
         for message in messages:
-            if message.error is not None:
+            if message[2] is not None:  # the envelope was broken
                 summary.malformed += 1
-                self._dead(message, message.error, summary)
+                self._dead(message, message[2], summary)
                 continue
             try:
-                event = parse(message.payload)
+                event_id, key, kind, ts, values = parse(message[0])
             except EventError as exc:
                 summary.malformed += 1
                 self._dead(message, exc.reason, summary)
                 continue
-            if limit is not None and event.ts > limit:
+            if limit is not None and ts > limit:
                 summary.future += 1
                 self._dead(message, self._future_reason, summary)
                 continue
-            items = pending.get(event.key)
-            if items is None:
-                pending[event.key] = [(event, message)]
+            kind_text = quoted.get(kind)  # event_row, inlined for one value of a known type
+            if kind_text is not None and len(values) == 1:
+                value = values[0]
+                tail = "null" if value is None else repr(value)
+                row = f"[{ts},{kind_text},{quote(event_id)},{tail}]"
             else:
-                items.append((event, message))
-        return pending
-
-    def _apply(
-        self, pending: dict[int, list[tuple[Event, RawEvent]]], summary: IngestSummary
-    ) -> None:
-        trust_cache = True
-        field, policy = self.field, self.policy
-        for _attempt in range(MAX_RETRIES):
-            states = self._states(list(pending), trust_cache)
-            swaps: list[Swap] = []
-            written: list[tuple[int, WindowState, tuple[str, ...]]] = []
-            for key, (old, state) in states.items():
-                outcomes = tuple(merge(state, [e for e, _ in pending[key]], policy))
-                if ACCEPTED in outcomes:
-                    swaps.append(Swap(str(key), field, old, state.encode()))
-                    written.append((key, state, outcomes))
-                else:
-                    self._count(pending.pop(key), outcomes, summary)
-            try:
-                applied = self.store.swap(swaps)
-            except BaseException:
-                self._cache.clear()  # cached states were merged into but not written
-                raise
-            retry: dict[int, list[tuple[Event, RawEvent]]] = {}
-            for (key, state, outcomes), swap, done in zip(written, swaps, applied, strict=True):
-                if done:
-                    self._remember(key, swap.new, state)
-                    self._count(pending[key], outcomes, summary)
-                else:
-                    summary.conflicts += 1
-                    self._cache.pop(key, None)
-                    retry[key] = pending[key]
-            summary.customers += len(written) - len(retry)
-            if not retry:
-                return
-            pending, trust_cache = retry, False
-        raise StorageError(
-            f"the window states of {len(pending)} customers kept changing under "
-            f"{MAX_RETRIES} attempts to update them; is another writer looping?"
-        )
-
-    def _states(
-        self, keys: list[int], trust_cache: bool
-    ) -> dict[int, tuple[str | None, WindowState]]:
-        """Each customer's stored state text and a state to merge into.
-
-        A state this ingestor wrote last is taken from its cache without a read (and merged
-        into in place: if the write fails, the entry is dropped): if another writer changed it
-        since, the compare-and-set fails and the state is read again.
-        """
-        out: dict[int, tuple[str | None, WindowState]] = {}
-        missing = []
-        for key in keys:
-            hit = self._cache.get(key) if trust_cache else None
-            if hit is None:
-                missing.append(key)
-            else:
-                out[key] = hit
-        if missing:
-            texts = self.store.get_state([str(k) for k in missing], self.field)
-            columns = len(self.source.values)
-            for key, text in zip(missing, texts, strict=True):
-                out[key] = (text, WindowState.decode(text, columns))
-        return out
-
-    def _remember(self, key: int, text: str, state: WindowState) -> None:
-        cache = self._cache
-        cache.pop(key, None)
-        cache[key] = (text, state)
-        if len(cache) > self.cache_size:
-            del cache[next(iter(cache))]  # the least recently written
+                row = event_row(ts, kind, event_id, values)
+            add_event(new(WindowEvent, (str(key), event_id, ts, row)))
+            add_message(message)
+        return events, sent
 
     def _count(
         self,
-        items: list[tuple[Event, RawEvent]],
-        outcomes: tuple[str, ...],
+        codes: str,
+        events: list[WindowEvent],
+        sent: list[RawEvent],
         summary: IngestSummary,
     ) -> None:
-        accepted = outcomes.count(ACCEPTED)
-        duplicates = outcomes.count(DUPLICATE)
+        accepted = codes.count("a")
         summary.accepted += accepted
-        summary.duplicates += duplicates
-        if accepted + duplicates < len(outcomes):
-            for (_, message), outcome in zip(items, outcomes, strict=True):
-                if outcome == LATE:
+        summary.duplicates += codes.count("d")
+        if accepted == len(codes):
+            summary.customers += len(set(map(_key_of, events)))
+        else:
+            summary.customers += len({e[0] for e, c in zip(events, codes, strict=True) if c == "a"})
+        if LATE in codes:
+            for message, code in zip(sent, codes, strict=True):
+                if code == LATE:
                     summary.late += 1
                     self._dead(message, self._late_reason, summary)
 
@@ -345,9 +290,10 @@ def _gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while a batch is applied (unless it was off already).
 
     A batch allocates containers that all live until it ends; collections in between would
-    move them to the oldest generation and set off full collections that walk every cached
-    state — about a third of the batch's time. Reference counting still frees memory as
-    usual; the deferred collection runs after the batch.
+    move them to the oldest generation and set off full collections that walk every object
+    the process holds (the SQLite store's cached window heads among them) — a large share of
+    the batch's time. Reference counting still frees memory as usual; the deferred collection
+    runs after the batch.
     """
     if not gc.isenabled():
         yield
@@ -357,10 +303,3 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def _chunks(items: Iterator[RawEvent], size: int) -> Iterator[list[RawEvent]]:
-    if size < 1:
-        raise ConfigError(f"batch size must be at least 1, got {size}", field="batch_size")
-    while batch := list(islice(items, size)):
-        yield batch

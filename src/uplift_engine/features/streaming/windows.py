@@ -1,51 +1,59 @@
 """Sliding windows over a customer's recent events: exact, half-open ``[t − w, t)``, in UTC µs.
 
-Invariant: a customer's window state of one source holds its accepted events (time, type, id,
-values), sorted by time, back to ``watermark − horizon`` where ``watermark`` is the latest
-accepted event time and ``horizon`` = the longest stream window of the source + the allowed
-lateness. An event is
+Invariant: a customer's window of one source keeps its accepted events (time, type, id,
+values) back to ``watermark − horizon``, where ``watermark`` is the latest kept event time and
+``horizon`` = the longest stream window of the source + the allowed lateness. An arriving
+event is
 
-* a *duplicate* when its id is in the state — ids are remembered exactly as long as their
-  event is kept, i.e. for ``horizon`` of event time behind the customer's latest event, which
-  covers every redelivery that would otherwise be accepted (see :func:`merge`);
+* a *duplicate* when its id is kept — ids are remembered exactly as long as their event is
+  kept, which covers every redelivery that would otherwise be accepted: a copy of an accepted
+  event has the original's time ``ts``, and a copy is only acceptable when
+  ``ts ≥ watermark − lateness``, so its original is still within ``watermark − horizon``;
 * *late* when its time is more than ``lateness`` before the watermark (it goes to the dead
   letters, never silently dropped);
-* otherwise *accepted* and put in its place by time, however out of order it arrived.
+* otherwise *accepted*: kept, in its place by time however out of order it arrived.
 
-Values are computed when read, as of any ``t ≥ watermark − lateness``, with exactly the offline
-engine's semantics (:mod:`uplift_engine.features.definitions`): only events with
-``t − w ≤ ts < t`` count, counts and sums are 0 and the others null over an empty window.
-Processing events one at a time or in a batch gives the same state. The state is stored as
-compact JSON, one row per event: ``[watermark, [[ts, type, id, value…], …]]``. Each row's text
-is made once, when its event is accepted, and kept beside the columns, so writing a state back
-is a string join — not a re-encoding of every event it holds. (The first format,
-``[watermark, [ts…], [type…], [id…], [[value…] per column]]``, is still read.)
+The online store applies these rules atomically where the window lives
+(:meth:`~uplift_engine.features.online.store.OnlineStore.append_events`), one event at a time
+in arrival order, so a batch and one-at-a-time give the same window. Events are stored as one
+JSON row each, ``[ts, type, id, value…]`` (:func:`event_row`, made once when the event is
+parsed), and read back as ``[watermark, [row, …]]`` in any row order (:class:`WindowState`
+sorts by time). Values are computed when read, as of any ``t ≥ watermark − lateness``, with
+exactly the offline engine's semantics (:mod:`uplift_engine.features.definitions`): only
+events with ``t − w ≤ ts < t`` count, counts and sums are 0 and the others null over an empty
+window.
 """
 
 from __future__ import annotations
 
 import json
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote
+from operator import itemgetter
+from typing import Any
 
 from uplift_engine.features.definitions import FeatureSpec
-from uplift_engine.features.streaming.schema import Event
+
+_loads: Callable[[str], Any]
+try:  # the stores write the text, so it is valid JSON; orjson reads it twice as fast
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
 
 US_PER_DAY = 86_400_000_000
 DAY_FLOAT = float(US_PER_DAY)
-ACCEPTED, DUPLICATE, LATE = "accepted", "duplicate", "late"
+_by_time = itemgetter(0)
 
 
 class WindowState:
-    """The recent events of one customer and source (see the module docstring).
+    """The kept events of one customer and source, in time order (see the module docstring).
 
-    ``ts``, ``types``, ``ids`` and ``values`` (one list per value column) are the columns;
-    ``rows`` holds each event's JSON text once a state is merged into (None until then).
+    ``ts``, ``types``, ``ids`` and ``values`` (one list per value column) are the columns.
     """
 
-    __slots__ = ("ids", "rows", "ts", "types", "values", "watermark")
+    __slots__ = ("ids", "ts", "types", "values", "watermark")
 
     def __init__(
         self,
@@ -54,52 +62,35 @@ class WindowState:
         types: list[str | None],
         ids: list[str],
         values: list[list[float | None]],
-        rows: list[str] | None = None,
     ) -> None:
         self.watermark = watermark
         self.ts = ts
         self.types = types
         self.ids = ids
         self.values = values
-        self.rows = rows
 
     @classmethod
     def empty(cls, value_columns: int) -> WindowState:
         """A state without events."""
-        return cls(None, [], [], [], [[] for _ in range(value_columns)], [])
+        return cls(None, [], [], [], [[] for _ in range(value_columns)])
 
     @classmethod
     def decode(cls, text: str | None, value_columns: int) -> WindowState:
-        """The state stored as ``text`` (None: no state yet)."""
+        """The window stored as ``text`` (None: no window yet)."""
         if not text:
             return cls.empty(value_columns)
-        data = json.loads(text)
-        if len(data) == 5:  # the first format: columns
-            watermark, ts, types, ids, values = data
-            return cls(watermark, ts, types, ids, values)
-        watermark, rows = data
+        watermark, rows = _loads(text)
         if not rows:
             return cls(watermark, [], [], [], [[] for _ in range(value_columns)])
+        rows.sort(key=_by_time)  # stable: equal times keep their stored order
         ts, types, ids, *values = map(list, zip(*rows, strict=True))
         return cls(watermark, ts, types, ids, values)
-
-    def encode(self) -> str:
-        """The state as compact JSON (the rows' texts joined)."""
-        rows = self.rows
-        if rows is None:
-            rows = self.rows = self._row_texts()
-        watermark = "null" if self.watermark is None else self.watermark
-        return f"[{watermark},[{','.join(rows)}]]"
-
-    def _row_texts(self) -> list[str]:
-        columns = zip(self.ts, self.types, self.ids, *self.values, strict=True)
-        return [_row(ts, kind, id_, values) for ts, kind, id_, *values in columns]
 
     def __len__(self) -> int:
         return len(self.ts)
 
 
-def _row(ts: int, kind: str | None, event_id: str, values: Sequence[float | None]) -> str:
+def event_row(ts: int, kind: str | None, event_id: str, values: Sequence[float | None]) -> str:
     """One event's row as JSON text (floats by ``repr``: they read back bit for bit)."""
     kind_text = "null" if kind is None else _quote(kind)
     if len(values) == 1:
@@ -121,69 +112,6 @@ class WindowPolicy:
     def horizon_us(self) -> int:
         """How far behind the watermark events (and their ids) are kept."""
         return self.longest_window_us + self.lateness_us
-
-
-def merge(state: WindowState, events: Sequence[Event], policy: WindowPolicy) -> list[str]:
-    """Add ``events`` (in arrival order) to ``state`` in place; the outcome of each event.
-
-    A redelivered event has its original's time ``ts``; if that was accepted, then when the
-    copy arrives ``ts ≥ watermark − lateness`` (else the copy is late anyway), so the original
-    is still within ``watermark − horizon`` and its id is found.
-    """
-    if state.rows is None:
-        state.rows = state._row_texts()
-    # a few ids are searched faster in their list than a set is built; more get a set
-    small = len(state.ids) + len(events) <= 32
-    seen: list[str] | set[str] = state.ids if small else set(state.ids)
-    watermark = state.watermark
-    lateness = policy.lateness_us
-    ts, types, ids, values, rows = state.ts, state.types, state.ids, state.values, state.rows
-    single = values[0] if len(values) == 1 else None
-    outcomes: list[str] = []
-    unordered = False
-    for event_id, _key, kind, at, event_values in events:
-        if event_id in seen:
-            outcomes.append(DUPLICATE)
-            continue
-        if watermark is None or at >= watermark:
-            watermark = at
-        elif at < watermark - lateness:
-            outcomes.append(LATE)
-            continue
-        else:
-            unordered = True
-        if seen is not ids:
-            seen.add(event_id)  # type: ignore[union-attr]
-        ts.append(at)
-        types.append(kind)
-        ids.append(event_id)
-        if single is not None:
-            single.append(event_values[0])
-        else:
-            for column, value in zip(values, event_values, strict=True):
-                column.append(value)
-        rows.append(_row(at, kind, event_id, event_values))
-        outcomes.append(ACCEPTED)
-    if unordered:
-        _sort(state)
-    state.watermark = watermark
-    if watermark is not None and state.ts and state.ts[0] < watermark - policy.horizon_us:
-        cut = bisect_left(state.ts, watermark - policy.horizon_us)
-        del state.ts[:cut], state.types[:cut], state.ids[:cut], state.rows[:cut]
-        for column in state.values:
-            del column[:cut]
-    return outcomes
-
-
-def _sort(state: WindowState) -> None:
-    """Put the state's events in time order (stable: equal times keep their arrival order)."""
-    ts = state.ts
-    order = sorted(range(len(ts)), key=ts.__getitem__)
-    state.ts = [ts[i] for i in order]
-    state.types = [state.types[i] for i in order]
-    state.ids = [state.ids[i] for i in order]
-    state.rows = [state.rows[i] for i in order]  # type: ignore[index]
-    state.values = [[column[i] for i in order] for column in state.values]
 
 
 class WindowPlan:
