@@ -44,9 +44,7 @@ def explain(
     ],
     customer: Annotated[
         list[str] | None,
-        typer.Option(
-            "--customer", help="Id of a customer whose top drivers to show (repeatable)."
-        ),
+        typer.Option("--customer", help="Id of a customer whose top drivers to show (repeatable)."),
     ] = None,
     id_col: Annotated[
         str | None,
@@ -154,8 +152,7 @@ def _customer_rows(table: pa.Table, id_name: str, wanted: list[str], data: str) 
     unknown = [w for w in wanted if w not in first]
     if unknown:
         raise DataError(
-            f"--customer: id(s) {quote_values(unknown)} are not in column {id_name!r} of "
-            f"{data!r}",
+            f"--customer: id(s) {quote_values(unknown)} are not in column {id_name!r} of {data!r}",
             field="--customer",
         )
     return [first[w] for w in wanted]
