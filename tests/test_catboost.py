@@ -17,7 +17,7 @@ from uplift_engine.errors import BundleError, ConfigError
 from uplift_engine.learn import LEARNERS, BoosterParams, XLearner, fit_encoder, load_bundle
 from uplift_engine.learn.boosting import fit_booster, model_text, predict
 from uplift_engine.learn.bundle import MANIFEST, MANIFEST_CHECKSUM, sha256
-from uplift_engine.learn.graph import CatBoostBooster, model_library
+from uplift_engine.learn.catboost_model import CatBoostBooster, model_library
 
 pytest.importorskip("catboost")
 

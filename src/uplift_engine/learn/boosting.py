@@ -38,7 +38,11 @@ import lightgbm as lgb
 import numpy as np
 
 from uplift_engine.errors import ConfigError
-from uplift_engine.learn.graph import CatBoostBooster, catboost_features, catboost_text
+from uplift_engine.learn.catboost_model import (
+    CatBoostBooster,
+    catboost_features,
+    catboost_text,
+)
 
 Objective = Literal["binary", "regression"]
 Library = Literal["lightgbm", "catboost"]

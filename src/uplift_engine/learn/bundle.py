@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from uplift_engine.errors import BundleError
+from uplift_engine.learn.catboost_model import catboost_bytes, catboost_text, model_library
 from uplift_engine.learn.encoding import FeatureEncoder
-from uplift_engine.learn.graph import ScoringGraph, catboost_bytes, catboost_text, model_library
+from uplift_engine.learn.graph import ScoringGraph
 
 if TYPE_CHECKING:
     from uplift_engine.config import Settings

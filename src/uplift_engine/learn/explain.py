@@ -41,9 +41,10 @@ from typing import Any
 import numpy as np
 
 from uplift_engine.learn.bundle import Bundle
+from uplift_engine.learn.catboost_model import CatBoostBooster, catboost_features
 from uplift_engine.learn.encoding import FeatureEncoder
 from uplift_engine.learn.explain_trees import ensemble_contributions
-from uplift_engine.learn.graph import CatBoostBooster, ScoringGraph, catboost_features
+from uplift_engine.learn.graph import ScoringGraph
 
 TermKey = tuple[str, float | None, int]  # model, arm column, output
 THREADED_ROWS = 256

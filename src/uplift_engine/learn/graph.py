@@ -6,8 +6,8 @@ binary outcomes); effects are level differences against control. Every learner o
 exports to this form, so the in-memory model and the loaded bundle run the same code and a
 new learner needs no new scoring code. A model is either a boosted model (``models``, one
 output: LightGBM text, or a CatBoost ``.cbm`` model carried as text behind
-:data:`CATBOOST_HEADER`, so every model names its library) or a :class:`TreeEnsemble` of NumPy
-arrays (``ensembles``, one or more outputs).
+:data:`~uplift_engine.learn.catboost_model.CATBOOST_HEADER`, so every model names its
+library) or a :class:`TreeEnsemble` of NumPy arrays (``ensembles``, one or more outputs).
 
 When ``intervals`` is set, offer ``k``'s effect ``θ_k`` is bounded at level ``L`` by
 ``θ_k ± z_L · s_k`` — clipped to the range an effect can take when levels are clipped — where
@@ -29,7 +29,6 @@ graph holds a CatBoost model and evaluates it.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from uplift_engine.learn.catboost_model import model_library
 from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
 INTERVAL_KINDS = ("confidence", "approximate")
@@ -216,6 +216,8 @@ class ScoringGraph:
         if booster is None:
             text = self.models[name]
             if model_library(text) == "catboost":
+                from uplift_engine.learn.catboost_model import CatBoostBooster, catboost_bytes
+
                 booster = CatBoostBooster.from_cbm(catboost_bytes(text))
             else:
                 import lightgbm
@@ -306,79 +308,3 @@ def _term_dict(term: Term) -> dict[str, Any]:
     if term.output:
         out["output"] = term.output
     return out
-
-
-CATBOOST_HEADER = "catboost-cbm-base64\n"
-"""How a CatBoost model starts in :attr:`ScoringGraph.models`: the header, then the ``.cbm``
-bytes in base64. A bundle stores the bytes as ``models/<name>.cbm``."""
-
-
-def model_library(text: str) -> str:
-    """The library of a model in :attr:`ScoringGraph.models`: ``catboost`` or ``lightgbm``."""
-    return "catboost" if text.startswith(CATBOOST_HEADER) else "lightgbm"
-
-
-def catboost_text(cbm: bytes) -> str:
-    """A CatBoost ``.cbm`` model as it is carried in :attr:`ScoringGraph.models`."""
-    return CATBOOST_HEADER + base64.b64encode(cbm).decode("ascii")
-
-
-def catboost_bytes(text: str) -> bytes:
-    """The ``.cbm`` bytes of a model made by :func:`catboost_text`."""
-    if not text.startswith(CATBOOST_HEADER):
-        raise ValueError("not a CatBoost model")
-    return base64.b64decode(text[len(CATBOOST_HEADER) :], validate=True)
-
-
-def catboost_features(X: np.ndarray, numeric: list[int], categorical: list[int]) -> Any:
-    """CatBoost's input for our float matrix: numeric columns, then categorical ones.
-
-    The ``numeric`` columns go as float32 (NaN = missing), the ``categorical`` ones as integer
-    level codes in text, ``-1`` for missing. Each CatBoost feature is named by its column index
-    in ``X``, so a fitted model knows which column of ``X`` each of its features reads.
-    """
-    import catboost
-
-    codes = X[:, categorical]
-    codes = np.where(np.isnan(codes), -1.0, codes).astype(np.int64)
-    return catboost.FeaturesData(
-        num_feature_data=np.ascontiguousarray(X[:, numeric], dtype=np.float32) if numeric else None,
-        cat_feature_data=codes.astype(str).astype(object) if categorical else None,
-        num_feature_names=[str(j) for j in numeric] if numeric else None,
-        cat_feature_names=[str(j) for j in categorical] if categorical else None,
-    )
-
-
-class CatBoostBooster:
-    """A CatBoost model behind LightGBM's ``predict(X, num_threads=...)``.
-
-    It predicts probabilities for a ``Logloss`` model and raw values (RMSE) otherwise, reading
-    the columns of ``X`` its features were fitted on (see :func:`catboost_features`).
-    """
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        columns = [int(name) for name in model.feature_names_]
-        cats = set(model.get_cat_feature_indices())
-        self.numeric = [c for i, c in enumerate(columns) if i not in cats]
-        self.categorical = [c for i, c in enumerate(columns) if i in cats]
-        self.binary = model.get_all_params().get("loss_function") == "Logloss"
-
-    @classmethod
-    def from_cbm(cls, cbm: bytes) -> CatBoostBooster:
-        """Load a ``.cbm`` model (imports CatBoost)."""
-        import catboost
-
-        model = catboost.CatBoost()
-        model.load_model(blob=cbm)
-        return cls(model)
-
-    def predict(self, X: np.ndarray, num_threads: int = 1) -> np.ndarray:
-        """Probabilities (binary) or values (regression), shape (n_rows,)."""
-        data = catboost_features(X, self.numeric, self.categorical)
-        kind = "Probability" if self.binary else "RawFormulaVal"
-        out = np.asarray(
-            self.model.predict(data, prediction_type=kind, thread_count=num_threads),
-            dtype=np.float64,
-        )
-        return out[:, 1] if self.binary else out
