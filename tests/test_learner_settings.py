@@ -83,6 +83,7 @@ def test_train_passes_settings_to_the_learner(campaign_table, tmp_path):
     assert (params["final_stage"], params["n_trees"]) == ("forest", 40)
     assert params["booster"]["learning_rate"] == 0.1
     assert manifest["intervals"]["kind"] == "confidence"
+    assert json.loads(done.stdout)["intervals"] == {"level": 0.9, "kind": "confidence"}
     bad = tmp_path / "bad"
     done = runner.invoke(app, [*args[:-3], "--set", "bogus=1", "--out", str(bad)])
     assert done.exit_code == 2

@@ -79,6 +79,12 @@ def describe_training(result: TrainResult) -> str:
     ]
     if result.selection:
         lines.append(f"Chosen by cross-fitting: {result.selection['reason']}.")
+    if result.intervals:
+        kind = result.intervals["kind"]
+        lines.append(
+            f"Every effect comes with its {float(result.intervals['level']):.0%} {kind} interval "
+            "(uplift_<offer>_lower/_upper in the scores)."
+        )
     if result.dropped_datetime:
         lines.append(f"Datetime columns left out: {', '.join(result.dropped_datetime)}.")
     for warning in result.warnings:

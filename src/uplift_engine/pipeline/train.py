@@ -118,6 +118,8 @@ class TrainResult:
     selection: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, Any] | None = None
+    """``{"level": 0.9, "kind": "confidence"|"approximate"}`` when the model bounds its effects."""
     schema_version: str = TRAINING_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,6 +233,7 @@ def train_bundle(
         selection=selection,
         warnings=[i.describe() for i in imbalances] + interval_note,
         seconds={k: round(v, 3) for k, v in seconds.items()},
+        intervals=manifest.get("intervals"),
     )
 
 
