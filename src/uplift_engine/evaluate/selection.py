@@ -9,6 +9,10 @@ estimates over all rows:
 - continuous outcomes: the DR pseudo-outcome loss, the mean squared difference between the
   estimated effect and the AIPW pseudo-outcome built from cross-fitted per-arm outcome models
   (lower is better; it estimates the effect error up to a constant common to all candidates).
+  Revenue is heavy-tailed, so the loss often cannot tell candidates apart: every candidate
+  whose loss lies within the best one's bootstrap interval is *tied* with it, and among the
+  tied the one with the highest cross-fitted Qini coefficient wins (the loss ranks the
+  estimates' error, the Qini their use for targeting).
 
 Each score carries a percentile bootstrap interval over rows (the same resamples for every
 candidate). Selection runs on at most ``MAX_ROWS`` rows (a seeded stratified sample).
@@ -47,6 +51,8 @@ class CandidateScore:
     low: float
     high: float
     seconds: float
+    qini: float | None = None
+    """Continuous outcomes: the cross-fitted Qini coefficient, the tie-breaker on the loss."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ def select_learner(
     n = len(data.y)
     fold = np.random.default_rng(seed).permutation(n) % folds
     binary = data.outcome_kind == "binary"
-    scorer = _qini_scorer(data) if binary else _dr_loss_scorer(data, fold, params, seed)
+    qini = _qini_scorer(data)
+    scorer = qini if binary else _dr_loss_scorer(data, fold, params, seed)
     scores = []
     for name in candidates:
         clock = time.perf_counter()
@@ -99,10 +106,14 @@ def select_learner(
             )
             effects[test] = model.predict(data.X[test])
         statistic = scorer(effects)
-        point = float(statistic(np.ones((1, n)))[0])
+        ones = np.ones((1, n))
+        point = float(statistic(ones)[0])
         low, high = bootstrap_interval(statistic, n, n_boot=N_BOOT, seed=seed)
+        targeting = None if binary else float(qini(effects)(ones)[0])
         scores.append(
-            CandidateScore(name, point, float(low), float(high), time.perf_counter() - clock)
+            CandidateScore(
+                name, point, float(low), float(high), time.perf_counter() - clock, targeting
+            )
         )
     ranked = sorted(scores, key=lambda c: -c.score if binary else c.score)
     best = ranked[0]
@@ -111,7 +122,18 @@ def select_learner(
         f"{'Qini coefficient' if binary else 'DR loss'} ({best.score:.4g}, 95% CI "
         f"{best.low:.4g} to {best.high:.4g})"
     )
-    if len(ranked) > 1:
+    tied = [c for c in ranked if c.score <= best.high] if not binary else []
+    if len(tied) > 1:
+        chosen = max(tied, key=lambda c: c.qini if c.qini is not None else -np.inf)
+        names = ", ".join(c.learner for c in tied)
+        reason = (
+            f"{chosen.learner} has the highest cross-fitted Qini coefficient "
+            f"({chosen.qini or 0.0:.4g}) among the learners whose DR loss is within the "
+            f"interval of the lowest ({best.learner}: {best.score:.4g}, 95% CI {best.low:.4g} to "
+            f"{best.high:.4g}): {names}"
+        )
+        best = chosen
+    elif len(ranked) > 1:
         second = ranked[1]
         overlap = second.low <= best.score <= second.high
         reason += f"; runner-up {second.learner} scored {second.score:.4g}" + (

@@ -40,6 +40,7 @@ from uplift_engine.pipeline.learner_settings import split_settings
 
 AUTO = "auto"
 AUTO_CANDIDATES = (
+    "s_learner",
     "t_learner",
     "x_learner",
     "dr_learner",
