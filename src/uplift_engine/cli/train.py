@@ -37,7 +37,7 @@ def train(
     learner: Annotated[
         str,
         typer.Option(
-            help="auto (cross-fitted choice among t, x, dr, r and both forests), or "
+            help="auto (cross-fitted choice among s, t, x, dr, r and both forests), or "
             "s_learner, t_learner, x_learner, dr_learner, r_learner, transformed_outcome, "
             "uplift_forest, causal_forest."
         ),
