@@ -14,7 +14,7 @@ def test_demo_runs_and_the_plan_beats_top_k_on_the_truth(tmp_path):
     out = tmp_path / "demo"
     done = CliRunner().invoke(
         app,
-        ["demo", "--customers", "30000", "--out", str(out), "--learner", "t_learner"],
+        ["demo", "--customers", "30000", "--out", str(out), "--learner", "causal_forest"],
         catch_exceptions=False,
     )
     assert done.exit_code == 0, done.output
@@ -23,6 +23,8 @@ def test_demo_runs_and_the_plan_beats_top_k_on_the_truth(tmp_path):
         "1. Simulated the bank",
         "2. Trained",
         "3. Tested on unseen customers",
+        "its 90% intervals hold",
+        "of the effects expected given the customer's traits",
         "4. A campaign",
         "really earns",
     ):

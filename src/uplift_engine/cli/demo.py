@@ -30,7 +30,7 @@ from uplift_engine.evaluate import evaluate_uplift, truth_matrix
 from uplift_engine.lake import layout, read_table, write_table
 from uplift_engine.learn import ArmSet, load_bundle, score_table, write_scores
 from uplift_engine.learn.dataset import outcome_values
-from uplift_engine.learn.scoring import predict_levels_batched
+from uplift_engine.learn.scoring import predict_batched
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
 
 MARKER = ".uplift-demo"
@@ -99,15 +99,16 @@ def demo(
         say("evaluating on the unseen test customers against the truth")
         bundle = load_bundle(root / "model", threads=settings.threads)
         test = read_table(test_path)
-        levels = predict_levels_batched(bundle, test)
+        levels, lower, upper = predict_batched(
+            bundle, test, with_interval=bundle.intervals is not None
+        )
         treatment = ArmSet("arm", tuple(bundle.arms)).encode(test.column("arm"))
-        truth = truth_matrix(
-            test.column("customer_id"),
-            "customer_id",
-            read_table(root / "lake" / layout.TRUTH),
-            "converted",
-            bundle.arms,
-            campaign_id,
+        truth_table = read_table(root / "lake" / layout.TRUTH)
+        ids = test.column("customer_id")
+        arms = bundle.arms
+        truth = truth_matrix(ids, "customer_id", truth_table, "converted", arms, campaign_id)
+        conditional = truth_matrix(
+            ids, "customer_id", truth_table, "converted", arms, campaign_id, layout.expected_column
         )
         report = evaluate_uplift(
             treatment,
@@ -115,9 +116,12 @@ def demo(
             levels[:, 1:] - levels[:, :1],
             bundle.offers,
             truth=truth,
+            conditional_truth=conditional,
+            bounds=(lower, upper) if lower is not None and upper is not None else None,
             seed=seed,
             threads=settings.threads,
         ).to_dict()
+        report["model"] = {"intervals": bundle.intervals}
         say("scoring the test customers")
         scores, meta = score_table(bundle, test, ("segment",))
         write_scores(scores, meta, root / "scores.parquet")
