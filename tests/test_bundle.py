@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from isolation import run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, UserInputError
 from uplift_engine.learn import (
@@ -102,20 +100,16 @@ def test_bundle_holds_no_pickle(trained):
 
 def test_scoring_path_needs_no_pandas_nor_sklearn(trained):
     """Load and score in a fresh interpreter where pandas and scikit-learn cannot be imported."""
-    script = textwrap.dedent(
+    out = run_without(
+        ("pandas", "sklearn", "pyarrow", "pydantic"),
         f"""
-        import sys
-        for name in ("pandas", "sklearn", "pyarrow", "pydantic"):
-            sys.modules[name] = None  # any import of these now fails
         from uplift_engine.learn.bundle import load_bundle
         bundle = load_bundle({str(trained[3])!r})
         row = {{n: [0.5] for n in bundle.encoder.names}} | {{"tier": ["b"]}}
         print(bundle.predict_levels(row).shape)
-        """
+        """,
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(1, 3)"
+    assert out == "(1, 3)"
 
 
 @pytest.mark.parametrize("name", ["s_learner", "transformed_outcome"])

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from isolation import run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, ConfigError
 from uplift_engine.learn import LEARNERS, BoosterParams, XLearner, fit_encoder, load_bundle
@@ -168,8 +166,6 @@ def bundles(tier_table, tmp_path_factory):
 
 
 BLOCKED = """
-import sys
-sys.modules["catboost"] = None  # any import of catboost now fails
 from uplift_engine.errors import BundleError
 from uplift_engine.learn.bundle import load_bundle
 try:
@@ -183,17 +179,13 @@ else:
 
 
 def test_lightgbm_bundle_scores_where_catboost_cannot_be_imported(bundles):
-    script = textwrap.dedent(BLOCKED.format(folder=str(bundles["lightgbm"])))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(1, 3) None"
+    out = run_without(("catboost",), BLOCKED.format(folder=str(bundles["lightgbm"])))
+    assert out == "(1, 3) None"
 
 
 def test_catboost_bundle_without_catboost_says_how_to_install(bundles):
-    script = textwrap.dedent(BLOCKED.format(folder=str(bundles["catboost"])))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "refused:" in done.stdout and "pip install 'uplift-engine[catboost]'" in done.stdout
+    out = run_without(("catboost",), BLOCKED.format(folder=str(bundles["catboost"])))
+    assert "refused:" in out and "pip install 'uplift-engine[catboost]'" in out
 
 
 def test_manifest_without_model_libraries_still_loads(bundles, tmp_path):

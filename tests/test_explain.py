@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from isolation import TRAINING_STACK, run_without
 from synthetic import make_campaign
 from uplift_engine.cli import explain as explain_cli
 from uplift_engine.cli import train as train_cli
@@ -203,22 +201,18 @@ def test_explanations_need_neither_pyarrow_nor_pandas(fitted, tmp_path):
         versions={}, created_at="2026-11-24T00:00:00+00:00",
     )
     write_bundle(manifest, graph, tmp_path / "m")
-    script = textwrap.dedent(
+    out = run_without(
+        TRAINING_STACK,
         f"""
-        import sys
-        for name in ("pandas", "sklearn", "pyarrow", "pydantic", "numba"):
-            sys.modules[name] = None
         from uplift_engine.learn.bundle import load_bundle
         from uplift_engine.learn.explain import explain_bundle, top_drivers
         bundle = load_bundle({str(tmp_path / "m")!r})
         row = {{f"x{{j}}": [0.0] for j in range(5)}} | {{"x1": [1.2], "tier": ["c"]}}
         drivers = top_drivers(explain_bundle(bundle, row), k=6)
         print(drivers[0].offer, {{d.feature: d.value for d in drivers[0].drivers}}["tier"])
-        """
+        """,
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "cash c"
+    assert out == "cash c"
 
 
 def test_top_drivers_and_importance_refuse_bad_arguments(explained):

@@ -7,14 +7,12 @@ import io
 import json
 import math
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from isolation import TRAINING_STACK, run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, ConfigError
 from uplift_engine.learn import (
@@ -423,11 +421,9 @@ def test_graph_refuses_terms_that_read_missing_outputs():
 def test_forest_scoring_needs_no_training_stack(name, forest_bundles):
     """Load and score a forest bundle where pandas, scikit-learn and numba cannot be imported."""
     folder = forest_bundles[2][name][1]
-    script = textwrap.dedent(
+    out = run_without(
+        TRAINING_STACK,
         f"""
-        import sys
-        for blocked in ("pandas", "sklearn", "pyarrow", "pydantic", "numba"):
-            sys.modules[blocked] = None  # any import of these now fails
         from uplift_engine.learn.bundle import load_bundle
         bundle = load_bundle({str(folder)!r})
         row = {{n: [0.5] for n in bundle.encoder.names}} | {{"tier": ["b"]}}
@@ -436,8 +432,6 @@ def test_forest_scoring_needs_no_training_stack(name, forest_bundles):
             _, lower, upper = bundle.predict_levels_and_interval(row)
             assert (lower <= upper).all()
         print(levels.shape)
-        """
+        """,
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(1, 3)"
+    assert out == "(1, 3)"

@@ -3,14 +3,11 @@ final stage, the regression forest's pieces, bundles that score without the trai
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from isolation import TRAINING_STACK, run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import ConfigError
 from uplift_engine.learn import BoosterParams, fit_encoder, load_bundle
@@ -331,11 +328,9 @@ def test_bundle_reproduces_predictions_and_bounds(name, bundles):
 def test_scoring_needs_no_training_stack(name, bundles):
     """Load and score where pandas, scikit-learn, PyArrow, pydantic and numba cannot import."""
     folder = bundles[2][name][1]
-    script = textwrap.dedent(
+    out = run_without(
+        TRAINING_STACK,
         f"""
-        import sys
-        for blocked in ("pandas", "sklearn", "pyarrow", "pydantic", "numba"):
-            sys.modules[blocked] = None  # any import of these now fails
         from uplift_engine.learn.bundle import load_bundle
         bundle = load_bundle({str(folder)!r})
         row = {{n: [0.5, -1.0] for n in bundle.encoder.names}} | {{"tier": ["b", "d"]}}
@@ -343,11 +338,9 @@ def test_scoring_needs_no_training_stack(name, bundles):
         effects = levels[:, 1:] - levels[:, :1]
         assert (lower <= effects).all() and (effects <= upper).all() and (lower < upper).all()
         print(levels.shape, lower.shape)
-        """
+        """,
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "(2, 3) (2, 2)"
+    assert out == "(2, 3) (2, 2)"
 
 
 def test_dr_forest_graph_survives_the_manifest():
