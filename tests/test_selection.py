@@ -1,4 +1,4 @@
-"""``--learner auto``: cross-fitted selection, by Qini (binary) or DR loss then Qini (revenue)."""
+"""``--learner auto``: cross-fitted selection, by Qini (binary) or winsorised DR loss (revenue)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import pyarrow as pa
 import pytest
 
 from synthetic import make_campaign
-from uplift_engine.evaluate import select_learner
-from uplift_engine.learn import ArmSet, BoosterParams, CampaignData
+from uplift_engine.evaluate import select_learner, truth_matrix
+from uplift_engine.evaluate.selection import cross_fitted_effects
+from uplift_engine.lake import read_table
+from uplift_engine.lake.layout import expected_column
+from uplift_engine.learn import ArmSet, BoosterParams, CampaignData, assign_roles, prepare_campaign
 
 CANDIDATES = ("s_learner", "t_learner", "uplift_forest")
 FAST = BoosterParams(n_estimators=80, learning_rate=0.1, threads=2)
@@ -41,18 +44,61 @@ def test_binary_outcomes_are_chosen_by_cross_fitted_qini():
     assert report.reason.startswith(f"{report.winner} has the highest cross-fitted Qini")
 
 
-def test_revenue_ties_on_the_dr_loss_are_broken_by_qini():
+def test_revenue_is_chosen_by_the_lowest_dr_loss_and_ties_are_paired():
     report = select_learner(_data("revenue", 12_000, 2), CANDIDATES, params=FAST, seed=3)
     assert report.criterion == "dr_pseudo_outcome_loss" and not report.higher_is_better
     scores = {c.learner: c for c in report.candidates}
-    lowest = min(scores.values(), key=lambda c: c.score)
-    tied = [c for c in scores.values() if c.score <= lowest.high]
+    winner = scores[report.winner]
+    assert report.winner == min(scores, key=lambda name: scores[name].score)
+    assert (winner.gap_low, winner.gap_high) == (0.0, 0.0)
     assert all(c.qini is not None and np.isfinite(c.qini) for c in scores.values())
-    expected = max(tied, key=lambda c: c.qini).learner  # type: ignore[arg-type, return-value]
-    assert report.winner == expected
-    # revenue noise: all three losses lie within 1% of each other, inside the best's interval
-    assert len(tied) == len(CANDIDATES)
-    assert "among the learners whose DR loss is within the interval" in report.reason
+    others = [c for c in scores.values() if c is not winner]
+    for c in others:
+        # the paired interval of the difference is far narrower than either loss's own interval
+        assert c.gap_low <= c.score - winner.score <= c.gap_high, c.learner
+        assert c.gap_high - c.gap_low < 0.5 * (c.high - c.low), c.learner
+    tied = [c.learner for c in others if c.tied]
+    assert ("statistically tied" in report.reason) == bool(tied)
+    assert all(name in report.reason for name in tied)
+
+
+def test_revenue_selection_ranks_candidates_by_their_true_error(lake):
+    """On the simulated bank's revenue the winsorised DR loss orders the candidates as their
+    error against the true conditional effect does, and picks the one with the smallest."""
+    table = read_table(lake / "curated" / "campaign_table" / "c2026q4")
+    roles = assign_roles(
+        table,
+        treatment="arm",
+        outcome="revenue",
+        id_column="customer_id",
+        propensity=None,
+        exclude=("converted",),
+    )
+    data = prepare_campaign(table, roles, "control")
+    arms = list(data.arms.names)
+    truth = read_table(lake / "truth" / "campaign_truth")
+    expected = truth_matrix(data.ids, "customer_id", truth, "revenue", arms, column=expected_column)
+    params = BoosterParams(threads=2, learning_rate=0.1)
+    candidates = ("s_learner", "t_learner", "x_learner", "uplift_forest")
+    report = select_learner(data, candidates, params=params, seed=0)
+    fold = np.random.default_rng(0).permutation(len(data.y)) % 2
+    error = {
+        name: float(
+            np.sqrt(
+                np.mean(
+                    (
+                        cross_fitted_effects(data, name, fold, params=params, seed=0)
+                        - (expected[:, 1:] - expected[:, :1])
+                    )
+                    ** 2
+                )
+            )
+        )
+        for name in candidates
+    }
+    loss = {c.learner: c.score for c in report.candidates}
+    assert report.winner == min(error, key=error.__getitem__), (error, loss)
+    assert sorted(candidates, key=loss.__getitem__) == sorted(candidates, key=error.__getitem__)
 
 
 @pytest.mark.parametrize("kind", ["binary", "revenue"])
