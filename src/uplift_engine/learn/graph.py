@@ -23,6 +23,10 @@ When ``intervals`` is set, offer ``k``'s effect ``θ_k`` is bounded at level ``L
 Either way the bounds bracket the point estimate, and replicates are evaluated only when bounds
 are asked for — :meth:`ScoringGraph.predict_levels` reads the main models alone.
 
+A LightGBM model read under several arm codes (an S-learner's) is evaluated once for all of
+them: its trees that never split on the arm run once, the others once per arm
+(:mod:`uplift_engine.learn.arm_split`).
+
 This module is on the scoring path: NumPy and LightGBM only; CatBoost is imported only when a
 graph holds a CatBoost model and evaluates it.
 """
@@ -36,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from uplift_engine.learn.arm_split import ArmSplitModel, split_by_arm
 from uplift_engine.learn.catboost_model import model_library
 from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
@@ -106,6 +111,9 @@ class ScoringGraph:
     ensembles: dict[str, TreeEnsemble] = field(default_factory=dict)
     intervals: IntervalSpec | None = None
     _boosters: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _arm_splits: dict[str, ArmSplitModel | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def n_arms(self) -> int:
@@ -191,7 +199,9 @@ class ScoringGraph:
         arm_terms: list[list[Term]] | None = None,
     ) -> np.ndarray:
         result = np.zeros((X.shape[0], self.n_arms), dtype=np.float64)
-        for arm, terms in enumerate(self.levels if arm_terms is None else arm_terms):
+        arm_levels = self.levels if arm_terms is None else arm_terms
+        self._arm_outputs(X, arm_levels, outputs)
+        for arm, terms in enumerate(arm_levels):
             for term in terms:
                 key = (term.model, term.arm_column)
                 if key not in outputs:
@@ -203,6 +213,34 @@ class ScoringGraph:
         if self.clip is not None:
             np.clip(result, self.clip[0], self.clip[1], out=result)
         return result
+
+    def _arm_outputs(
+        self,
+        X: np.ndarray,
+        arm_levels: list[list[Term]],
+        outputs: dict[tuple[str, float | None], np.ndarray],
+    ) -> None:
+        """Evaluate each LightGBM model read under several arm codes once for all of them."""
+        wanted: dict[str, list[float]] = {}
+        for terms in arm_levels:
+            for term in terms:
+                key = (term.model, term.arm_column)
+                if term.arm_column is None or key in outputs or term.model not in self.models:
+                    continue
+                if term.arm_column not in wanted.setdefault(term.model, []):
+                    wanted[term.model].append(term.arm_column)
+        for name, arms in wanted.items():
+            split = self._arm_split(name) if len(arms) > 1 else None
+            if split is not None:
+                for arm, out in split.predict(X, arms, self.threads).items():
+                    outputs[(name, arm)] = out[:, None]
+
+    def _arm_split(self, name: str) -> ArmSplitModel | None:
+        if name not in self._arm_splits:
+            text = self.models[name]
+            lightgbm_text = model_library(text) == "lightgbm"
+            self._arm_splits[name] = split_by_arm(text) if lightgbm_text else None
+        return self._arm_splits[name]
 
     def _model_output(self, name: str, X: np.ndarray) -> np.ndarray:
         ensemble = self.ensembles.get(name)
