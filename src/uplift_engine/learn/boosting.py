@@ -57,7 +57,7 @@ class BoosterParams:
     """Hyper-parameters shared by every base model of a learner."""
 
     n_estimators: int = 400
-    learning_rate: float = 0.05
+    learning_rate: float = 0.1
     num_leaves: int = 31
     min_child_samples: int = 100
     subsample: float = 0.8
