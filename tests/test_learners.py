@@ -105,3 +105,17 @@ def test_bad_treatment(treatment, message):
 def test_unfitted_learner_says_so():
     with pytest.raises(RuntimeError, match="not fitted"):
         LEARNERS["t_learner"]().predict(np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize(
+    ("rows", "given", "expected"),
+    [(20_000, None, 0.05), (120_000, None, 0.1), (120_000, 0.03, 0.03)],
+)
+def test_default_learning_rate_follows_the_rows_a_booster_is_fitted_on(rows, given, expected):
+    from uplift_engine.learn.boosting import fit_booster, model_text
+
+    data = make_campaign(n=rows, seed=2)
+    params = BoosterParams(n_estimators=3, early_stopping_rounds=0, learning_rate=given)
+    booster = fit_booster(data.X, data.y, objective="binary", params=params, seed=0)
+    assert f"[learning_rate: {expected}]" in model_text(booster)
+    assert params.rate_for(rows) == expected

@@ -98,7 +98,8 @@ def select_learner(
     """Cross-fit every candidate on ``data`` and pick the best by the outcome's criterion."""
     import time
 
-    params = replace(params, learning_rate=max(params.learning_rate, SELECTION_LEARNING_RATE))
+    rate = params.learning_rate or SELECTION_LEARNING_RATE
+    params = replace(params, learning_rate=max(rate, SELECTION_LEARNING_RATE))
     data = _sample(data, max_rows, seed)
     n = len(data.y)
     fold = np.random.default_rng(seed).permutation(n) % folds
@@ -127,7 +128,7 @@ def select_learner(
         if i == best_index:
             continue
         gap_low, gap_high = bootstrap_interval(
-            lambda w, s=statistic: s(w) - best_statistic(w), n, n_boot=N_BOOT, seed=seed
+            _difference(statistic, best_statistic), n, n_boot=N_BOOT, seed=seed
         )
         scores[i] = replace(score, gap_low=float(gap_low), gap_high=float(gap_high))
     best = scores[best_index]
@@ -158,6 +159,11 @@ def select_learner(
         rows=n,
         folds=folds,
     )
+
+
+def _difference(statistic: Statistic, reference: Statistic) -> Statistic:
+    """The paired statistic: one score minus another on the same resamples."""
+    return lambda weights: statistic(weights) - reference(weights)
 
 
 def cross_fitted_effects(

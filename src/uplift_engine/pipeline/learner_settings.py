@@ -55,7 +55,7 @@ def parse_pairs(pairs: Sequence[str]) -> dict[str, Any]:
 
 def split_settings(learner: str, values: Mapping[str, Any], *, auto: bool) -> LearnerSettings:
     """Sort ``values`` into the learner's keywords and booster parameters, checking each."""
-    booster_defaults = {f.name: f.default for f in fields(BoosterParams)}
+    booster_defaults = {f.name: (f.default, str(f.type)) for f in fields(BoosterParams)}
     learner_defaults: dict[str, Any] = {}
     if not auto:
         signature = inspect.signature(LEARNERS[learner].__init__)
@@ -72,7 +72,7 @@ def split_settings(learner: str, values: Mapping[str, Any], *, auto: bool) -> Le
         if key in learner_defaults:
             chosen[key] = _typed(key, value, *learner_defaults[key])
         elif key in booster_defaults:
-            booster[key] = _typed(key, value, booster_defaults[key], "")
+            booster[key] = _typed(key, value, *booster_defaults[key])
         else:
             known = sorted(set(learner_defaults) | set(booster_defaults) - set(RESERVED))
             what = "with --learner auto only booster parameters" if auto else learner
