@@ -82,7 +82,8 @@ def bench(lake: Path, learners: list[str], repeats: int) -> tuple[list[dict], di
 
     data = campaign(lake)
     X = np.ascontiguousarray(data.X)
-    rows, meta = [], {"rows": X.shape[0], "offers": len(data.arms.offers)}
+    rows: list[dict] = []
+    meta = {"rows": X.shape[0], "offers": len(data.arms.offers), "load": os.getloadavg()[0]}
     for name in learners:
         clock = time.perf_counter()
         model = ALL[name](params=BoosterParams(threads=2), seed=1).fit(
@@ -112,7 +113,7 @@ def bench(lake: Path, learners: list[str], repeats: int) -> tuple[list[dict], di
 def render(rows: list[dict], meta: dict, repeats: int) -> str:
     lines = [
         f"{meta['rows']:,} customers × {meta['offers']} offers, models fitted on all of them; "
-        f"median of {repeats}; load average before: {os.getloadavg()[0]:.1f}.",
+        f"median of {repeats}; load average at the start: {meta['load']:.1f}.",
         "",
         "| learner (defaults) | trees | CPU s | ≈ s on 2 idle cores (CPU ÷ 2) | wall s | notes |",
         "| --- | --- | ---: | ---: | ---: | --- |",
