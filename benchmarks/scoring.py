@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -93,18 +94,21 @@ def bench(lake: Path, learners: list[str], repeats: int) -> tuple[list[dict], di
         graph = model.export()
         graph.predict_levels(X[:1000])  # load boosters and ensembles
         score = graph.predict_levels_and_interval if graph.intervals else graph.predict_levels
-        cpu_s, wall_s = measure(lambda score=score: score(X), repeats)
-        row = {"learner": name, "size": size_of(graph), "fit_s": fit, "cpu_s": cpu_s,
-               "wall_s": wall_s, "bounds": graph.intervals is not None}
+        cpu_s, wall_s = measure(partial(score, X), repeats)
+        size = size_of(graph)
         if name == "s_learner":
             split = split_by_arm(graph.models["mu"])
             if split is not None:
-                row["size"] += f" ({split.n_shared} read no arm)"
+                size += f" ({split.n_shared} read no arm)"
+        row = {"learner": name, "size": size, "fit_s": fit, "cpu_s": cpu_s, "wall_s": wall_s,
+               "bounds": graph.intervals is not None}
         if name == "t_learner":
             boosters = [lightgbm.Booster(model_str=text) for text in graph.models.values()]
-            meta["baseline_cpu_s"], meta["baseline_wall_s"] = measure(
-                lambda boosters=boosters: [b.predict(X, num_threads=2) for b in boosters], repeats
-            )
+
+            def raw(boosters: list[Any] = boosters) -> object:
+                return [b.predict(X, num_threads=2) for b in boosters]
+
+            meta["baseline_cpu_s"], meta["baseline_wall_s"] = measure(raw, repeats)
         rows.append(row)
         print(row, flush=True)
     return rows, meta
