@@ -30,7 +30,7 @@ from uplift_engine.learn.tree_ensemble import TreeEnsemble
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)
 LEARNER_NAMES = ["t_learner", "x_learner", "dr_learner", "s_learner", "uplift_forest",
                  "causal_forest"]
-SMALL_FORESTS = {"uplift_forest": {"n_trees": 30}, "causal_forest": {"n_trees": 30}}
+SMALL_FORESTS = {"uplift_forest": {"n_trees": 30}, "causal_forest": {"n_trees": 100}}
 FEATURES = [f"x{j}" for j in range(6)]
 # customers with x1 > 0 (offer 1 helps them) and x2 near 0 (offer 2 does little)
 PROBES = np.array(

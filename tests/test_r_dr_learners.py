@@ -26,21 +26,22 @@ LEARNER_CLASSES = {"dr": DRLearner, "r": RLearner}
 
 # ------------------------------------------------------------------------- coverage
 # Measured before choosing the seeds (training campaign seed 100 + s, test campaign seed
-# 200 + s, learner seed s; 20,000 training rows, defaults: 100 trees in bags of 10), coverage
-# of the true effect by the 90% intervals, per offer:
-#   DR(forest) binary      s = 0..7: 0.842–0.957 (mean over both offers 0.889–0.950)
-#   DR(forest) continuous  s = 0..4: 0.879–0.944
-#   R(forest)  binary      s = 0..7: 0.818–0.957 (at 40,000 rows, s = 0..6: 0.857–0.954)
-#   R(forest)  continuous  s = 0..4: 0.835–0.957
-# The spread is the forest's bias at the step of offer 1's effect and the tails of offer 2's,
-# which moves with the training sample; the seeds below sit inside the range for both offers
-# (0.914–0.928). Fits are deterministic (same result on 1 or 2 threads).
+# 200 + s, learner seed s; 20,000 training rows, defaults: 100 trees in bags of 10, depth 14),
+# coverage of the true effect by the 90% intervals and PEHE, per offer:
+#   DR(forest) binary      s = 0..7: 0.889–0.954, PEHE 0.039–0.050
+#   DR(forest) continuous  s = 0..4: 0.912–0.937, PEHE 1.10–1.33
+#   R(forest)  binary      s = 0..7: 0.871–0.950, PEHE 0.032–0.046
+#   R(forest)  continuous  s = 0..4: 0.857–0.947, PEHE 0.96–1.38
+# (At the earlier default depth 10 the spread was wider, 0.818–0.957, at PEHE about 10% lower:
+# the forest's bias at the step of offer 1's effect and the tails of offer 2's, which moves with
+# the training sample.) The seeds below sit inside the band for both offers. Fits are
+# deterministic (same result on 1 or 2 threads).
 @pytest.mark.parametrize(
     ("learner", "kind", "seed", "max_pehe"),
     [
-        ("dr", "binary", 5, 0.045),
+        ("dr", "binary", 5, 0.05),
         ("dr", "continuous", 3, 1.3),
-        ("r", "binary", 7, 0.045),
+        ("r", "binary", 7, 0.05),
         ("r", "continuous", 3, 1.3),
     ],
     ids=["dr-binary", "dr-continuous", "r-binary", "r-continuous"],
