@@ -44,7 +44,7 @@ def test_trees_are_cut_by_whether_they_read_the_arm(s_model):
     total = lgb.Booster(model_str=text).num_trees()
     assert split.n_shared + split.n_by_arm == total
     assert split.n_shared > 0 and split.n_by_arm > 0
-    assert split.by_arm.num_trees() == split.n_by_arm
+    assert split.resolved(1.0).num_trees() == split.n_by_arm
     # the arm-free part gives the same output whatever the arm column holds
     X = make_campaign(500, seed=6).X
     outs = [
@@ -52,6 +52,30 @@ def test_trees_are_cut_by_whether_they_read_the_arm(s_model):
         for a in (0.0, 1.0, 2.0)
     ]
     assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+
+
+@pytest.mark.parametrize("categorical", [True, False], ids=["categorical-arm", "numeric-arm"])
+def test_resolved_trees_give_each_arms_raw_scores_without_the_arm(categorical):
+    """Arm splits decided per arm: the same raw score as the whole tree, and shorter trees."""
+    data = make_campaign(8_000, seed=4)
+    inputs = np.column_stack([data.X, data.treatment.astype(float)])
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 15, "verbosity": -1, "seed": 1},
+        lgb.Dataset(inputs, data.y, categorical_feature=[5, 6] if categorical else [5]),
+        num_boost_round=40,
+    )
+    split = split_by_arm(booster.model_to_string())
+    assert split is not None and split.n_by_arm > 0
+    X = make_campaign(2_000, seed=8).X
+    for arm in (0.0, 1.0, 2.0):
+        whole = booster.predict(np.column_stack([X, np.full(len(X), arm)]), raw_score=True)
+        parts = split.resolved(arm).predict(X, raw_score=True, predict_disable_shape_check=True)
+        if split.shared is not None:
+            parts += split.shared.predict(X, raw_score=True, predict_disable_shape_check=True)
+        np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-12)
+        leaves = [t["num_leaves"] for t in split.resolved(arm).dump_model()["tree_info"]]
+        before = [int(t.split("num_leaves=")[1].split()[0]) for t in split.arm_trees]
+        assert len(leaves) == len(before) and sum(leaves) < sum(before)
 
 
 def test_models_that_cannot_be_cut_are_left_whole():

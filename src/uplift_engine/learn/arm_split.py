@@ -1,10 +1,11 @@
 """Score an S-learner's booster under every arm, walking arm-free trees once.
 
-An S-learner's model reads the arm code as its last feature. Most of its trees never split on
+An S-learner's model reads the arm code as its last feature. Some of its trees never split on
 that feature, so their output is the same under every arm: evaluating the whole model once per
-arm repeats them. Here the model's text is cut into two LightGBM models — the trees that split
-on the arm and those that do not — the arm-free part is evaluated once, the other once per arm,
-and the raw scores are added before the objective's link (the sigmoid of a binary model).
+arm repeats them. Here the model's text is cut into LightGBM models: the trees that never read
+the arm, evaluated once, and for each arm the other trees *resolved* for that arm — every split
+on the arm replaced by the child the arm goes to, so the tree is shorter and reads no arm
+column. The raw scores are added before the objective's link (the sigmoid of a binary model).
 Trees are summed in a different order than LightGBM's own ``predict``, so results agree with
 it to rounding (about 1e-15), not bit for bit.
 
@@ -18,7 +19,7 @@ This module is on the scoring path: NumPy and LightGBM (imported when a model is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,33 +28,52 @@ _TREE = re.compile(r"^Tree=\d+\n", re.MULTILINE)
 _END = "end of trees"
 
 
-@dataclass(frozen=True)
+@dataclass
 class ArmSplitModel:
-    """The arm-free trees and the arm-reading trees of one booster, and its link."""
+    """The arm-free trees of one booster, its arm-reading trees resolved per arm, and its link."""
 
     shared: Any
     """A ``lightgbm.Booster`` of the trees that never read the arm, or ``None``."""
-    by_arm: Any
-    """A ``lightgbm.Booster`` of the trees that split on the arm, or ``None``."""
+    arm_trees: list[str]
+    """The text blocks of the trees that split on the arm."""
+    header: str
+    tail: str
     sigmoid: float | None
     """The binary objective's sigmoid scale; ``None`` for regression (identity link)."""
     n_shared: int
-    n_by_arm: int
+    arm_feature: int
+    _resolved: dict[float, Any] = field(default_factory=dict)
+
+    @property
+    def n_by_arm(self) -> int:
+        """Number of trees that split on the arm."""
+        return len(self.arm_trees)
+
+    def resolved(self, arm: float) -> Any:
+        """The arm-reading trees resolved for ``arm`` (a ``lightgbm.Booster``, or ``None``).
+
+        Built once per arm and kept.
+        """
+        if arm not in self._resolved:
+            trees = [_resolve(tree, self.arm_feature, arm) for tree in self.arm_trees]
+            self._resolved[arm] = _booster(self.header, trees, self.tail)
+        return self._resolved[arm]
 
     def predict(self, X: np.ndarray, arms: list[float], threads: int) -> dict[float, np.ndarray]:
-        """The model's output (n,) under each arm code; ``X`` lacks the arm column."""
-        inputs = np.empty((X.shape[0], X.shape[1] + 1), dtype=np.float64)
-        inputs[:, :-1] = X
-        inputs[:, -1] = arms[0]
+        """The model's output (n,) under each arm code.
+
+        ``X`` lacks the arm column: no tree evaluated here reads it.
+        """
+        options = {"raw_score": True, "num_threads": threads, "predict_disable_shape_check": True}
         base = np.zeros(X.shape[0])
         if self.shared is not None:
-            base += self.shared.predict(inputs, raw_score=True, num_threads=threads)
+            base += self.shared.predict(X, **options)
         out = {}
         for arm in arms:
             raw = base
-            if self.by_arm is not None:
-                inputs[:, -1] = arm
-                raw = base + self.by_arm.predict(inputs, raw_score=True, num_threads=threads)
+            booster = self.resolved(arm)
+            if booster is not None:
+                raw = base + booster.predict(X, **options)
             out[arm] = raw if self.sigmoid is None else 1.0 / (1.0 + np.exp(-self.sigmoid * raw))
         return out
 
@@ -88,10 +108,12 @@ def split_by_arm(text: str) -> ArmSplitModel | None:
         (by_arm if reads_arm else shared).append(tree)
     return ArmSplitModel(
         shared=_booster(header, shared, tail),
-        by_arm=_booster(header, by_arm, tail),
+        arm_trees=by_arm,
+        header=header,
+        tail=tail,
         sigmoid=sigmoid,
         n_shared=len(shared),
-        n_by_arm=len(by_arm),
+        arm_feature=int(arm),
     )
 
 
@@ -104,3 +126,70 @@ def _booster(header: str, trees: list[str], tail: str) -> Any:
     sizes = "tree_sizes=" + " ".join(str(len(block)) for block in blocks)
     header = re.sub(r"^tree_sizes=.*$", sizes, header, count=1, flags=re.MULTILINE)
     return lightgbm.Booster(model_str=header + "".join(blocks) + tail)
+
+
+_PER_NODE = ("split_feature", "split_gain", "threshold", "decision_type")
+_PER_INTERNAL = ("internal_value", "internal_weight", "internal_count")
+_PER_LEAF = ("leaf_value", "leaf_weight", "leaf_count")
+
+
+def _resolve(tree: str, arm_feature: int, arm: float) -> str:
+    """A tree's text block with every split on ``arm_feature`` decided for ``arm``.
+
+    Each such split is replaced by the child ``arm`` goes to (LightGBM's rule: categorical — left
+    when the code is in the node's bitset; numeric — left when ``arm <= threshold``); the nodes
+    and leaves no longer reachable are dropped.
+    """
+    lines = tree.strip("\n").split("\n")
+    head, fields = lines[0], dict(line.split("=", 1) for line in lines[1:])
+    arrays = {k: v.split() for k, v in fields.items()}
+    feature = [int(f) for f in arrays["split_feature"]]
+    left = [int(c) for c in arrays["left_child"]]
+    right = [int(c) for c in arrays["right_child"]]
+    decision = [int(d) for d in arrays["decision_type"]]
+    bounds = [int(b) for b in arrays.get("cat_boundaries", [])]
+    words = [int(w) for w in arrays.get("cat_threshold", [])]
+    internal: list[int] = []
+    leaves: list[int] = []
+    new_left: list[int] = []
+    new_right: list[int] = []
+
+    def goes_left(node: int) -> bool:
+        if decision[node] & 1:  # categorical: the node's threshold indexes its bitset
+            cat = int(float(arrays["threshold"][node]))
+            code = int(arm)
+            word = bounds[cat] + code // 32
+            return code >= 0 and word < bounds[cat + 1] and bool(words[word] >> (code % 32) & 1)
+        return arm <= float(arrays["threshold"][node])
+
+    def build(child: int) -> int:
+        if child < 0:  # a leaf, ~index
+            leaves.append(~child)
+            return ~(len(leaves) - 1)
+        if feature[child] == arm_feature:
+            return build(left[child] if goes_left(child) else right[child])
+        index = len(internal)
+        internal.append(child)
+        new_left.append(0)
+        new_right.append(0)
+        new_left[index] = build(left[child])
+        new_right[index] = build(right[child])
+        return index
+
+    root = build(0)
+    out = dict(fields)
+    if root < 0:  # the whole tree was arm splits above one leaf
+        for name in (*_PER_NODE, *_PER_INTERNAL, "left_child", "right_child"):
+            out[name] = ""
+    else:
+        for name in (*_PER_NODE, *_PER_INTERNAL):
+            if name in arrays:
+                out[name] = " ".join(arrays[name][i] for i in internal)
+        out["left_child"] = " ".join(map(str, new_left))
+        out["right_child"] = " ".join(map(str, new_right))
+    for name in _PER_LEAF:
+        if name in arrays:
+            out[name] = " ".join(arrays[name][i] for i in leaves)
+    out["num_leaves"] = str(len(leaves))
+    body = "".join(f"{name}={value}\n" for name, value in out.items())
+    return f"{head}\n{body}\n\n"
