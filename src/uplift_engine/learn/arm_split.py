@@ -137,8 +137,9 @@ def _resolve(tree: str, arm_feature: int, arm: float) -> str:
     """A tree's text block with every split on ``arm_feature`` decided for ``arm``.
 
     Each such split is replaced by the child ``arm`` goes to (LightGBM's rule: categorical — left
-    when the code is in the node's bitset; numeric — left when ``arm <= threshold``); the nodes
-    and leaves no longer reachable are dropped.
+    when the code is in the node's bitset; numeric — left when ``arm <= threshold``, or the
+    default side for 0 when zero counts as missing); the nodes and leaves no longer reachable are
+    dropped.
     """
     lines = tree.strip("\n").split("\n")
     head, fields = lines[0], dict(line.split("=", 1) for line in lines[1:])
@@ -160,6 +161,8 @@ def _resolve(tree: str, arm_feature: int, arm: float) -> str:
             code = int(arm)
             word = bounds[cat] + code // 32
             return code >= 0 and word < bounds[cat + 1] and bool(words[word] >> (code % 32) & 1)
+        if (decision[node] >> 2) & 3 == 1 and arm == 0.0:  # zero as missing: the default side
+            return bool(decision[node] & 2)
         return arm <= float(arrays["threshold"][node])
 
     def build(child: int) -> int:
