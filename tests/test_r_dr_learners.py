@@ -30,8 +30,11 @@ LEARNER_CLASSES = {"dr": DRLearner, "r": RLearner}
 # coverage of the true effect by the 90% intervals and PEHE, per offer:
 #   DR(forest) binary      s = 0..7: 0.889–0.954, PEHE 0.039–0.050
 #   DR(forest) continuous  s = 0..4: 0.912–0.937, PEHE 1.10–1.33
-#   R(forest)  binary      s = 0..7: 0.871–0.950, PEHE 0.032–0.046
-#   R(forest)  continuous  s = 0..4: 0.857–0.947, PEHE 0.96–1.38
+#   R(forest)  binary      s = 0..5: 0.869–0.957, PEHE 0.037–0.052
+#   R(forest)  continuous  s = 0..5: 0.851–0.913, PEHE 1.22–1.59
+# The R-learner's forest is one forest for both offers (``joint_arms``, the default); with a
+# forest per offer its PEHE was 0.032–0.046 and 0.96–1.38: the two offers' effects follow
+# different features here (x1 and x2), so a joint tree spends its splits on both.
 # (At the earlier default depth 10 the spread was wider, 0.818–0.957, at PEHE about 10% lower:
 # the forest's bias at the step of offer 1's effect and the tails of offer 2's, which moves with
 # the training sample.) The seeds below sit inside the band for both offers. Fits are
@@ -42,7 +45,7 @@ LEARNER_CLASSES = {"dr": DRLearner, "r": RLearner}
         ("dr", "binary", 5, 0.05),
         ("dr", "continuous", 3, 1.3),
         ("r", "binary", 7, 0.05),
-        ("r", "continuous", 3, 1.3),
+        ("r", "continuous", 3, 1.45),
     ],
     ids=["dr-binary", "dr-continuous", "r-binary", "r-continuous"],
 )

@@ -7,15 +7,16 @@ Invariant: for every row, ``base + contributions.sum(features)`` equals the ense
   changes ``values[child] − values[node]`` along its path; each change is credited to the
   feature the node splits on, and the forest's share is the average over trees. The base is the
   tree-averaged root value (the same for every row). Exact, up to float rounding.
-- ``"causal"`` / ``"regression"`` ensembles: the output is a ratio of tree-averaged leaf
-  statistics M (θ = (M_wy − M_w·M_y)/(M_ww − M_w²), or M_y/M_w). M is split per feature as
+- ``"causal"`` / ``"regression"`` ensembles: the outputs are smooth functions of tree-averaged
+  leaf statistics M (θ = J⁻¹·(M_wy − M_w·M_y) with J = M_ww − M_w·M_wᵀ — one offer:
+  (M_wy − M_w·M_y)/(M_ww − M_w²) — or M_y/M_w). M is split per feature as
   above (its statistics are tree means), then θ(M) − θ(M₀) is shared by Aumann–Shapley
   (integrated gradients) along the straight line from the base statistics M₀ to the row's M:
   feature f gets ``c_f · ∫₀¹ ∇θ(M₀ + t·ΔM) dt``, where ``c_f`` is its share of ΔM. The shares
   add up to θ(M) − θ(M₀) (Gauss–Legendre quadrature of a smooth integrand; the error is below
-  1e-9 in practice — the denominators stay positive along the line, as M_ww − M_w² is concave
-  in t and M_w is linear). The ensemble's floor on a vanishing denominator bends the path
-  only where a denominator is below 1e-12.
+  1e-9 in practice — the denominators stay positive along the line, as J is concave in t,
+  so J(t) ⪰ (1 − t)·J(M₀) + t·J(M), and M_w is linear). The ensemble's floor on a vanishing
+  denominator bends the path only where a denominator is below 1e-12.
 
 Rows are routed exactly as :class:`TreeEnsemble` routes them (``x > threshold`` goes right, so
 a missing value goes left; a categorical node sends a level right when its bin is not in the
@@ -26,7 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from uplift_engine.learn.tree_ensemble import TreeEnsemble
+from uplift_engine.learn.tree_ensemble import (
+    TreeEnsemble,
+    causal_gradient,
+    regression_gradient,
+)
 
 QUADRATURE_NODES = 24
 BATCH_ROWS = 16_384
@@ -66,10 +71,10 @@ def ensemble_contributions(
             base[rows] = stats_base
             output[rows] = total
         else:
-            shares, theta0 = _ratio_shares(ensemble.combine, stats, stats_base)
-            contrib[rows, : stats.shape[1], 0] = shares
-            base[rows, 0] = theta0
-            output[rows, 0] = ratio_output(ensemble.combine, total)
+            shares, theta0 = _ratio_shares(ensemble, stats, stats_base)
+            contrib[rows, : stats.shape[1]] = shares
+            base[rows] = theta0
+            output[rows] = ratio_output(ensemble, total)
     return contrib, base, output
 
 
@@ -114,37 +119,27 @@ def path_attributions(ensemble: TreeEnsemble, X: np.ndarray) -> tuple[np.ndarray
     return out.reshape(n, width, values.shape[1]), base
 
 
-def ratio_output(combine: str, stats: np.ndarray) -> np.ndarray:
-    """The ensemble's output from tree-averaged statistics (n, s) → (n,), floor included."""
-    if combine == "causal":
-        mw, my, mwy, mww = stats.T
-        return (mwy - mw * my) / np.maximum(mww - mw * mw, _FLOOR)
-    m_y, m_w = stats.T
-    return m_y / np.maximum(m_w, _FLOOR)
+def ratio_output(ensemble: TreeEnsemble, stats: np.ndarray) -> np.ndarray:
+    """The ensemble's outputs from tree-averaged statistics (n, s) → (n, K), floor included."""
+    return _ratio_gradient(ensemble, stats)[0]
 
 
-def _ratio_gradient(combine: str, stats: np.ndarray) -> np.ndarray:
-    """∇ of :func:`ratio_output` with respect to the statistics, (n, s)."""
-    if combine == "causal":
-        mw, my, mwy, mww = stats.T
-        den = np.maximum(mww - mw * mw, _FLOOR)
-        num = mwy - mw * my
-        return np.column_stack(
-            [(2.0 * mw * num - my * den) / den**2, -mw / den, 1.0 / den, -num / den**2]
-        )
-    m_y, m_w = stats.T
-    m_w = np.maximum(m_w, _FLOOR)
-    return np.column_stack([1.0 / m_w, -m_y / m_w**2])
+def _ratio_gradient(ensemble: TreeEnsemble, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ratio_output` (n, K) and its gradient in the statistics (n, K, s)."""
+    if ensemble.combine == "causal":
+        return causal_gradient(stats, ensemble.n_outputs)
+    return regression_gradient(stats)
 
 
 def _ratio_shares(
-    combine: str, stats: np.ndarray, stats_base: np.ndarray
+    ensemble: TreeEnsemble, stats: np.ndarray, stats_base: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Aumann–Shapley shares (n, p) of θ(M) − θ(M₀), and θ(M₀) (n,)."""
+    """Aumann–Shapley shares (n, p, K) of θ(M) − θ(M₀), and θ(M₀) (n, K)."""
     delta = stats.sum(axis=1)
     nodes, weights = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
-    mean_gradient = np.zeros_like(delta)
+    k = ensemble.n_outputs
+    mean_gradient = np.zeros((delta.shape[0], k, delta.shape[1]))
     for t, w in zip((nodes + 1.0) / 2.0, weights / 2.0, strict=True):
-        mean_gradient += w * _ratio_gradient(combine, stats_base + t * delta)
-    shares = np.einsum("nps,ns->np", stats, mean_gradient)
-    return shares, ratio_output(combine, stats_base)
+        mean_gradient += w * _ratio_gradient(ensemble, stats_base + t * delta)[1]
+    shares = np.einsum("nps,nks->npk", stats, mean_gradient)
+    return shares, ratio_output(ensemble, stats_base)

@@ -6,8 +6,11 @@ the chance of offer ``k`` against control among the rows of control and ``k`` �
 share when the given propensities are constant within each arm (a randomised design), else a
 cross-fitted LightGBM classifier clipped to ``PROPENSITY_CLIP``. :func:`offer_residuals` makes
 the residuals of Robinson's decomposition on those rows: Ỹ = y − m_k(x) with
-m_k = e_k·μ_k + (1 − e_k)·μ_0, and W̃ = 1[arm = k] − e_k(x). The seeds are fixed functions of
-the learner's seed, so a learner is reproducible and two learners with one seed share nuisances.
+m_k = e_k·μ_k + (1 − e_k)·μ_0, and W̃ = 1[arm = k] − e_k(x). :func:`joint_residuals` does the
+same for all offers at once on every row (grf's multi-arm forest): e_a(x) the chance of each arm
+(:func:`arm_propensities`), Ỹ = y − Σ_a e_a·μ_a and W̃_k = 1[arm = k] − e_k. The seeds are
+fixed functions of the learner's seed, so a learner is reproducible and two learners with one
+seed share nuisances.
 """
 
 from __future__ import annotations
@@ -98,6 +101,60 @@ def offer_residuals(
     e = offer_propensity(data, k, rows, treated, params, seed)
     y_res = data.y[rows] - (e * mu[rows, k] + (1.0 - e) * mu[rows, 0])
     return OfferResiduals(rows, treated, e, y_res, treated - e)
+
+
+@dataclass(frozen=True)
+class JointResiduals:
+    """Residuals of every offer at once, on every row."""
+
+    propensity: np.ndarray  # e_a(x), rows × arms (control first), each row summing to 1
+    y_res: np.ndarray  # Ỹ = y − Σ_a e_a(x)·μ_a(x)
+    w_res: np.ndarray  # W̃_k = 1[arm = k] − e_k(x), rows × offers
+
+
+def arm_propensities(data: TrainingData, params: BoosterParams, seed: int) -> np.ndarray:
+    """Chance of every arm for every row, (n, K + 1), rows summing to 1.
+
+    The design's shares when the given propensities are constant within each arm; else one
+    cross-fitted LightGBM classifier per offer (that offer against the other arms; with a
+    single offer, control's chance is the rest), each clipped to ``PROPENSITY_CLIP`` and the
+    row normalised.
+    """
+    n, arms = len(data.y), data.n_arms
+    given = [data.propensity[data.treatment == a] for a in range(arms)]
+    if all(np.ptp(p) == 0 for p in given):
+        shares = np.array([p[0] for p in given])
+        return np.broadcast_to(shares / shares.sum(), (n, arms)).copy()
+    folds = np.random.default_rng([seed, 3]).permutation(n) % CROSS_FIT_FOLDS
+    e = np.empty((n, arms))
+    for fold in range(CROSS_FIT_FOLDS):
+        train = np.flatnonzero(folds != fold)
+        test = np.flatnonzero(folds == fold)
+        for a in range(1 if arms == 2 else 0, arms):
+            booster = fit_booster(
+                data.X[train],
+                (data.treatment[train] == a).astype(np.float64),
+                objective="binary",
+                params=params,
+                seed=seed + 700 + 10 * fold + a,
+                categorical=[int(c) for c in data.categorical],
+            )
+            e[test, a] = predict(booster, data.X[test], params.threads)
+    if arms == 2:
+        e[:, 0] = 1.0 - e[:, 1]
+    e = np.clip(e, *PROPENSITY_CLIP)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def joint_residuals(
+    data: TrainingData, mu: np.ndarray, params: BoosterParams, seed: int
+) -> JointResiduals:
+    """Ỹ and W̃ of all offers on every row, from :func:`outcome_by_arm`'s ``mu``."""
+    e = arm_propensities(data, params, seed)
+    arms = np.arange(1, data.n_arms)
+    w_res = (data.treatment[:, None] == arms).astype(np.float64) - e[:, 1:]
+    y_res = data.y - (e * mu).sum(axis=1)
+    return JointResiduals(e, y_res, w_res)
 
 
 def control_outcome_model(data: TrainingData, params: BoosterParams, seed: int) -> str:

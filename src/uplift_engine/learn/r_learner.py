@@ -8,9 +8,10 @@ the effect τ_k minimises Σ w·(Ỹ − τ_k(x)·W̃)². The final stage is cho
 
 - ``"lightgbm"``: a LightGBM regression of Ỹ/W̃ with weights w·W̃² (the R-loss rewritten as a
   weighted squared error) — point estimates, no intervals;
-- ``"forest"``: an honest causal forest on the same residuals (the causal forest's final
-  stage, :func:`~uplift_engine.learn.forest.causal_forest.orthogonal_forest_graph`) — with
-  per-customer confidence intervals from its little bags.
+- ``"forest"``: an honest causal forest on the same kind of residuals (the causal forest's
+  final stage, :func:`~uplift_engine.learn.forest.causal_forest.orthogonal_forest_graph`,
+  by default one forest for all offers on every row, ``joint_arms``) — with per-customer
+  confidence intervals from its little bags.
 
 ``pred_<control>`` comes from a LightGBM model fitted on all control rows, ``pred_<offer>`` is
 that plus τ_k (levels clipped to [0, 1] for binary outcomes).
@@ -90,6 +91,7 @@ class RLearner(UpliftLearner):
         sample_fraction: float = 0.5,
         interval_level: float = 0.9,
         max_bins: int = MAX_BINS,
+        joint_arms: bool = True,
     ) -> None:
         super().__init__(params=params, seed=seed)
         self.final_stage = final_stage
@@ -102,6 +104,7 @@ class RLearner(UpliftLearner):
         self.sample_fraction = sample_fraction
         self.interval_level = interval_level
         self.max_bins = max_bins
+        self.joint_arms = joint_arms
 
     def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper confidence bounds of every offer's effect, each (n, K).
@@ -114,7 +117,9 @@ class RLearner(UpliftLearner):
         params = self._booster_params
         if check_final_stage(self.name, self.final_stage) == "forest":
             settings = HonestSettings.of(self)
-            return orthogonal_forest_graph(data, settings, params, self.seed, prefix="tau")
+            return orthogonal_forest_graph(
+                data, settings, params, self.seed, prefix="tau", joint_arms=self.joint_arms
+            )
         mu = outcome_by_arm(data, params, self.seed)
         weight = data.sample_weight if data.sample_weight is not None else np.ones(len(data.y))
         models = {"mu_0": control_outcome_model(data, params, self.seed)}

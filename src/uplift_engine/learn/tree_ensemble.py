@@ -12,19 +12,23 @@ as the trainer put missing values in the lowest bin — and at a categorical nod
 
 - ``"mean"``: the outputs are the average over trees of the leaf values (an uplift forest's
   per-arm outcome means);
-- ``"causal"``: leaf values are the honest-half means of (W̃, Ỹ, W̃·Ỹ, W̃²) of residualised
-  treatment and outcome; the single output is the forest's effect
-  θ = (M_wy − M_w·M_y) / (M_ww − M_w²) over the averaged means M (grf's forest weights), and its
-  variance comes from the bootstrap of little bags: consecutive groups of ``group_size`` trees
-  share a half-sample (Athey, Tibshirani & Wager 2019);
+- ``"causal"``: leaf values are the honest-half means of (W̃_k, Ỹ, W̃_k·Ỹ, W̃_j·W̃_k for j ≤ k)
+  of K offers' residualised arm indicators W̃ and outcome Ỹ (:func:`causal_means_width` columns:
+  4 for one offer, in the order W̃, Ỹ, W̃Ỹ, W̃²); the K outputs are the forest's effects
+  θ = J⁻¹·(M_wy − M_w·M_y) with J = M_ww − M_w·M_wᵀ over the tree-averaged means M (grf's forest
+  weights; one offer: θ = (M_wy − M_w·M_y) / (M_ww − M_w²)), and their variances come from the
+  bootstrap of little bags: consecutive groups of ``group_size`` trees share a half-sample
+  (Athey, Tibshirani & Wager 2019);
 - ``"regression"``: leaf values are the honest (Σw·y/n, Σw/n) of a pseudo-outcome y over the
   leaf's n estimation rows (grf's regression forest); the single output is their ratio over the
   tree-averaged values, a weighted mean of y, with a variance from the little bags as above.
 
 Both little-bag combines are the forest's estimating equation averaged over trees; tree ``b``'s
-contribution ψ_b (causal: the moment of the slope; regression: Σw·y/n − θ·Σw/n) gives the
-variance (Var of the bag means of ψ − within-bag noise / (ℓ − 1), Bayes-debiased) / J², J the
-derivative of the equation (M_ww − M_w² or M_w).
+contribution ψ_b (causal: the moments of the regression, a K-vector; regression:
+Σw·y/n − θ·Σw/n) gives output k's variance as the Var of the bag means of (J⁻¹ψ)_k − within-bag
+noise / (ℓ − 1), Bayes-debiased, J the derivative of the equation (J above, or M_w). As the
+equation is linear in a tree's leaf means s_b and zero at their average M, J⁻¹ψ_b is
+∇θ(M)·(s_b − M): one small matrix product per tree and row.
 
 This module is on the scoring path: NumPy only. Arrays are validated on construction, so a
 corrupt ensemble fails to load instead of looping or reading out of bounds.
@@ -43,7 +47,6 @@ ARRAY_NAMES = ("feature", "threshold", "left", "right", "cat_index", "cat_masks"
 COMBINES = ("mean", "causal", "regression")
 LITTLE_BAGS = ("causal", "regression")
 """Combines whose trees come in little bags and whose output has a variance."""
-CAUSAL_STATS = 4  # leaf means of W̃, Ỹ, W̃·Ỹ, W̃²
 REGRESSION_STATS = 2  # leaf Σw·y/n and Σw/n
 BATCH_ROWS = 32_768
 _DENOMINATOR_FLOOR = 1e-12
@@ -93,7 +96,9 @@ class TreeEnsemble:
     @property
     def n_outputs(self) -> int:
         """Columns of :meth:`predict`."""
-        return 1 if self.combine in LITTLE_BAGS else int(self.values.shape[1])
+        if self.combine == "causal":
+            return causal_offers(int(self.values.shape[1])) or 1
+        return 1 if self.combine == "regression" else int(self.values.shape[1])
 
     @property
     def n_features(self) -> int:
@@ -137,7 +142,9 @@ class TreeEnsemble:
         X = self._check_X(X)
         if self.combine == "mean":
             return self._batched(X, self.n_outputs, self._mean_batch)
-        return self._batched(X, 1, lambda Xb: self._bagged_batch(Xb, variance=False))
+        return self._batched(
+            X, self.n_outputs, lambda Xb: self._bagged_batch(Xb, variance=False)
+        )
 
     def predict_variance(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Outputs and the variance of each (little-bag ensembles only), each (n_rows, 1)."""
@@ -147,8 +154,9 @@ class TreeEnsemble:
                 f"this one is {self.combine!r}"
             )
         X = self._check_X(X)
-        both = self._batched(X, 2, lambda Xb: self._bagged_batch(Xb, variance=True))
-        return both[:, :1], both[:, 1:]
+        k = self.n_outputs
+        both = self._batched(X, 2 * k, lambda Xb: self._bagged_batch(Xb, variance=True))
+        return both[:, :k], both[:, k:]
 
     def leaf_indices(self, X: np.ndarray) -> np.ndarray:
         """The leaf each row reaches in each tree, shape (n_rows, n_trees)."""
@@ -229,49 +237,43 @@ class TreeEnsemble:
         return total / self.n_trees
 
     def _bagged_batch(self, Xb: np.ndarray, *, variance: bool) -> np.ndarray:
-        """Output (and variance) of a little-bag ensemble for a batch: (nb, 1) or (nb, 2)."""
+        """Outputs (and variances) of a little-bag ensemble for a batch: (nb, K) or (nb, 2K)."""
         leaves = self._leaves(Xb)
         nb = Xb.shape[0]
         means = np.zeros((nb, self.values.shape[1]))
         for t in range(self.n_trees):
             means += self.values.take(leaves[t], axis=0)
         means /= self.n_trees
-        psi: Callable[[np.ndarray], np.ndarray]
         if self.combine == "causal":
-            mw, my, mwy, mww = means.T
-            jac = np.maximum(mww - mw * mw, _DENOMINATOR_FLOOR)
-            theta = (mwy - mw * my) / jac
-
-            def psi(s: np.ndarray) -> np.ndarray:
-                out = s[:, 2] - mw * s[:, 1] - my * s[:, 0] + mw * my
-                out -= theta * (s[:, 3] - 2.0 * mw * s[:, 0] + mw * mw)
-                return out
-
+            theta, gradient = causal_gradient(means, self.n_outputs)
         else:
-            m_y, m_w = means.T
-            jac = np.maximum(m_w, _DENOMINATOR_FLOOR)
-            theta = m_y / jac
-
-            def psi(s: np.ndarray) -> np.ndarray:
-                return s[:, 0] - theta * s[:, 1]
-
+            theta, gradient = regression_gradient(means)
         if not variance:
-            return theta[:, None]
-        var = self._little_bag_variance(leaves, psi, nb) / (jac * jac)
-        return np.column_stack([theta, var])
+            return theta
+        centre = np.einsum("nkv,nv->nk", gradient, means)
+
+        def influence(s: np.ndarray) -> np.ndarray:
+            out = np.einsum("nkv,nv->nk", gradient, s)
+            out -= centre
+            return out
+
+        return np.hstack([theta, self._little_bag_variance(leaves, influence, theta.shape)])
 
     def _little_bag_variance(
-        self, leaves: np.ndarray, psi: Callable[[np.ndarray], np.ndarray], nb: int
+        self,
+        leaves: np.ndarray,
+        influence: Callable[[np.ndarray], np.ndarray],
+        shape: tuple[int, ...],
     ) -> np.ndarray:
-        """Bayes-debiased between-bag variance of the trees' mean ψ (before dividing by J²)."""
+        """Bayes-debiased between-bag variance of the trees' mean influence J⁻¹ψ, per output."""
         ell = self.group_size
         n_groups = self.n_trees // ell
-        total_sq = np.zeros(nb)
-        between_sq = np.zeros(nb)
+        total_sq = np.zeros(shape)
+        between_sq = np.zeros(shape)
         for g in range(n_groups):
-            group = np.zeros(nb)
+            group = np.zeros(shape)
             for t in range(g * ell, (g + 1) * ell):
-                p = psi(self.values.take(leaves[t], axis=0))
+                p = influence(self.values.take(leaves[t], axis=0))
                 total_sq += p * p
                 group += p
             group /= ell
@@ -294,9 +296,14 @@ class TreeEnsemble:
         if self.cat_masks.ndim != 2 or self.cat_masks.shape[1] < 2:
             raise ValueError("tree ensemble cat_masks must be a matrix of bins")
         if self.combine in LITTLE_BAGS:
-            width = CAUSAL_STATS if self.combine == "causal" else REGRESSION_STATS
-            if self.values.shape[1] != width:
-                raise ValueError(f"a {self.combine} ensemble's leaves hold {width} means")
+            width = int(self.values.shape[1])
+            if self.combine == "causal" and causal_offers(width) is None:
+                raise ValueError(
+                    "a causal ensemble's leaves hold 2K + 1 + K(K + 1)/2 means for K offers "
+                    f"(4, 8, 13, …), not {width}"
+                )
+            if self.combine == "regression" and width != REGRESSION_STATS:
+                raise ValueError(f"a regression ensemble's leaves hold {REGRESSION_STATS} means")
             if self.group_size < 2 or self.roots.size % self.group_size:
                 raise ValueError(
                     f"a {self.combine} ensemble needs whole groups of at least 2 trees"
@@ -334,6 +341,87 @@ class TreeEnsemble:
         self._cat_levels[tree_of[categorical], node_depth[categorical]] = True
         self._cat_features = np.unique(self.feature[categorical])
         self._masks_flat = self.cat_masks.ravel()
+
+
+def causal_means_width(n_offers: int) -> int:
+    """Leaf means of a causal ensemble of ``n_offers`` offers: 2K + 1 + K(K + 1)/2."""
+    return 2 * n_offers + 1 + n_offers * (n_offers + 1) // 2
+
+
+def causal_offers(width: int) -> int | None:
+    """The number of offers whose causal leaves hold ``width`` means (``None``: no such K)."""
+    k = 1
+    while causal_means_width(k) < width:
+        k += 1
+    return k if causal_means_width(k) == width else None
+
+
+def causal_parts(
+    stats: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split causal means (n, width) into W̃ (n, K), Ỹ (n,), W̃Ỹ (n, K) and W̃W̃ᵀ (n, K, K)."""
+    w, y, wy = stats[:, :k], stats[:, k], stats[:, k + 1 : 2 * k + 1]
+    ww = np.empty((stats.shape[0], k, k))
+    column = 2 * k + 1
+    for j in range(k):
+        for m in range(j, k):
+            ww[:, j, m] = stats[:, column]
+            ww[:, m, j] = stats[:, column]
+            column += 1
+    return w, y, wy, ww
+
+
+def causal_effects(means: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Effects θ (n, K) from tree-averaged causal means (n, width), and J⁻¹ (n, K, K).
+
+    J = M_ww − M_w·M_wᵀ is floored at 1e-12 (one offer) or given 1e-12 on its diagonal (several),
+    so a degenerate neighbourhood gives a large, finite effect instead of an error.
+    """
+    m_w, m_y, m_wy, m_ww = causal_parts(means, k)
+    rhs = m_wy - m_w * m_y[:, None]
+    if k == 1:
+        den = np.maximum(m_ww[:, 0, 0] - m_w[:, 0] ** 2, _DENOMINATOR_FLOOR)
+        inverse = (1.0 / den)[:, None, None]
+    else:
+        jac = m_ww - m_w[:, :, None] * m_w[:, None, :]
+        jac += _DENOMINATOR_FLOOR * np.eye(k)
+        inverse = np.linalg.inv(jac)
+    return np.einsum("nij,nj->ni", inverse, rhs), inverse
+
+
+def causal_gradient(means: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Effects θ (n, K) from tree-averaged causal means (n, width), and ∇θ (n, K, width).
+
+    dθ = J⁻¹·(dM_wy − dM_w·M_y − M_w·dM_y − dM_ww·θ + dM_w·(M_w·θ) + M_w·(dM_w·θ)), taken along
+    each statistic in turn. A tree's influence on the estimating equation, J⁻¹ψ_b, is
+    ∇θ·(s_b − M) for its leaf means s_b (the equation is linear in them and zero at M).
+    """
+    n = means.shape[0]
+    m_w, m_y, _, _ = causal_parts(means, k)
+    theta, inverse = causal_effects(means, k)
+    along = np.einsum("nk,nk->n", m_w, theta)
+    moves = np.zeros((n, k, means.shape[1]))  # the bracket, one column per statistic
+    moves[:, :, k] = -m_w
+    for j in range(k):
+        moves[:, j, j] += along - m_y
+        moves[:, :, j] += m_w * theta[:, j : j + 1]
+        moves[:, j, k + 1 + j] = 1.0
+    column = 2 * k + 1
+    for j in range(k):
+        for m in range(j, k):
+            moves[:, j, column] -= theta[:, m]
+            if m != j:
+                moves[:, m, column] -= theta[:, j]
+            column += 1
+    return theta, np.einsum("nij,njs->nis", inverse, moves)
+
+
+def regression_gradient(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """θ = M_y / M_w (n, 1) of a regression ensemble, and ∇θ (n, 1, 2)."""
+    m_y, m_w = means.T
+    m_w = np.maximum(m_w, _DENOMINATOR_FLOOR)
+    theta = m_y / m_w
+    return theta[:, None], np.column_stack([1.0 / m_w, -theta / m_w])[:, None, :]
 
 
 def _node_depths(

@@ -13,9 +13,12 @@ offers, as causalml's do; DDP, binary-only in causalml, generalises to the sum o
 |Δp_left − Δp_right|. ``SD`` (continuous outcomes) is the squared difference of arm means,
 Σ_k (μ_k − μ_0)², used like ED.
 
-Causal statistics are seven slots: row count, treated rows, Σw, Σw·W̃, Σw·Ỹ, Σw·W̃·Ỹ, Σw·W̃² of
-residualised treatment W̃ and outcome Ỹ; the gain of a split is Σ_children Σw·θ_c² − Σw·θ²
-with θ the residual-on-residual slope (the causal tree's heterogeneity criterion).
+Causal statistics, for K offers (W̃ a K-vector of residualised arm indicators, Ỹ the
+residualised outcome; :func:`causal_slots` of them, seven when K = 1): the row count of each arm
+(control first), Σw, Σw·W̃_k, Σw·Ỹ, Σw·W̃_k·Ỹ, and Σw·W̃_j·W̃_k for j ≤ k (row by row of the upper
+triangle). A node's effect θ solves (Σw·W̃W̃ᵀ − Σw·W̃ Σw·W̃ᵀ/Σw)·θ = Σw·W̃Ỹ − Σw·W̃ Σw·Ỹ/Σw (the
+residual-on-residual regression; grf's multi-arm causal forest), and the gain of a split is
+Σ_children Σw·‖θ_c‖² − Σw·‖θ‖² (the causal tree's heterogeneity criterion, summed over offers).
 
 Regression statistics are five slots: row count, rows of the offer, rows of control, Σw, Σw·y of
 a pseudo-outcome y (the DR-learner's); the gain of a split is the weighted variance reduction
@@ -33,7 +36,6 @@ KL, ED, CHI, DDP, SD, CAUSAL, REGRESSION = 0, 1, 2, 3, 4, 5, 6
 CRITERIA = {"KL": KL, "ED": ED, "Chi": CHI, "DDP": DDP, "SD": SD}
 BINARY_ONLY = ("KL", "ED", "Chi", "DDP")
 UPLIFT_SLOTS = 3
-CAUSAL_SLOTS = 7
 REGRESSION_SLOTS = 5
 _EPS = 1e-6
 _ALPHA = 0.9
@@ -163,29 +165,87 @@ def uplift_gain(
     return gain
 
 
+def causal_slots(n_offers: int) -> int:
+    """Slots of a causal forest's statistics for ``n_offers`` offers (7 for one)."""
+    return 3 * n_offers + 3 + n_offers * (n_offers + 1) // 2
+
+
 @numba.njit(nogil=True, cache=True)
-def causal_theta(stats: np.ndarray) -> tuple[float, float]:
-    """Residual-on-residual slope θ and its denominator Σw·(W̃ − W̄)² from causal statistics."""
-    weight = stats[2]
+def causal_theta(stats: np.ndarray, n_offers: int, mat: np.ndarray, theta: np.ndarray) -> bool:
+    """Solve a node's effects into ``theta`` (K); ``False`` when the system is degenerate.
+
+    ``mat`` (K × K) is scratch; the system is solved by Cholesky, and refused when a pivot is at
+    most 1e-12 · Σw (an arm without spread of W̃ in the node).
+    """
+    k_ = n_offers
+    base = k_ + 1
+    weight = stats[base]
     if weight <= 0.0:
-        return 0.0, 0.0
-    sw = stats[3]
-    sy = stats[4]
-    den = stats[6] - sw * sw / weight
-    if den <= 1e-12 * weight:
-        return 0.0, 0.0
-    return (stats[5] - sw * sy / weight) / den, den
+        return False
+    sw = base + 1
+    sy = sw + k_
+    swy = sy + 1
+    sww = swy + k_
+    y_mean = stats[sy] / weight
+    idx = sww
+    for j in range(k_):
+        for k in range(j, k_):
+            value = stats[idx] - stats[sw + j] * stats[sw + k] / weight
+            mat[j, k] = value
+            mat[k, j] = value
+            idx += 1
+        theta[j] = stats[swy + j] - stats[sw + j] * y_mean
+    floor = 1e-12 * weight
+    for j in range(k_):  # Cholesky: the lower triangle of mat becomes L
+        d = mat[j, j]
+        for m in range(j):
+            d -= mat[j, m] * mat[j, m]
+        if d <= floor:
+            return False
+        d = math.sqrt(d)
+        mat[j, j] = d
+        for i in range(j + 1, k_):
+            v = mat[i, j]
+            for m in range(j):
+                v -= mat[i, m] * mat[j, m]
+            mat[i, j] = v / d
+    for j in range(k_):  # L z = b
+        v = theta[j]
+        for m in range(j):
+            v -= mat[j, m] * theta[m]
+        theta[j] = v / mat[j, j]
+    for j in range(k_ - 1, -1, -1):  # Lᵀ θ = z
+        v = theta[j]
+        for m in range(j + 1, k_):
+            v -= mat[m, j] * theta[m]
+        theta[j] = v / mat[j, j]
+    return True
 
 
 @numba.njit(nogil=True, cache=True)
-def causal_gain(current: np.ndarray, left: np.ndarray, right: np.ndarray) -> float:
-    """Heterogeneity gain Σ_children Σw·θ² − Σw·θ² (−1 when a child's θ is undefined)."""
-    theta_l, den_l = causal_theta(left)
-    theta_r, den_r = causal_theta(right)
-    if den_l <= 0.0 or den_r <= 0.0:
+def causal_gain(
+    current: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    n_offers: int,
+    mat: np.ndarray,
+    theta: np.ndarray,
+) -> float:
+    """Heterogeneity gain Σ_children Σw·‖θ_c‖² − Σw·‖θ‖² (−1 when a child's θ is undefined)."""
+    weight = n_offers + 1
+    if not causal_theta(left, n_offers, mat, theta):
         return -1.0
-    theta, _ = causal_theta(current)
-    return left[2] * theta_l * theta_l + right[2] * theta_r * theta_r - current[2] * theta * theta
+    gain = 0.0
+    for k in range(n_offers):
+        gain += left[weight] * theta[k] * theta[k]
+    if not causal_theta(right, n_offers, mat, theta):
+        return -1.0
+    for k in range(n_offers):
+        gain += right[weight] * theta[k] * theta[k]
+    if causal_theta(current, n_offers, mat, theta):
+        for k in range(n_offers):
+            gain -= current[weight] * theta[k] * theta[k]
+    return gain
 
 
 @numba.njit(nogil=True, cache=True)

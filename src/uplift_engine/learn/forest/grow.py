@@ -6,8 +6,10 @@ repeats), a scratch copy of it, and a small pool of histograms — so memory doe
 the number of threads beyond O(rows + depth · features · 256 · slots) each.
 
 A row adds ``vals[row, j]`` to slot ``offset[row] + j`` of its bin's histogram (uplift forests:
-offset = 3·arm and values (1, w, w·y); causal forests: offset 0 and seven values; regression
-forests: offset 0 and five values). Nodes are
+offset = 3·arm and values (1, w, w·y); causal forests: offset 0 and
+:func:`~uplift_engine.learn.forest.criteria.causal_slots` values, seven for one offer;
+regression forests: offset 0 and five values). ``n_arms`` counts control: a causal forest of K
+offers has K + 1. Nodes are
 grown depth-first; a node's histogram is built only for its smaller child, the larger child's is
 the parent's minus it. Node ids are given in creation order, so a child's id is always larger
 than its parent's. A split "bin ≤ t" (numeric) or "bin in mask" (categorical) sends rows left.
@@ -133,9 +135,13 @@ def _is_uplift(kind):
 
 @numba.njit(nogil=True, cache=True)
 def _row_count(kind, stats, n_arms):
-    if not _is_uplift(kind):
+    if kind == REGRESSION:
         return stats[0]
     total = 0.0
+    if kind == CAUSAL:  # one count per arm, first
+        for a in range(n_arms):
+            total += stats[a]
+        return total
     for a in range(n_arms):
         total += stats[3 * a]
     return total
@@ -144,7 +150,10 @@ def _row_count(kind, stats, n_arms):
 @numba.njit(nogil=True, cache=True)
 def _arms_ok(kind, stats, n_arms, min_arm):
     if kind == CAUSAL:
-        return stats[1] > min_arm - 0.5 and stats[0] - stats[1] > min_arm - 0.5
+        for a in range(n_arms):  # noqa: SIM110 (numba compiles loops, not generators)
+            if stats[a] < min_arm - 0.5:
+                return False
+        return True
     if kind == REGRESSION:
         return stats[1] > min_arm - 0.5 and stats[2] > min_arm - 0.5
     for a in range(n_arms):  # noqa: SIM110 (numba compiles loops, not generators)
@@ -154,11 +163,14 @@ def _arms_ok(kind, stats, n_arms, min_arm):
 
 
 @numba.njit(nogil=True, cache=True)
-def _category_key(kind, stats, p_node, n_reg, min_arm, scratch):
-    """Sort key of a category inside a node: its (shrunk) uplift, causal slope, or mean."""
+def _category_key(kind, stats, p_node, n_reg, min_arm, scratch, mat, theta):
+    """Sort key of a category inside a node: its (shrunk) uplift, summed slopes, or mean."""
     if kind == CAUSAL:
-        theta, den = causal_theta(stats)
-        return theta if den > 0.0 else 0.0
+        key = 0.0
+        if causal_theta(stats, scratch.size - 1, mat, theta):
+            for k in range(scratch.size - 1):
+                key += theta[k]
+        return key
     if kind == REGRESSION:
         return stats[4] / stats[3] if stats[3] > 0.0 else 0.0
     summarise(stats, p_node, True, n_reg, min_arm, scratch)
@@ -197,14 +209,14 @@ def _candidate_bins(kind, hist, f, nb, bins, rows, start, end, n_arms, order, se
 def _find_split(
     kind, hist, total, p_node, perm, m, is_cat, n_bins, n_arms, n_reg, normalization,
     min_leaf, min_arm, best_order, bins, rows, start, end, work, p_left, p_right, order, keys,
-    seen,
+    seen, mat, theta,
 ):
     """Best split among the first ``m`` features of ``perm``: (gain, feature, position, n_order).
 
     For a numeric feature ``position`` is the bin threshold; for a categorical one it is the
     length of the prefix of ``best_order`` (bins sorted by their key) that goes left.
-    ``work`` (2 × slots), ``p_left``, ``p_right``, ``order``, ``keys`` and ``seen`` (all false)
-    are scratch space.
+    ``work`` (2 × slots), ``p_left``, ``p_right`` (one per arm), ``order``, ``keys``, ``seen``
+    (all false), ``mat`` (offers × offers) and ``theta`` (offers) are scratch space.
     """
     slots = total.size
     left = work[0]
@@ -223,7 +235,9 @@ def _find_split(
             continue
         if is_cat[f]:
             for j in range(n_order):
-                keys[j] = _category_key(kind, hist[f, order[j]], p_node, n_reg, min_arm, p_left)
+                keys[j] = _category_key(
+                    kind, hist[f, order[j]], p_node, n_reg, min_arm, p_left, mat, theta
+                )
             sorted_idx = np.argsort(keys[:n_order], kind="mergesort")
             tmp = order[:n_order].copy()
             for j in range(n_order):
@@ -244,7 +258,7 @@ def _find_split(
             if not _arms_ok(kind, right, n_arms, min_arm):
                 continue
             if kind == CAUSAL:
-                gain = causal_gain(total, left, right)
+                gain = causal_gain(total, left, right, n_arms - 1, mat, theta)
             elif kind == REGRESSION:
                 gain = regression_gain(total, left, right)
             else:
@@ -366,6 +380,8 @@ def grow_tree(
     order = np.empty(BIN_WIDTH, dtype=np.int64)
     keys = np.empty(BIN_WIDTH)
     seen = np.zeros(BIN_WIDTH, dtype=np.bool_)
+    mat = np.zeros((max(n_arms - 1, 1), max(n_arms - 1, 1)))
+    theta = np.zeros(max(n_arms - 1, 1))
 
     n_free -= 1
     slot = free[n_free]
@@ -395,7 +411,7 @@ def grow_tree(
             _, f, position, _ = _find_split(
                 kind, pool[slot], stats[node], node_p[node], perm, m, is_cat, n_bins, n_arms,
                 n_reg, normalization, min_child, min_arm, best_order, bins, rows, start, end,
-                work, p_left, p_right, order, keys, seen,
+                work, p_left, p_right, order, keys, seen, mat, theta,
             )
             split = f >= 0
         if not split:

@@ -6,8 +6,10 @@ its splits on one half and estimates its leaves on the other (honesty), so a lea
 saw the rows that chose its split. Tree ``t`` of the forest with ``stream`` ``k`` is a function
 of (seed, k, t) only, whatever the number of threads. Two kinds share this recipe:
 
-- ``causal``: rows carry (1, treated, w, w·W̃, w·Ỹ, w·W̃·Ỹ, w·W̃²) of residuals; leaves hold the
-  means of (W̃, Ỹ, W̃Ỹ, W̃²) and the ensemble's output is the residual-on-residual slope θ;
+- ``causal``: rows carry their arm, w and the weighted residual products (w·W̃_k, w·Ỹ, w·W̃_k·Ỹ,
+  w·W̃_j·W̃_k) of K offers' residualised indicators W̃ and outcome Ỹ; leaves hold their means and
+  the ensemble's outputs are the K effects of the residual-on-residual regression (one offer:
+  the slope θ, from the means of W̃, Ỹ, W̃Ỹ, W̃²);
 - ``regression``: rows carry (1, offer row, control row, w, w·y) of a pseudo-outcome y; leaves
   hold (Σw·y/n, Σw/n) and the output is their ratio, a weighted mean of y.
 
@@ -35,9 +37,9 @@ from uplift_engine.learn.forest.builder import (
 )
 from uplift_engine.learn.forest.criteria import (
     CAUSAL,
-    CAUSAL_SLOTS,
     REGRESSION,
     REGRESSION_SLOTS,
+    causal_slots,
 )
 from uplift_engine.learn.forest.leaves import (
     causal_leaf_values,
@@ -117,22 +119,31 @@ class HonestSettings:
 def causal_values(
     n_all: int,
     rows: np.ndarray,
-    treated: np.ndarray,
+    arm: np.ndarray,
     w_res: np.ndarray,
     y_res: np.ndarray,
     weight: np.ndarray,
 ) -> np.ndarray:
-    """Per-row values of a causal forest (zero outside ``rows``), shape (n_all, 7)."""
-    vals = np.zeros((n_all, CAUSAL_SLOTS))
+    """Per-row values of a causal forest of K offers (zero outside ``rows``).
+
+    ``arm`` is each row's arm code (0 = control, 1..K), ``w_res`` its residualised arm
+    indicators (rows × K, or a vector for one offer); the columns are the statistics of
+    :mod:`~uplift_engine.learn.forest.criteria`, ``causal_slots(K)`` of them.
+    """
+    w_res = w_res.reshape(rows.size, -1)
+    k_ = w_res.shape[1]
+    vals = np.zeros((n_all, causal_slots(k_)))
+    counts = np.zeros((rows.size, k_ + 1))
+    counts[np.arange(rows.size), arm.astype(np.int64)] = 1.0
+    pairs = [weight * w_res[:, j] * w_res[:, k] for j in range(k_) for k in range(j, k_)]
     vals[rows] = np.column_stack(
         [
-            np.ones(rows.size),
-            treated,
+            counts,
             weight,
-            weight * w_res,
+            weight[:, None] * w_res,
             weight * y_res,
-            weight * w_res * y_res,
-            weight * w_res * w_res,
+            (weight * y_res)[:, None] * w_res,
+            *pairs,
         ]
     )
     return vals
@@ -157,11 +168,18 @@ def grow_honest_forest(
     seed: int,
     stream: int,
     threads: int,
+    n_offers: int = 1,
 ) -> TreeEnsemble:
-    """Grow an honest forest (``CAUSAL`` or ``REGRESSION``) on ``rows`` of the binned matrix."""
+    """Grow an honest forest (``CAUSAL`` or ``REGRESSION``) on ``rows`` of the binned matrix.
+
+    A causal forest estimates the effects of ``n_offers`` offers at once (its rows hold every
+    arm); a regression forest estimates one pseudo-outcome.
+    """
     if kind not in (CAUSAL, REGRESSION):
         raise ValueError(f"an honest forest is causal ({CAUSAL}) or regression ({REGRESSION})")
-    slots = CAUSAL_SLOTS if kind == CAUSAL else REGRESSION_SLOTS
+    if kind == REGRESSION and n_offers != 1:
+        raise ValueError("a regression forest estimates one output")
+    slots = causal_slots(n_offers) if kind == CAUSAL else REGRESSION_SLOTS
     if vals.shape != (binning.bins.shape[0], slots):
         raise ValueError(f"an honest forest of kind {kind} needs {slots} values a row")
     offset = np.zeros(binning.bins.shape[0], dtype=np.int64)
@@ -173,7 +191,7 @@ def grow_honest_forest(
     spec = GrowSpec(
         kind=kind,
         slots=slots,
-        n_arms=2,
+        n_arms=n_offers + 1,
         max_depth=settings.max_depth,
         min_leaf=min_leaf,
         min_arm=settings.min_samples_treatment,
@@ -181,7 +199,6 @@ def grow_honest_forest(
         min_share=MIN_CHILD_SHARE,
     )
     ell = settings.group_size
-    leaf_values = causal_leaf_values if kind == CAUSAL else regression_leaf_values
 
     def one_tree(t: int) -> GrownTree:
         group_rng = np.random.default_rng([seed, stream, t // ell])
@@ -198,7 +215,10 @@ def grow_honest_forest(
             binning.bins, estimate_rows, offset, vals, feature, thr, left, right,
             cat_row, cat_masks, slots,
         )
-        values = leaf_values(stats, left, right, 1)
+        if kind == CAUSAL:
+            values = causal_leaf_values(stats, left, right, 1, n_offers)
+        else:
+            values = regression_leaf_values(stats, left, right, 1)
         return GrownTree(feature, thr, left, right, cat_row, cat_masks, values)
 
     trees = in_parallel(one_tree, settings.n_trees, threads)

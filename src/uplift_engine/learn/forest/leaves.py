@@ -56,35 +56,37 @@ def uplift_leaf_values(stats, left, right, n_arms):
 
 
 @numba.njit(nogil=True, cache=True)
-def causal_leaf_values(stats, left, right, min_arm):
-    """Honest means of (W̃, Ỹ, W̃Ỹ, W̃²) per node.
+def causal_leaf_values(stats, left, right, min_arm, n_offers):
+    """Honest means of (W̃_k, Ỹ, W̃_k·Ỹ, W̃_j·W̃_k for j ≤ k) per node, 4 columns for one offer.
 
-    A node with fewer than ``min_arm`` treated or control estimation rows takes its parent's.
+    A node with fewer than ``min_arm`` estimation rows in some arm takes its parent's.
     """
     n_nodes = stats.shape[0]
-    values = np.zeros((n_nodes, 4))
-    _causal_means(stats[0], values[0])
+    values = np.zeros((n_nodes, 2 * n_offers + 1 + n_offers * (n_offers + 1) // 2))
+    _causal_means(stats[0], n_offers, values[0])
     for node in range(n_nodes):
         for child in (left[node], right[node]):
             if child < 0:
                 continue
             s = stats[child]
-            if s[1] > min_arm - 0.5 and s[0] - s[1] > min_arm - 0.5 and s[2] > 0.0:
-                _causal_means(s, values[child])
+            enough = s[n_offers + 1] > 0.0
+            for a in range(n_offers + 1):
+                enough = enough and s[a] > min_arm - 0.5
+            if enough:
+                _causal_means(s, n_offers, values[child])
             else:
                 values[child, :] = values[node, :]
     return values
 
 
 @numba.njit(nogil=True, cache=True)
-def _causal_means(s, out):
-    w = s[2]
+def _causal_means(s, n_offers, out):
+    """The means of the statistics after the arm counts and Σw (see ``criteria``)."""
+    w = s[n_offers + 1]
     if w <= 0.0:
         return
-    out[0] = s[3] / w
-    out[1] = s[4] / w
-    out[2] = s[5] / w
-    out[3] = s[6] / w
+    for j in range(out.size):
+        out[j] = s[n_offers + 2 + j] / w
 
 
 @numba.njit(nogil=True, cache=True)
