@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +58,11 @@ LARGE_LEARNING_RATE = 0.1
 LARGE_ROWS = 100_000
 """Default learning rates: ``LEARNING_RATE`` for boosters fitted on fewer rows than
 ``LARGE_ROWS``, ``LARGE_LEARNING_RATE`` from there."""
+SMALL_FIT_ROWS = 100_000
+"""Below this many rows :func:`fit_boosters` fits independent LightGBM boosters side by side,
+one thread each, instead of one after the other on every thread. On 2 cores with
+``OMP_WAIT_POLICY=PASSIVE`` (the CLI's default) a 17,500-row booster took 0.42 s on 2 threads
+and 0.17 s on one; the two threads only pay from about 150,000 rows."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +182,47 @@ def fit_booster(
         rounds = max(20, min(params.n_estimators, n // 10))
         booster = lgb.train(lgb_params, train_set, num_boost_round=rounds)
     return booster
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One booster of :func:`fit_boosters`: the arguments of :func:`fit_booster` but ``params``."""
+
+    X: np.ndarray
+    y: np.ndarray
+    objective: Objective
+    seed: int
+    categorical: list[int] | None = None
+    sample_weight: np.ndarray | None = None
+
+
+def fit_boosters(jobs: Sequence[FitJob], params: BoosterParams) -> list[Any]:
+    """Fit independent boosters, in order: side by side on one thread each when they are small.
+
+    LightGBM boosters of fewer than :data:`SMALL_FIT_ROWS` rows each are fitted by
+    ``params.threads`` Python threads (LightGBM releases the GIL while it trains), each booster
+    on one thread — the same models whatever ``params.threads`` is; a single small booster too
+    is fitted on one thread. Larger ones, and CatBoost's, are fitted one after the other with
+    ``params.threads`` threads each.
+    """
+
+    def fit(job: FitJob, job_params: BoosterParams) -> Any:
+        return fit_booster(
+            job.X,
+            job.y,
+            objective=job.objective,
+            params=job_params,
+            seed=job.seed,
+            categorical=job.categorical,
+            sample_weight=job.sample_weight,
+        )
+
+    small = all(job.X.shape[0] < SMALL_FIT_ROWS for job in jobs)
+    if params.library != "lightgbm" or not small:
+        return [fit(job, params) for job in jobs]
+    single = replace(params, threads=1)
+    with ThreadPoolExecutor(max(1, min(params.threads, len(jobs)))) as pool:
+        return list(pool.map(lambda job: fit(job, single), jobs))
 
 
 def model_text(booster: Any) -> str:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from uplift_engine.learn.base import TrainingData, UpliftLearner
-from uplift_engine.learn.boosting import BoosterParams, fit_booster, model_text, predict
+from uplift_engine.learn.boosting import (
+    BoosterParams,
+    FitJob,
+    fit_booster,
+    fit_boosters,
+    model_text,
+    predict,
+)
 from uplift_engine.learn.forest import CausalForest, UpliftForest
 from uplift_engine.learn.forest.binning import MAX_BINS
 from uplift_engine.learn.forest.dr_forest import pseudo_outcome_forests
@@ -39,20 +46,20 @@ class _ArmModels:
 
     def __init__(self, learner: UpliftLearner, data: TrainingData) -> None:
         params = learner._booster_params
-        self.boosters = []
+        jobs = []
         for arm in range(data.n_arms):
             rows = np.flatnonzero(data.treatment == arm)
-            self.boosters.append(
-                fit_booster(
+            jobs.append(
+                FitJob(
                     data.X[rows],
                     data.y[rows],
-                    objective=data.objective,
-                    params=params,
-                    seed=learner.seed + arm,
-                    categorical=data.categorical,
-                    sample_weight=_weights(data, rows),
+                    data.objective,
+                    learner.seed + arm,
+                    data.categorical,
+                    _weights(data, rows),
                 )
             )
+        self.boosters = fit_boosters(jobs, params)
         self.threads = params.threads
 
     def predict(self, arm: int, X: np.ndarray) -> np.ndarray:
@@ -83,28 +90,34 @@ class XLearner(UpliftLearner):
         models = {"mu_0": model_text(arms.boosters[0])}
         levels: list[list[Term]] = [[Term("mu_0")]]
         shares = data.arm_shares
+        jobs = []
         for k in range(1, data.n_arms):
             treated = np.flatnonzero(data.treatment == k)
             d_treated = data.y[treated] - arms.predict(0, data.X[treated])
             d_control = arms.predict(k, data.X[control]) - data.y[control]
-            tau_treated = fit_booster(
-                data.X[treated],
-                d_treated,
-                objective="regression",
-                params=params,
-                seed=self.seed + 100 + k,
-                categorical=data.categorical,
-                sample_weight=_weights(data, treated),
+            jobs.append(
+                FitJob(
+                    data.X[treated],
+                    d_treated,
+                    "regression",
+                    self.seed + 100 + k,
+                    data.categorical,
+                    _weights(data, treated),
+                )
             )
-            tau_control = fit_booster(
-                data.X[control],
-                d_control,
-                objective="regression",
-                params=params,
-                seed=self.seed + 200 + k,
-                categorical=data.categorical,
-                sample_weight=_weights(data, control),
+            jobs.append(
+                FitJob(
+                    data.X[control],
+                    d_control,
+                    "regression",
+                    self.seed + 200 + k,
+                    data.categorical,
+                    _weights(data, control),
+                )
             )
+        boosters = fit_boosters(jobs, params)
+        for k in range(1, data.n_arms):
+            tau_treated, tau_control = boosters[2 * k - 2], boosters[2 * k - 1]
             g = shares[k] / (shares[k] + shares[0])  # weight of the control-side estimate
             models[f"tau_{k}_t"] = model_text(tau_treated)
             models[f"tau_{k}_c"] = model_text(tau_control)
@@ -164,31 +177,36 @@ class DRLearner(UpliftLearner):
         rng = np.random.default_rng(self.seed)
         folds = rng.permutation(n) % CROSS_FIT_FOLDS
         mu = np.empty((n, data.n_arms))
-        for fold in range(CROSS_FIT_FOLDS):
-            train = np.flatnonzero(folds != fold)
-            test = np.flatnonzero(folds == fold)
-            for arm in range(data.n_arms):
-                rows = train[data.treatment[train] == arm]
-                booster = fit_booster(
+        cells = [(fold, arm) for fold in range(CROSS_FIT_FOLDS) for arm in range(data.n_arms)]
+        jobs = []
+        for fold, arm in cells:
+            rows = np.flatnonzero((folds != fold) & (data.treatment == arm))
+            jobs.append(
+                FitJob(
                     data.X[rows],
                     data.y[rows],
-                    objective=data.objective,
-                    params=params,
-                    seed=self.seed + 10 * fold + arm,
-                    categorical=data.categorical,
-                    sample_weight=_weights(data, rows),
+                    data.objective,
+                    self.seed + 10 * fold + arm,
+                    data.categorical,
+                    _weights(data, rows),
                 )
-                mu[test, arm] = predict(booster, data.X[test], params.threads)
-        residual = (data.y - mu[np.arange(n), data.treatment]) / data.propensity
-        control_model = fit_booster(
-            data.X[data.treatment == 0],
-            data.y[data.treatment == 0],
-            objective=data.objective,
-            params=params,
-            seed=self.seed,
-            categorical=data.categorical,
-            sample_weight=_weights(data, np.flatnonzero(data.treatment == 0)),
+            )
+        control = np.flatnonzero(data.treatment == 0)
+        jobs.append(
+            FitJob(
+                data.X[control],
+                data.y[control],
+                data.objective,
+                self.seed,
+                data.categorical,
+                _weights(data, control),
+            )
         )
+        *fold_models, control_model = fit_boosters(jobs, params)
+        for (fold, arm), booster in zip(cells, fold_models, strict=True):
+            test = np.flatnonzero(folds == fold)
+            mu[test, arm] = predict(booster, data.X[test], params.threads)
+        residual = (data.y - mu[np.arange(n), data.treatment]) / data.propensity
         models = {"mu_0": model_text(control_model)}
         levels: list[list[Term]] = [[Term("mu_0")]]
         pseudo_all = np.empty((n, data.n_arms - 1))

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from uplift_engine.learn.base import PROPENSITY_CLIP, TrainingData
-from uplift_engine.learn.boosting import BoosterParams, fit_booster, model_text, predict
+from uplift_engine.learn.boosting import (
+    BoosterParams,
+    FitJob,
+    fit_boosters,
+    model_text,
+    predict,
+)
 
 CROSS_FIT_FOLDS = 2
 
@@ -40,23 +46,27 @@ def outcome_by_arm(data: TrainingData, params: BoosterParams, seed: int) -> np.n
     """Cross-fitted outcome of every row under every arm, shape (n, K + 1)."""
     n = len(data.y)
     folds = np.random.default_rng([seed, 1]).permutation(n) % CROSS_FIT_FOLDS
-    mu = np.empty((n, data.n_arms))
+    weights = data.sample_weight
+    jobs, tests, arms = [], [], []
     for fold in range(CROSS_FIT_FOLDS):
         train = np.flatnonzero(folds != fold)
-        test = np.flatnonzero(folds == fold)
         for arm in range(data.n_arms):
             fit_rows = train[data.treatment[train] == arm]
-            weights = data.sample_weight
-            booster = fit_booster(
-                data.X[fit_rows],
-                data.y[fit_rows],
-                objective=data.objective,
-                params=params,
-                seed=seed + 10 * fold + arm,
-                categorical=[int(c) for c in data.categorical],
-                sample_weight=None if weights is None else weights[fit_rows],
+            jobs.append(
+                FitJob(
+                    data.X[fit_rows],
+                    data.y[fit_rows],
+                    data.objective,
+                    seed + 10 * fold + arm,
+                    [int(c) for c in data.categorical],
+                    None if weights is None else weights[fit_rows],
+                )
             )
-            mu[test, arm] = predict(booster, data.X[test], params.threads)
+            tests.append(np.flatnonzero(folds == fold))
+            arms.append(arm)
+    mu = np.empty((n, data.n_arms))
+    for booster, test, arm in zip(fit_boosters(jobs, params), tests, arms, strict=True):
+        mu[test, arm] = predict(booster, data.X[test], params.threads)
     return mu
 
 
@@ -76,18 +86,19 @@ def offer_propensity(
         share = p_offer[0] / (p_offer[0] + p_control[0])
         return np.full(rows.size, share)
     folds = np.random.default_rng([seed, 2, k]).permutation(rows.size) % CROSS_FIT_FOLDS
-    e = np.empty(rows.size)
-    for fold in range(CROSS_FIT_FOLDS):
-        train = np.flatnonzero(folds != fold)
-        test = np.flatnonzero(folds == fold)
-        booster = fit_booster(
-            data.X[rows[train]],
-            treated[train],
-            objective="binary",
-            params=params,
-            seed=seed + 500 + 10 * fold + k,
-            categorical=[int(c) for c in data.categorical],
+    jobs = [
+        FitJob(
+            data.X[rows[folds != fold]],
+            treated[folds != fold],
+            "binary",
+            seed + 500 + 10 * fold + k,
+            [int(c) for c in data.categorical],
         )
+        for fold in range(CROSS_FIT_FOLDS)
+    ]
+    e = np.empty(rows.size)
+    for fold, booster in enumerate(fit_boosters(jobs, params)):
+        test = np.flatnonzero(folds == fold)
         e[test] = predict(booster, data.X[rows[test]], params.threads)
     return np.clip(e, *PROPENSITY_CLIP)
 
@@ -126,20 +137,21 @@ def arm_propensities(data: TrainingData, params: BoosterParams, seed: int) -> np
         shares = np.array([p[0] for p in given])
         return np.broadcast_to(shares / shares.sum(), (n, arms)).copy()
     folds = np.random.default_rng([seed, 3]).permutation(n) % CROSS_FIT_FOLDS
+    cells = [(fold, a) for fold in range(CROSS_FIT_FOLDS) for a in range(arms == 2, arms)]
+    jobs = [
+        FitJob(
+            data.X[folds != fold],
+            (data.treatment[folds != fold] == a).astype(np.float64),
+            "binary",
+            seed + 700 + 10 * fold + a,
+            [int(c) for c in data.categorical],
+        )
+        for fold, a in cells
+    ]
     e = np.empty((n, arms))
-    for fold in range(CROSS_FIT_FOLDS):
-        train = np.flatnonzero(folds != fold)
+    for (fold, a), booster in zip(cells, fit_boosters(jobs, params), strict=True):
         test = np.flatnonzero(folds == fold)
-        for a in range(1 if arms == 2 else 0, arms):
-            booster = fit_booster(
-                data.X[train],
-                (data.treatment[train] == a).astype(np.float64),
-                objective="binary",
-                params=params,
-                seed=seed + 700 + 10 * fold + a,
-                categorical=[int(c) for c in data.categorical],
-            )
-            e[test, a] = predict(booster, data.X[test], params.threads)
+        e[test, a] = predict(booster, data.X[test], params.threads)
     if arms == 2:
         e[:, 0] = 1.0 - e[:, 1]
     e = np.clip(e, *PROPENSITY_CLIP)
@@ -163,13 +175,12 @@ def control_outcome_model(data: TrainingData, params: BoosterParams, seed: int) 
     Effect-only learners add their effects to it, so every arm has a level (``pred_<arm>``).
     """
     control = np.flatnonzero(data.treatment == 0)
-    booster = fit_booster(
+    job = FitJob(
         data.X[control],
         data.y[control],
-        objective=data.objective,
-        params=params,
-        seed=seed,
-        categorical=[int(c) for c in data.categorical],
-        sample_weight=None if data.sample_weight is None else data.sample_weight[control],
+        data.objective,
+        seed,
+        [int(c) for c in data.categorical],
+        None if data.sample_weight is None else data.sample_weight[control],
     )
-    return model_text(booster)
+    return model_text(fit_boosters([job], params)[0])
