@@ -29,6 +29,9 @@ def test_settings_are_sorted_into_learner_and_booster():
     # a None default takes the type its annotation names
     leaf = split_settings("causal_forest", {"min_samples_leaf": 50}, auto=False)
     assert leaf.learner == {"min_samples_leaf": 50}
+    # one forest per offer instead of the joint forest
+    per_offer = split_settings("causal_forest", parse_pairs(["joint_arms=false"]), auto=False)
+    assert per_offer.learner == {"joint_arms": False}
 
 
 @pytest.mark.parametrize(
@@ -46,6 +49,7 @@ def test_settings_are_sorted_into_learner_and_booster():
         ("r_learner", ["final_stage=3"], False, "--set final_stage expects a word, got 3"),
         ("t_learner", ["learning_rate=fast"], False, "learning_rate expects a number"),
         ("t_learner", ["n_estimators=true"], False, "n_estimators expects an integer, got True"),
+        ("causal_forest", ["joint_arms=1"], False, "joint_arms expects true or false, got 1"),
     ],
     ids=[
         "no-equals",
@@ -60,6 +64,7 @@ def test_settings_are_sorted_into_learner_and_booster():
         "not-word",
         "not-number",
         "bool-for-int",
+        "int-for-bool",
     ],
 )
 def test_bad_settings_are_refused_naming_the_key(learner, pairs, auto, match):

@@ -244,12 +244,14 @@ class TreeEnsemble:
         for t in range(self.n_trees):
             means += self.values.take(leaves[t], axis=0)
         means /= self.n_trees
+        if not variance:
+            if self.combine == "causal":
+                return causal_effects(means, self.n_outputs)[0]
+            return regression_gradient(means)[0]
         if self.combine == "causal":
             theta, gradient = causal_gradient(means, self.n_outputs)
         else:
             theta, gradient = regression_gradient(means)
-        if not variance:
-            return theta
         centre = np.einsum("nkv,nv->nk", gradient, means)
 
         def influence(s: np.ndarray) -> np.ndarray:
