@@ -34,7 +34,12 @@ from uplift_engine.learn.forest.criteria import (
     kl_divergence,
     norm_i,
 )
-from uplift_engine.learn.forest.honest import causal_values
+from uplift_engine.learn.forest.honest import (
+    DEEP_SPLIT_ROWS,
+    HonestSettings,
+    causal_values,
+    grow_honest_forest,
+)
 from uplift_engine.learn.forest.leaves import causal_leaf_values, route_stats
 from uplift_engine.learn.graph import ScoringGraph, Term
 from uplift_engine.learn.scoring import score_table
@@ -344,6 +349,29 @@ def test_causal_forest_intervals_cover_the_true_effect(joint_arms):
         pehe = np.sqrt(np.mean((effects[:, k] - truth) ** 2))
         assert 0.85 <= coverage <= 0.95, f"offer {k + 1}: 90% intervals cover {coverage:.3f}"
         assert pehe < 0.05, f"offer {k + 1}: PEHE {pehe:.3f}"
+
+
+@pytest.mark.parametrize(
+    ("rows", "deepest"), [(4 * DEEP_SPLIT_ROWS - 8, 14), (4 * DEEP_SPLIT_ROWS, 18)]
+)
+def test_honest_trees_grow_deeper_from_the_large_data_size(rows, deepest):
+    # max_depth=None: 14 levels below DEEP_SPLIT_ROWS splitting rows a tree (a quarter of the
+    # forest's rows at sample_fraction 0.5), 18 from there; leaves of 1/8000 of them, at least 10.
+    rng = np.random.default_rng(0)
+    X = rng.random((rows, 3))
+    arm = rng.integers(0, 2, rows)
+    w_res = arm - 0.5
+    y_res = np.sin(40 * X[:, 0]) * np.cos(40 * X[:, 1]) * w_res + rng.normal(0, 0.1, rows)
+    vals = causal_values(rows, np.arange(rows), arm, w_res, y_res, np.ones(rows))
+    settings = HonestSettings(
+        n_trees=2, group_size=2, min_samples_leaf=None, min_samples_treatment=2,
+        max_depth=None, max_features=None, sample_fraction=0.5, interval_level=0.9, max_bins=255,
+    )
+    forest = grow_honest_forest(
+        CAUSAL, settings, fit_bins(X, []), np.arange(rows), vals, seed=0, stream=0,
+        threads=2,
+    )
+    assert int(forest._depth.max()) == deepest
 
 
 def _confounded(n: int, seed: int, offers: int):

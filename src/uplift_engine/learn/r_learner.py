@@ -86,7 +86,7 @@ class RLearner(UpliftLearner):
         group_size: int = 10,
         min_samples_leaf: int | None = None,
         min_samples_treatment: int = 2,
-        max_depth: int = 14,
+        max_depth: int | None = None,
         max_features: int | None = 10,
         sample_fraction: float = 0.5,
         interval_level: float = 0.9,
