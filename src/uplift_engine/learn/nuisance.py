@@ -127,9 +127,9 @@ def arm_propensities(data: TrainingData, params: BoosterParams, seed: int) -> np
     """Chance of every arm for every row, (n, K + 1), rows summing to 1.
 
     The design's shares when the given propensities are constant within each arm; else one
-    cross-fitted LightGBM classifier per offer (that offer against the other arms; with a
-    single offer, control's chance is the rest), each clipped to ``PROPENSITY_CLIP`` and the
-    row normalised.
+    cross-fitted LightGBM classifier per arm (that arm against the others; with a single offer
+    only the offer's, and control's chance is the rest), each clipped to ``PROPENSITY_CLIP``
+    and the row normalised.
     """
     n, arms = len(data.y), data.n_arms
     given = [data.propensity[data.treatment == a] for a in range(arms)]
@@ -137,7 +137,8 @@ def arm_propensities(data: TrainingData, params: BoosterParams, seed: int) -> np
         shares = np.array([p[0] for p in given])
         return np.broadcast_to(shares / shares.sum(), (n, arms)).copy()
     folds = np.random.default_rng([seed, 3]).permutation(n) % CROSS_FIT_FOLDS
-    cells = [(fold, a) for fold in range(CROSS_FIT_FOLDS) for a in range(arms == 2, arms)]
+    first = 1 if arms == 2 else 0
+    cells = [(fold, a) for fold in range(CROSS_FIT_FOLDS) for a in range(first, arms)]
     jobs = [
         FitJob(
             data.X[folds != fold],
