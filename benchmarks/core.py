@@ -26,9 +26,9 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from docs_block import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
-MARK_BEGIN = "<!-- core-benchmark:begin -->"
-MARK_END = "<!-- core-benchmark:end -->"
 
 STAGE = textwrap.dedent(
     """
@@ -183,17 +183,6 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, table: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{MARK_BEGIN}\n{table}\n{MARK_END}"
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        text += f"\n## Core pipeline\n\n{block}\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -206,7 +195,7 @@ def main() -> None:
     print(table)
     print(json.dumps(rows, indent=1))
     if args.write:
-        write_docs(args.write, table)
+        write_block(args.write, "core", table, heading="Core pipeline")
 
 
 if __name__ == "__main__":

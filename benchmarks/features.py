@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from docs_block import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = "c2026q4"
-MARK_BEGIN = "<!-- features-benchmark:begin -->"
-MARK_END = "<!-- features-benchmark:end -->"
 
 
 def _peak_mb() -> float:
@@ -234,17 +234,6 @@ def render(r: dict) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, block: str) -> None:
-    text = path.read_text()
-    marked = f"{MARK_BEGIN}\n{block}\n{MARK_END}"
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + marked + rest.split(MARK_END, 1)[1]
-    else:
-        text += f"\n## Offline features\n\n{marked}\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
@@ -265,7 +254,7 @@ def main() -> None:
     block = render(result)
     print(block)
     if ns.write:
-        write_docs(ns.write, block)
+        write_block(ns.write, "features", block, heading="Offline features")
 
 
 if __name__ == "__main__":

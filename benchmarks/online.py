@@ -32,9 +32,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from docs_block import write_block
+
 ROOT = Path(__file__).resolve().parents[1]
-MARK_BEGIN = "<!-- online-benchmark:begin -->"
-MARK_END = "<!-- online-benchmark:end -->"
 T0 = datetime(2026, 9, 30, 12, tzinfo=UTC)
 
 
@@ -299,17 +299,6 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, table: str) -> None:
-    text = path.read_text()
-    block = f"{MARK_BEGIN}\n{table}\n{MARK_END}"
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
@@ -349,7 +338,7 @@ def main() -> None:
     table = f"Measured {stamp}, load average {load:.1f} at the end of the run:\n\n{table}"
     print(table)
     if args.write:
-        write_docs(args.write, table)
+        write_block(args.write, "online", table, heading="Online store and streaming")
 
 
 if __name__ == "__main__":

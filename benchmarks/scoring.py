@@ -28,12 +28,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from docs_block import write_block
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
-MARK_BEGIN = "<!-- scoring-benchmark:begin -->"
-MARK_END = "<!-- scoring-benchmark:end -->"
 LEARNERS = ("t_learner", "s_learner", "x_learner", "dr_learner", "uplift_forest", "causal_forest")
 
 
@@ -139,17 +139,6 @@ def render(rows: list[dict], meta: dict, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, table: str) -> None:
-    text = path.read_text()
-    block = f"{MARK_BEGIN}\n{table}\n{MARK_END}"
-    if MARK_BEGIN in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        text = head + block + rest.split(MARK_END, 1)[1]
-    else:
-        text += f"\n## Scoring 1M customers × 3 offers\n\n{block}\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", type=Path, help="a simulated lake with its campaign table")
@@ -169,7 +158,7 @@ def main() -> None:
     table = render(rows, meta, args.repeats)
     print(table)
     if args.write:
-        write_docs(args.write, table)
+        write_block(args.write, "scoring", table, heading="Scoring 1M customers × 3 offers")
     sys.exit(0)
 
 
