@@ -134,17 +134,18 @@ def orthogonal_forest_graph(
         for k in range(1, data.n_arms):
             levels.append([Term("mu_0"), Term(prefix, output=k - 1)])
             variance.append([Term(prefix, output=k - 1)])
-    for k in range(1, 1 if joint_arms else data.n_arms):
-        res = offer_residuals(data, mu, k, params, seed)
-        vals = causal_values(
-            len(data.y), res.rows, res.treated, res.w_res, res.y_res, weight[res.rows]
-        )
-        name = f"{prefix}_{k}"
-        ensembles[name] = grow_honest_forest(
-            CAUSAL, settings, binning, res.rows, vals, seed=seed, stream=k, threads=threads
-        )
-        levels.append([Term("mu_0"), Term(name)])
-        variance.append([Term(name)])
+    else:
+        for k in range(1, data.n_arms):
+            res = offer_residuals(data, mu, k, params, seed)
+            vals = causal_values(
+                len(data.y), res.rows, res.treated, res.w_res, res.y_res, weight[res.rows]
+            )
+            name = f"{prefix}_{k}"
+            ensembles[name] = grow_honest_forest(
+                CAUSAL, settings, binning, res.rows, vals, seed=seed, stream=k, threads=threads
+            )
+            levels.append([Term("mu_0"), Term(name)])
+            variance.append([Term(name)])
     return ScoringGraph(
         {"mu_0": control_outcome_model(data, params, seed)},
         levels,
