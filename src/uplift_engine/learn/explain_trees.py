@@ -29,6 +29,7 @@ import numpy as np
 
 from uplift_engine.learn.tree_ensemble import (
     TreeEnsemble,
+    causal_effects,
     causal_gradient,
     regression_gradient,
 )
@@ -37,7 +38,6 @@ QUADRATURE_NODES = 24
 BATCH_ROWS = 16_384
 PAIRS_PER_STEP = 1 << 20
 """(row, tree) pairs walked together: bounds the memory of one step."""
-_FLOOR = 1e-12
 
 
 def ensemble_contributions(
@@ -121,7 +121,9 @@ def path_attributions(ensemble: TreeEnsemble, X: np.ndarray) -> tuple[np.ndarray
 
 def ratio_output(ensemble: TreeEnsemble, stats: np.ndarray) -> np.ndarray:
     """The ensemble's outputs from tree-averaged statistics (n, s) → (n, K), floor included."""
-    return _ratio_gradient(ensemble, stats)[0]
+    if ensemble.combine == "causal":
+        return causal_effects(stats, ensemble.n_outputs)[0]
+    return regression_gradient(stats)[0]
 
 
 def _ratio_gradient(ensemble: TreeEnsemble, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
