@@ -23,6 +23,7 @@ from uplift_engine.learn.forest.binning import MAX_BINS
 from uplift_engine.learn.forest.dr_forest import pseudo_outcome_forests
 from uplift_engine.learn.forest.honest import HonestSettings
 from uplift_engine.learn.graph import ScoringGraph, Term
+from uplift_engine.learn.nuisance import control_outcome_model, outcome_by_arm
 from uplift_engine.learn.r_learner import (
     FinalStageIntervals,
     RLearner,
@@ -176,38 +177,9 @@ class DRLearner(UpliftLearner):
         n = len(data.y)
         rng = np.random.default_rng(self.seed)
         folds = rng.permutation(n) % CROSS_FIT_FOLDS
-        mu = np.empty((n, data.n_arms))
-        cells = [(fold, arm) for fold in range(CROSS_FIT_FOLDS) for arm in range(data.n_arms)]
-        jobs = []
-        for fold, arm in cells:
-            rows = np.flatnonzero((folds != fold) & (data.treatment == arm))
-            jobs.append(
-                FitJob(
-                    data.X[rows],
-                    data.y[rows],
-                    data.objective,
-                    self.seed + 10 * fold + arm,
-                    data.categorical,
-                    _weights(data, rows),
-                )
-            )
-        control = np.flatnonzero(data.treatment == 0)
-        jobs.append(
-            FitJob(
-                data.X[control],
-                data.y[control],
-                data.objective,
-                self.seed,
-                data.categorical,
-                _weights(data, control),
-            )
-        )
-        *fold_models, control_model = fit_boosters(jobs, params)
-        for (fold, arm), booster in zip(cells, fold_models, strict=True):
-            test = np.flatnonzero(folds == fold)
-            mu[test, arm] = predict(booster, data.X[test], params.threads)
+        mu = outcome_by_arm(data, params, self.seed, folds)
         residual = (data.y - mu[np.arange(n), data.treatment]) / data.propensity
-        models = {"mu_0": model_text(control_model)}
+        models = {"mu_0": control_outcome_model(data, params, self.seed)}
         levels: list[list[Term]] = [[Term("mu_0")]]
         pseudo_all = np.empty((n, data.n_arms - 1))
         for k in range(1, data.n_arms):

@@ -42,13 +42,19 @@ class OfferResiduals:
     w_res: np.ndarray  # W̃ = 1[arm = k] − e_k(x)
 
 
-def outcome_by_arm(data: TrainingData, params: BoosterParams, seed: int) -> np.ndarray:
-    """Cross-fitted outcome of every row under every arm, shape (n, K + 1)."""
+def outcome_by_arm(
+    data: TrainingData, params: BoosterParams, seed: int, folds: np.ndarray | None = None
+) -> np.ndarray:
+    """Cross-fitted outcome of every row under every arm, shape (n, K + 1).
+
+    ``folds`` (a fold number per row) defaults to ``CROSS_FIT_FOLDS`` seeded folds.
+    """
     n = len(data.y)
-    folds = np.random.default_rng([seed, 1]).permutation(n) % CROSS_FIT_FOLDS
+    if folds is None:
+        folds = np.random.default_rng([seed, 1]).permutation(n) % CROSS_FIT_FOLDS
     weights = data.sample_weight
     jobs, tests, arms = [], [], []
-    for fold in range(CROSS_FIT_FOLDS):
+    for fold in range(int(folds.max()) + 1):
         train = np.flatnonzero(folds != fold)
         for arm in range(data.n_arms):
             fit_rows = train[data.treatment[train] == arm]
