@@ -222,30 +222,90 @@ def causal_theta(stats: np.ndarray, n_offers: int, mat: np.ndarray, theta: np.nd
     return True
 
 
+@numba.njit(cache=True)
+def causal_map_size(n_offers: int) -> int:
+    """Length of a node's :func:`causal_split_map`: L (K × K), θ (K), W̄ (K), d."""
+    return n_offers * n_offers + 2 * n_offers + 1
+
+
+@numba.njit(nogil=True, cache=True)
+def causal_split_map(
+    stats: np.ndarray, n_offers: int, mat: np.ndarray, theta: np.ndarray, out: np.ndarray
+) -> bool:
+    """A node's linear map from a child's statistics to its summed pseudo-outcomes, into ``out``.
+
+    ``out`` (:func:`causal_map_size`) receives the Cholesky factor L of the node's
+    Σw·(W̃ − W̄)(W̃ − W̄)ᵀ, its effects θ, the mean W̄ and d = Ȳ − W̄ᵀθ; ``False`` when the
+    node's system is degenerate (then it is not split). ``mat`` and ``theta`` are scratch.
+    """
+    if not causal_theta(stats, n_offers, mat, theta):
+        return False
+    k_ = n_offers
+    weight = stats[k_ + 1]
+    sw = k_ + 2
+    d = stats[sw + k_] / weight  # Ȳ
+    for j in range(k_):
+        for k in range(k_):
+            out[j * k_ + k] = mat[j, k] if k <= j else 0.0
+        out[k_ * k_ + j] = theta[j]
+        w_mean = stats[sw + j] / weight
+        out[k_ * k_ + k_ + j] = w_mean
+        d -= w_mean * theta[j]
+    out[k_ * k_ + 2 * k_] = d
+    return True
+
+
 @numba.njit(nogil=True, cache=True)
 def causal_gain(
-    current: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    n_offers: int,
-    mat: np.ndarray,
-    theta: np.ndarray,
+    current: np.ndarray, left: np.ndarray, n_offers: int, node_map: np.ndarray, z: np.ndarray
 ) -> float:
-    """Heterogeneity gain Σ_children Σw·‖θ_c‖² − Σw·‖θ‖² (−1 when a child's θ is undefined)."""
-    weight = n_offers + 1
-    if not causal_theta(left, n_offers, mat, theta):
+    """The gradient criterion (grf's) for splitting ``current`` into ``left`` and the rest.
+
+    With the node's pseudo-outcomes ρ_i = A⁻¹(W̃_i − W̄)(Ỹ_i − Ȳ − (W̃_i − W̄)ᵀθ) (A the node's
+    mean of (W̃ − W̄)(W̃ − W̄)ᵀ, ``node_map`` from :func:`causal_split_map`), which sum to zero
+    over the node, the gain is Σ_children ‖Σw·ρ‖²/Σw = ‖Σ_left w·ρ‖²·(1/Σw_left + 1/Σw_right):
+    the first-order expansion of Σ_children Σw·‖θ_c − θ‖² (Athey, Tibshirani & Wager 2019,
+    section 2.3). Σ_left w·ρ is linear in the left child's statistics, so a candidate costs a
+    few products and one K × K triangular solve, and a child needs no system of its own. −1
+    when a child has no weight; ``z`` (K) is scratch.
+    """
+    k_ = n_offers
+    base = k_ + 1
+    w_left = left[base]
+    w_right = current[base] - w_left
+    if w_left <= 0.0 or w_right <= 0.0:
         return -1.0
-    gain = 0.0
-    for k in range(n_offers):
-        gain += left[weight] * theta[k] * theta[k]
-    if not causal_theta(right, n_offers, mat, theta):
-        return -1.0
-    for k in range(n_offers):
-        gain += right[weight] * theta[k] * theta[k]
-    if causal_theta(current, n_offers, mat, theta):
-        for k in range(n_offers):
-            gain -= current[weight] * theta[k] * theta[k]
-    return gain
+    sw = base + 1
+    sy = sw + k_
+    swy = sy + 1
+    sww = swy + k_
+    at_theta = k_ * k_
+    at_mean = at_theta + k_
+    d = node_map[at_mean + k_]
+    u = left[sy] - d * w_left  # Σw·(Ỹ − d − W̃ᵀθ), the residual left of the node's fit
+    for j in range(k_):
+        u -= left[sw + j] * node_map[at_theta + j]
+    for j in range(k_):  # v_j = Σw·W̃_j·(Ỹ − d − W̃ᵀθ) − W̄_j·u
+        v = left[swy + j] - d * left[sw + j] - node_map[at_mean + j] * u
+        for k in range(k_):
+            a, b = (j, k) if j <= k else (k, j)
+            v -= left[sww + a * k_ - a * (a - 1) // 2 + (b - a)] * node_map[at_theta + k]
+        z[j] = v
+    for j in range(k_):  # L Lᵀ z = v
+        v = z[j]
+        for m in range(j):
+            v -= node_map[j * k_ + m] * z[m]
+        z[j] = v / node_map[j * k_ + j]
+    for j in range(k_ - 1, -1, -1):
+        v = z[j]
+        for m in range(j + 1, k_):
+            v -= node_map[m * k_ + j] * z[m]
+        z[j] = v / node_map[j * k_ + j]
+    norm = 0.0
+    for j in range(k_):
+        norm += z[j] * z[j]
+    total = current[base]
+    return norm * total * total * (1.0 / w_left + 1.0 / w_right)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -25,6 +25,8 @@ from uplift_engine.learn.forest.criteria import (
     CAUSAL,
     REGRESSION,
     causal_gain,
+    causal_map_size,
+    causal_split_map,
     causal_theta,
     regression_gain,
     summarise,
@@ -209,14 +211,15 @@ def _candidate_bins(kind, hist, f, nb, bins, rows, start, end, n_arms, order, se
 def _find_split(
     kind, hist, total, p_node, perm, m, is_cat, n_bins, n_arms, n_reg, normalization,
     min_leaf, min_arm, best_order, bins, rows, start, end, work, p_left, p_right, order, keys,
-    seen, mat, theta,
+    seen, mat, theta, node_map,
 ):
     """Best split among the first ``m`` features of ``perm``: (gain, feature, position, n_order).
 
     For a numeric feature ``position`` is the bin threshold; for a categorical one it is the
     length of the prefix of ``best_order`` (bins sorted by their key) that goes left.
     ``work`` (2 × slots), ``p_left``, ``p_right`` (one per arm), ``order``, ``keys``, ``seen``
-    (all false), ``mat`` (offers × offers) and ``theta`` (offers) are scratch space.
+    (all false), ``mat`` (offers × offers), ``theta`` (offers) and ``node_map``
+    (:func:`~uplift_engine.learn.forest.criteria.causal_map_size`) are scratch space.
     """
     slots = total.size
     left = work[0]
@@ -225,6 +228,8 @@ def _find_split(
     best_feature = -1
     best_position = -1
     best_n_order = 0
+    if kind == CAUSAL and not causal_split_map(total, n_arms - 1, mat, theta, node_map):
+        return best_gain, best_feature, best_position, best_n_order
     for i in range(m):
         f = perm[i]
         nb = n_bins[f]
@@ -258,7 +263,7 @@ def _find_split(
             if not _arms_ok(kind, right, n_arms, min_arm):
                 continue
             if kind == CAUSAL:
-                gain = causal_gain(total, left, right, n_arms - 1, mat, theta)
+                gain = causal_gain(total, left, n_arms - 1, node_map, theta)
             elif kind == REGRESSION:
                 gain = regression_gain(total, left, right)
             else:
@@ -382,6 +387,7 @@ def grow_tree(
     seen = np.zeros(BIN_WIDTH, dtype=np.bool_)
     mat = np.zeros((max(n_arms - 1, 1), max(n_arms - 1, 1)))
     theta = np.zeros(max(n_arms - 1, 1))
+    node_map = np.zeros(causal_map_size(max(n_arms - 1, 1)))
 
     n_free -= 1
     slot = free[n_free]
@@ -411,7 +417,7 @@ def grow_tree(
             _, f, position, _ = _find_split(
                 kind, pool[slot], stats[node], node_p[node], perm, m, is_cat, n_bins, n_arms,
                 n_reg, normalization, min_child, min_arm, best_order, bins, rows, start, end,
-                work, p_left, p_right, order, keys, seen, mat, theta,
+                work, p_left, p_right, order, keys, seen, mat, theta, node_map,
             )
             split = f >= 0
         if not split:
