@@ -194,20 +194,35 @@ class FitJob:
     seed: int
     categorical: list[int] | None = None
     sample_weight: np.ndarray | None = None
+    score: np.ndarray | None = None
+    """Rows to predict with the fitted booster on the job's own thread (:func:`fit_and_score`):
+    a cross-fitted nuisance's held-out fold."""
 
 
 def fit_boosters(jobs: Sequence[FitJob], params: BoosterParams) -> list[Any]:
     """Fit independent boosters, in order: side by side on one thread each when they are small.
 
+    See :func:`fit_and_score`, of which this keeps the boosters.
+    """
+    return [booster for booster, _ in fit_and_score(jobs, params)]
+
+
+def fit_and_score(
+    jobs: Sequence[FitJob], params: BoosterParams
+) -> list[tuple[Any, np.ndarray | None]]:
+    """Fit independent boosters and predict each job's ``score`` rows; in the order of ``jobs``.
+
     LightGBM boosters of fewer than :data:`SMALL_FIT_ROWS` rows each are fitted by
-    ``params.threads`` Python threads (LightGBM releases the GIL while it trains), each booster
-    on one thread — the same models whatever ``params.threads`` is; a single small booster too
-    is fitted on one thread. Larger ones, and CatBoost's, are fitted one after the other with
-    ``params.threads`` threads each.
+    ``params.threads`` Python threads (LightGBM releases the GIL while it trains and predicts),
+    each booster on one thread, and predicted there — the same models and predictions whatever
+    ``params.threads`` is; a single small booster too is fitted on one thread. The larger jobs
+    start first (by training rows plus half the rows to predict, about their relative cost), so
+    that the threads end together. Larger boosters, and CatBoost's, are fitted one after the
+    other with ``params.threads`` threads each.
     """
 
-    def fit(job: FitJob, job_params: BoosterParams) -> Any:
-        return fit_booster(
+    def run(job: FitJob, job_params: BoosterParams) -> tuple[Any, np.ndarray | None]:
+        booster = fit_booster(
             job.X,
             job.y,
             objective=job.objective,
@@ -216,13 +231,24 @@ def fit_boosters(jobs: Sequence[FitJob], params: BoosterParams) -> list[Any]:
             categorical=job.categorical,
             sample_weight=job.sample_weight,
         )
+        scores = None if job.score is None else predict(booster, job.score, job_params.threads)
+        return booster, scores
 
     small = all(job.X.shape[0] < SMALL_FIT_ROWS for job in jobs)
     if params.library != "lightgbm" or not small:
-        return [fit(job, params) for job in jobs]
+        return [run(job, params) for job in jobs]
     single = replace(params, threads=1)
+
+    def cost(i: int) -> int:
+        score = jobs[i].score
+        return jobs[i].X.shape[0] + (0 if score is None else score.shape[0] // 2)
+
+    order = sorted(range(len(jobs)), key=cost, reverse=True)
+    results: list[tuple[Any, np.ndarray | None]] = [(None, None)] * len(jobs)
     with ThreadPoolExecutor(max(1, min(params.threads, len(jobs)))) as pool:
-        return list(pool.map(lambda job: fit(job, single), jobs))
+        for i, result in zip(order, pool.map(lambda i: run(jobs[i], single), order), strict=True):
+            results[i] = result
+    return results
 
 
 def model_text(booster: Any) -> str:

@@ -23,7 +23,7 @@ from uplift_engine.learn.forest.binning import MAX_BINS
 from uplift_engine.learn.forest.dr_forest import pseudo_outcome_forests
 from uplift_engine.learn.forest.honest import HonestSettings
 from uplift_engine.learn.graph import ScoringGraph, Term
-from uplift_engine.learn.nuisance import control_outcome_model, outcome_by_arm
+from uplift_engine.learn.nuisance import fit_nuisances
 from uplift_engine.learn.r_learner import (
     FinalStageIntervals,
     RLearner,
@@ -177,9 +177,10 @@ class DRLearner(UpliftLearner):
         n = len(data.y)
         rng = np.random.default_rng(self.seed)
         folds = rng.permutation(n) % CROSS_FIT_FOLDS
-        mu = outcome_by_arm(data, params, self.seed, folds)
+        nuisances = fit_nuisances(data, params, self.seed, folds=folds)
+        mu = nuisances.mu
         residual = (data.y - mu[np.arange(n), data.treatment]) / data.propensity
-        models = {"mu_0": control_outcome_model(data, params, self.seed)}
+        models = {"mu_0": nuisances.control_model}
         levels: list[list[Term]] = [[Term("mu_0")]]
         pseudo_all = np.empty((n, data.n_arms - 1))
         for k in range(1, data.n_arms):

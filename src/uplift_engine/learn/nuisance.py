@@ -1,14 +1,18 @@
 """Cross-fitted nuisances of the orthogonal learners (causal forest, R-learner).
 
 Invariant: a row's nuisance estimates come from models that never saw the row (seeded folds).
-:func:`outcome_by_arm` gives μ_a(x) for every arm ``a``; :func:`offer_propensity` gives e_k(x),
+:func:`fit_nuisances` fits a learner's boosters in one batch (side by side, each predicting its
+held-out fold on its own thread; :func:`~uplift_engine.learn.boosting.fit_and_score`): μ_a(x)
+for every arm ``a``, optionally every arm's chance e_a(x), and the control outcome model on all
+control rows that effect-only learners add their effects to. :func:`offer_propensity` gives e_k(x),
 the chance of offer ``k`` against control among the rows of control and ``k`` — the design's
 share when the given propensities are constant within each arm (a randomised design), else a
 cross-fitted LightGBM classifier clipped to ``PROPENSITY_CLIP``. :func:`offer_residuals` makes
 the residuals of Robinson's decomposition on those rows: Ỹ = y − m_k(x) with
 m_k = e_k·μ_k + (1 − e_k)·μ_0, and W̃ = 1[arm = k] − e_k(x). :func:`joint_residuals` does the
 same for all offers at once on every row (grf's multi-arm forest): e_a(x) the chance of each arm
-(:func:`arm_propensities`), Ỹ = y − Σ_a e_a·μ_a and W̃_k = 1[arm = k] − e_k. The seeds are
+(``fit_nuisances(..., propensities=True)``), Ỹ = y − Σ_a e_a·μ_a and W̃_k = 1[arm = k] − e_k.
+The seeds are
 fixed functions of the learner's seed, so a learner is reproducible and two learners with one
 seed share nuisances.
 """
@@ -23,9 +27,8 @@ from uplift_engine.learn.base import PROPENSITY_CLIP, TrainingData
 from uplift_engine.learn.boosting import (
     BoosterParams,
     FitJob,
-    fit_boosters,
+    fit_and_score,
     model_text,
-    predict,
 )
 
 CROSS_FIT_FOLDS = 2
@@ -42,21 +45,43 @@ class OfferResiduals:
     w_res: np.ndarray  # W̃ = 1[arm = k] − e_k(x)
 
 
-def outcome_by_arm(
-    data: TrainingData, params: BoosterParams, seed: int, folds: np.ndarray | None = None
-) -> np.ndarray:
-    """Cross-fitted outcome of every row under every arm, shape (n, K + 1).
+@dataclass(frozen=True)
+class Nuisances:
+    """What one batch of boosters gives a learner (:func:`fit_nuisances`)."""
 
-    ``folds`` (a fold number per row) defaults to ``CROSS_FIT_FOLDS`` seeded folds.
+    mu: np.ndarray  # cross-fitted outcome of every row under every arm, (n, K + 1)
+    propensity: np.ndarray | None  # chance of every arm, (n, K + 1), rows summing to 1
+    control_model: str  # LightGBM text model of the outcome under control, on all control rows
+
+
+def fit_nuisances(
+    data: TrainingData,
+    params: BoosterParams,
+    seed: int,
+    *,
+    folds: np.ndarray | None = None,
+    propensities: bool = False,
+) -> Nuisances:
+    """Cross-fitted μ_a(x), optionally e_a(x), and the control outcome model, in one batch.
+
+    ``folds`` (a fold number per row) defaults to ``CROSS_FIT_FOLDS`` seeded folds; the
+    propensities have their own. They are the design's shares when the given propensities are
+    constant within each arm; else one cross-fitted LightGBM classifier per arm (that arm
+    against the others; with a single offer only the offer's, and control's chance is the
+    rest), each clipped to ``PROPENSITY_CLIP`` and the row normalised. The control model is
+    what effect-only learners add their effects to, so that every arm has a level
+    (``pred_<arm>``).
     """
-    n = len(data.y)
+    n, arms = len(data.y), data.n_arms
     if folds is None:
         folds = np.random.default_rng([seed, 1]).permutation(n) % CROSS_FIT_FOLDS
+    categorical = [int(c) for c in data.categorical]
     weights = data.sample_weight
-    jobs, tests, arms = [], [], []
+    jobs: list[FitJob] = []
+    outcome_cells = []
     for fold in range(int(folds.max()) + 1):
-        train = np.flatnonzero(folds != fold)
-        for arm in range(data.n_arms):
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        for arm in range(arms):
             fit_rows = train[data.treatment[train] == arm]
             jobs.append(
                 FitJob(
@@ -64,16 +89,67 @@ def outcome_by_arm(
                     data.y[fit_rows],
                     data.objective,
                     seed + 10 * fold + arm,
-                    [int(c) for c in data.categorical],
+                    categorical,
                     None if weights is None else weights[fit_rows],
+                    score=data.X[test],
                 )
             )
-            tests.append(np.flatnonzero(folds == fold))
-            arms.append(arm)
-    mu = np.empty((n, data.n_arms))
-    for booster, test, arm in zip(fit_boosters(jobs, params), tests, arms, strict=True):
-        mu[test, arm] = predict(booster, data.X[test], params.threads)
-    return mu
+            outcome_cells.append((test, arm))
+    shares = _design_shares(data)
+    propensity_cells = []
+    if propensities and shares is None:
+        e_folds = np.random.default_rng([seed, 3]).permutation(n) % CROSS_FIT_FOLDS
+        for fold in range(CROSS_FIT_FOLDS):
+            train, test = e_folds != fold, np.flatnonzero(e_folds == fold)
+            for a in range(1 if arms == 2 else 0, arms):
+                jobs.append(
+                    FitJob(
+                        data.X[train],
+                        (data.treatment[train] == a).astype(np.float64),
+                        "binary",
+                        seed + 700 + 10 * fold + a,
+                        categorical,
+                        score=data.X[test],
+                    )
+                )
+                propensity_cells.append((test, a))
+    control = np.flatnonzero(data.treatment == 0)
+    jobs.append(
+        FitJob(
+            data.X[control],
+            data.y[control],
+            data.objective,
+            seed,
+            categorical,
+            None if weights is None else weights[control],
+        )
+    )
+    fitted = fit_and_score(jobs, params)
+    mu = np.empty((n, arms))
+    for (test, arm), (_, scores) in zip(outcome_cells, fitted, strict=False):
+        mu[test, arm] = scores
+    e: np.ndarray | None = None
+    if propensities and shares is not None:
+        e = np.broadcast_to(shares, (n, arms)).copy()
+    elif propensities:
+        e = np.empty((n, arms))
+        done = fitted[len(outcome_cells) :]
+        for (test, a), (_, scores) in zip(propensity_cells, done, strict=False):
+            e[test, a] = scores
+        if arms == 2:
+            e[:, 0] = 1.0 - e[:, 1]
+        e = np.clip(e, *PROPENSITY_CLIP)
+        e /= e.sum(axis=1, keepdims=True)
+    return Nuisances(mu, e, model_text(fitted[-1][0]))
+
+
+def _design_shares(data: TrainingData) -> np.ndarray | None:
+    """Every arm's share when the given propensities are constant within each arm, else None."""
+    given = [data.propensity[data.treatment == a] for a in range(data.n_arms)]
+    if not all(np.ptp(p) == 0 for p in given):
+        return None
+    shares = np.array([p[0] for p in given])
+    return shares / shares.sum()
 
 
 def offer_propensity(
@@ -99,20 +175,20 @@ def offer_propensity(
             "binary",
             seed + 500 + 10 * fold + k,
             [int(c) for c in data.categorical],
+            score=data.X[rows[folds == fold]],
         )
         for fold in range(CROSS_FIT_FOLDS)
     ]
     e = np.empty(rows.size)
-    for fold, booster in enumerate(fit_boosters(jobs, params)):
-        test = np.flatnonzero(folds == fold)
-        e[test] = predict(booster, data.X[rows[test]], params.threads)
+    for fold, (_, scores) in enumerate(fit_and_score(jobs, params)):
+        e[folds == fold] = scores
     return np.clip(e, *PROPENSITY_CLIP)
 
 
 def offer_residuals(
     data: TrainingData, mu: np.ndarray, k: int, params: BoosterParams, seed: int
 ) -> OfferResiduals:
-    """Ỹ and W̃ of offer ``k`` on its rows and control's, from :func:`outcome_by_arm`'s ``mu``."""
+    """Ỹ and W̃ of offer ``k`` on its rows and control's, from :func:`fit_nuisances`' ``mu``."""
     rows = np.flatnonzero((data.treatment == 0) | (data.treatment == k))
     treated = (data.treatment[rows] == k).astype(np.float64)
     e = offer_propensity(data, k, rows, treated, params, seed)
@@ -129,65 +205,12 @@ class JointResiduals:
     w_res: np.ndarray  # W̃_k = 1[arm = k] − e_k(x), rows × offers
 
 
-def arm_propensities(data: TrainingData, params: BoosterParams, seed: int) -> np.ndarray:
-    """Chance of every arm for every row, (n, K + 1), rows summing to 1.
-
-    The design's shares when the given propensities are constant within each arm; else one
-    cross-fitted LightGBM classifier per arm (that arm against the others; with a single offer
-    only the offer's, and control's chance is the rest), each clipped to ``PROPENSITY_CLIP``
-    and the row normalised.
-    """
-    n, arms = len(data.y), data.n_arms
-    given = [data.propensity[data.treatment == a] for a in range(arms)]
-    if all(np.ptp(p) == 0 for p in given):
-        shares = np.array([p[0] for p in given])
-        return np.broadcast_to(shares / shares.sum(), (n, arms)).copy()
-    folds = np.random.default_rng([seed, 3]).permutation(n) % CROSS_FIT_FOLDS
-    first = 1 if arms == 2 else 0
-    cells = [(fold, a) for fold in range(CROSS_FIT_FOLDS) for a in range(first, arms)]
-    jobs = [
-        FitJob(
-            data.X[folds != fold],
-            (data.treatment[folds != fold] == a).astype(np.float64),
-            "binary",
-            seed + 700 + 10 * fold + a,
-            [int(c) for c in data.categorical],
-        )
-        for fold, a in cells
-    ]
-    e = np.empty((n, arms))
-    for (fold, a), booster in zip(cells, fit_boosters(jobs, params), strict=True):
-        test = np.flatnonzero(folds == fold)
-        e[test, a] = predict(booster, data.X[test], params.threads)
-    if arms == 2:
-        e[:, 0] = 1.0 - e[:, 1]
-    e = np.clip(e, *PROPENSITY_CLIP)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def joint_residuals(
-    data: TrainingData, mu: np.ndarray, params: BoosterParams, seed: int
-) -> JointResiduals:
-    """Ỹ and W̃ of all offers on every row, from :func:`outcome_by_arm`'s ``mu``."""
-    e = arm_propensities(data, params, seed)
+def joint_residuals(data: TrainingData, nuisances: Nuisances) -> JointResiduals:
+    """Ỹ and W̃ of all offers on every row, from ``fit_nuisances(..., propensities=True)``."""
+    e, mu = nuisances.propensity, nuisances.mu
+    if e is None:
+        raise ValueError("joint residuals need fit_nuisances(..., propensities=True)")
     arms = np.arange(1, data.n_arms)
     w_res = (data.treatment[:, None] == arms).astype(np.float64) - e[:, 1:]
     y_res = data.y - (e * mu).sum(axis=1)
     return JointResiduals(e, y_res, w_res)
-
-
-def control_outcome_model(data: TrainingData, params: BoosterParams, seed: int) -> str:
-    """LightGBM text model of the outcome under control, fitted on every control row.
-
-    Effect-only learners add their effects to it, so every arm has a level (``pred_<arm>``).
-    """
-    control = np.flatnonzero(data.treatment == 0)
-    job = FitJob(
-        data.X[control],
-        data.y[control],
-        data.objective,
-        seed,
-        [int(c) for c in data.categorical],
-        None if data.sample_weight is None else data.sample_weight[control],
-    )
-    return model_text(fit_boosters([job], params)[0])

@@ -30,7 +30,7 @@ from uplift_engine.learn.forest.binning import MAX_BINS
 from uplift_engine.learn.forest.causal_forest import orthogonal_forest_graph
 from uplift_engine.learn.forest.honest import HonestSettings
 from uplift_engine.learn.graph import ScoringGraph, Term
-from uplift_engine.learn.nuisance import control_outcome_model, offer_residuals, outcome_by_arm
+from uplift_engine.learn.nuisance import fit_nuisances, offer_residuals
 
 FINAL_STAGES = ("lightgbm", "forest")
 
@@ -120,9 +120,10 @@ class RLearner(UpliftLearner):
             return orthogonal_forest_graph(
                 data, settings, params, self.seed, prefix="tau", joint_arms=self.joint_arms
             )
-        mu = outcome_by_arm(data, params, self.seed)
+        nuisances = fit_nuisances(data, params, self.seed)
+        mu = nuisances.mu
         weight = data.sample_weight if data.sample_weight is not None else np.ones(len(data.y))
-        models = {"mu_0": control_outcome_model(data, params, self.seed)}
+        models = {"mu_0": nuisances.control_model}
         levels: list[list[Term]] = [[Term("mu_0")]]
         for k in range(1, data.n_arms):
             res = offer_residuals(data, mu, k, params, self.seed)

@@ -41,12 +41,7 @@ from uplift_engine.learn.forest.honest import (
     grow_honest_forest,
 )
 from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
-from uplift_engine.learn.nuisance import (
-    control_outcome_model,
-    joint_residuals,
-    offer_residuals,
-    outcome_by_arm,
-)
+from uplift_engine.learn.nuisance import fit_nuisances, joint_residuals, offer_residuals
 from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
 
@@ -115,7 +110,8 @@ def orthogonal_forest_graph(
     else one forest per offer, ``<prefix>_<k>``, on the rows of control and offer k.
     """
     threads = params.threads
-    mu = outcome_by_arm(data, params, seed)
+    nuisances = fit_nuisances(data, params, seed, propensities=joint_arms)
+    mu = nuisances.mu
     binning = fit_bins(
         data.X, data.categorical, max_bins=settings.max_bins, seed=seed, threads=threads
     )
@@ -124,7 +120,7 @@ def orthogonal_forest_graph(
     levels: list[list[Term]] = [[Term("mu_0")]]
     variance: list[list[Term]] = []
     if joint_arms:
-        joint = joint_residuals(data, mu, params, seed)
+        joint = joint_residuals(data, nuisances)
         rows = np.arange(len(data.y))
         vals = causal_values(rows.size, rows, data.treatment, joint.w_res, joint.y_res, weight)
         ensembles[prefix] = grow_honest_forest(
@@ -147,7 +143,7 @@ def orthogonal_forest_graph(
             levels.append([Term("mu_0"), Term(name)])
             variance.append([Term(name)])
     return ScoringGraph(
-        {"mu_0": control_outcome_model(data, params, seed)},
+        {"mu_0": nuisances.control_model},
         levels,
         clip=(0.0, 1.0) if data.objective == "binary" else None,
         threads=threads,
