@@ -1,15 +1,17 @@
 """Causal forest: orthogonalised, honest, with per-customer confidence intervals (grf's recipe).
 
 Invariant: by default one forest estimates every offer's effect at once (grf's multi-arm causal
-forest), grown on every row on residuals — Ỹ = y − Σ_a e_a(x)·μ_a(x) and W̃_k = 1[arm = k] −
-e_k(x), where ``μ_a`` are cross-fitted outcome models (LightGBM per arm) and ``e_a`` the chance
-of each arm (the design's when the propensities are constant within each arm, else cross-fitted
-LightGBM classifiers). With ``joint_arms=False`` one forest per offer ``k`` is grown on the rows
-of control and ``k`` instead, on Ỹ = y − m_k(x) and W̃ = 1[arm = k] − e_k(x) against control
+forest), grown on every row on residuals — Ỹ = y − m(x) and W̃_k = 1[arm = k] − e_k(x), where
+``m`` is a cross-fitted LightGBM model of the outcome whatever the arm (grf's Ŷ) and ``e_a`` the
+chance of each arm (the design's when the propensities are constant within each arm, else
+cross-fitted LightGBM classifiers). With ``joint_arms=False`` one forest per offer ``k`` is grown
+on the rows of control and ``k`` instead, on Ỹ = y − m_k(x), m_k = e_k·μ_k + (1 − e_k)·μ_0
+from cross-fitted per-arm outcome models μ_a, and W̃ = 1[arm = k] − e_k(x) against control
 alone. Trees come in little bags of ``group_size`` trees sharing a half-sample; each tree splits
 its half-sample in two, grows its splits on one half and estimates its leaves on the other
 (honesty), so a leaf's means of the residual products never saw the rows that chose the split.
-A split maximises Σ_children Σw·‖θ_c‖² (the effects' heterogeneity, summed over offers). The
+A split maximises grf's gradient criterion, Σ_children ‖Σw·ρ‖²/Σw of the node's pseudo-outcomes
+ρ (the first-order expansion of the effects' heterogeneity Σ_children Σw·‖θ_c − θ‖²). The
 forest's effects solve the residual-on-residual regression over the tree-averaged leaf means
 (θ = (M_wy − M_w·M_y)/(M_ww − M_w²) for one offer), and their variances are the bootstrap of
 little bags (Athey, Tibshirani & Wager 2019, with grf's Bayes debiasing) — see
@@ -110,7 +112,7 @@ def orthogonal_forest_graph(
     else one forest per offer, ``<prefix>_<k>``, on the rows of control and offer k.
     """
     threads = params.threads
-    nuisances = fit_nuisances(data, params, seed, propensities=joint_arms)
+    nuisances = fit_nuisances(data, params, seed, propensities=joint_arms, marginal=joint_arms)
     mu = nuisances.mu
     binning = fit_bins(
         data.X, data.categorical, max_bins=settings.max_bins, seed=seed, threads=threads
