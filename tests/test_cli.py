@@ -116,10 +116,12 @@ def test_score_writes_the_scores_contract(model, campaign_table, tmp_path, suffi
     scores = pacsv.read_csv(out) if suffix == ".csv" else pq.read_table(out)
     arms = ["control", "bonus_points", "cashback", "fee_waiver"]
     offers = arms[1:]
+    # the bounds follow each effect when the chosen learner has intervals (causal forest …)
+    bounds = ("", "_lower", "_upper") if model[1]["intervals"] else ("",)
     assert scores.column_names == [
         "customer_id",
         *(f"pred_{a}" for a in arms),
-        *(f"uplift_{o}" for o in offers),
+        *(f"uplift_{o}{b}" for o in offers for b in bounds),
         "segment",
         "revenue",
     ]
