@@ -5,6 +5,11 @@ The honest forests (:mod:`.honest`) are the causal forest's and the R-learner's 
 
 Training needs numba (compiled histogram splits); the fitted forests export to NumPy arrays
 (:class:`~uplift_engine.learn.tree_ensemble.TreeEnsemble`) that score without it.
+
+For whoever edits them: numba's on-disk cache (``cache=True``, in ``__pycache__``) is keyed by
+the source file of each compiled function alone, and a caller compiles its callees into itself.
+After a change to :mod:`.criteria` that :mod:`.grow` does not share, the cached ``grow_tree``
+keeps the old criteria until the cache goes: ``find src -name '*.nb[ic]' -delete``.
 """
 
 from uplift_engine.learn.forest.causal_forest import CausalForest
