@@ -216,7 +216,6 @@ def _find_split(
     (all false), ``mat`` (offers × offers), ``theta`` (offers) and ``node_map``
     (:func:`~uplift_engine.learn.forest.criteria.causal_map_size`) are scratch space.
     """
-    slots = total.size
     left = work[0]
     right = work[1]
     best_gain = 0.0
@@ -246,56 +245,67 @@ def _find_split(
             gain, j = _scan_causal(
                 hist, f, order, n_order, total, n_arms, min_leaf, min_arm, node_map, theta, left
             )
-            if gain > best_gain:
-                best_gain = gain
-                best_feature = f
-                if is_cat[f]:
-                    best_position = j + 1
-                    best_n_order = n_order
-                    best_order[:n_order] = order[:n_order]
-                else:
-                    best_position = order[j]
-            continue
-        left[:] = 0.0
-        for j in range(n_order - 1):
-            b = order[j]
-            bin_stats = hist[f, b]
-            for s in range(slots):
-                left[s] += bin_stats[s]
-                right[s] = total[s] - left[s]
-            if _row_count(kind, left, n_arms) < min_leaf - 0.5:
-                continue
-            if _row_count(kind, right, n_arms) < min_leaf - 0.5:
-                break
-            if not _arms_ok(kind, left, n_arms, min_arm):
-                continue
-            if not _arms_ok(kind, right, n_arms, min_arm):
-                continue
-            if kind == REGRESSION:
-                gain = regression_gain(total, left, right)
+        else:
+            gain, j = _scan(
+                kind, hist, f, order, n_order, total, n_arms, n_reg, normalization, p_node,
+                min_leaf, min_arm, left, right, p_left, p_right,
+            )
+        if gain > best_gain:
+            best_gain = gain
+            best_feature = f
+            if is_cat[f]:
+                best_position = j + 1
+                best_n_order = n_order
+                best_order[:n_order] = order[:n_order]
             else:
-                summarise(left, p_node, True, n_reg, min_arm, p_left)
-                summarise(right, p_node, True, n_reg, min_arm, p_right)
-                gain = _uplift_gain(
-                    kind, total, left, right, p_node, p_left, p_right, normalization
-                )
-            if gain > best_gain:
-                best_gain = gain
-                best_feature = f
-                if is_cat[f]:
-                    best_position = j + 1
-                    best_n_order = n_order
-                    best_order[:n_order] = order[:n_order]
-                else:
-                    best_position = b
+                best_position = order[j]
     return best_gain, best_feature, best_position, best_n_order
+
+
+@numba.njit(nogil=True, cache=True)
+def _scan(
+    kind, hist, f, order, n_order, total, n_arms, n_reg, normalization, p_node, min_leaf,
+    min_arm, left, right, p_left, p_right,
+):
+    """The best cut of feature ``f`` of an uplift or regression node: (gain, index in ``order``).
+
+    The index is −1 when no cut qualifies; ``left``, ``right`` (slots) and ``p_left``,
+    ``p_right`` (arms) are scratch space.
+    """
+    slots = total.size
+    best_gain = 0.0
+    best_j = -1
+    left[:] = 0.0
+    for j in range(n_order - 1):
+        bin_stats = hist[f, order[j]]
+        for s in range(slots):
+            left[s] += bin_stats[s]
+            right[s] = total[s] - left[s]
+        if _row_count(kind, left, n_arms) < min_leaf - 0.5:
+            continue
+        if _row_count(kind, right, n_arms) < min_leaf - 0.5:
+            break
+        if not _arms_ok(kind, left, n_arms, min_arm):
+            continue
+        if not _arms_ok(kind, right, n_arms, min_arm):
+            continue
+        if kind == REGRESSION:
+            gain = regression_gain(total, left, right)
+        else:
+            summarise(left, p_node, True, n_reg, min_arm, p_left)
+            summarise(right, p_node, True, n_reg, min_arm, p_right)
+            gain = _uplift_gain(kind, total, left, right, p_node, p_left, p_right, normalization)
+        if gain > best_gain:
+            best_gain = gain
+            best_j = j
+    return best_gain, best_j
 
 
 @numba.njit(nogil=True, cache=True)
 def _scan_causal(hist, f, order, n_order, total, n_arms, min_leaf, min_arm, node_map, z, left):
     """The best cut of feature ``f`` of a causal node: (gain, its index into ``order``).
 
-    :func:`_find_split`'s scan, for the causal statistics: a cut needs ``min_leaf`` rows and
+    :func:`_scan` for the causal statistics: a cut needs ``min_leaf`` rows and
     ``min_arm`` rows of every arm on each side; only the left child's sums are kept, as
     :func:`~uplift_engine.learn.forest.criteria.causal_gain` needs no more.
     """
