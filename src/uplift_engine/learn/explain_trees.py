@@ -27,12 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from uplift_engine.learn.tree_ensemble import (
-    TreeEnsemble,
-    causal_effects,
-    causal_gradient,
-    regression_gradient,
-)
+from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
 QUADRATURE_NODES = 24
 BATCH_ROWS = 16_384
@@ -74,7 +69,7 @@ def ensemble_contributions(
             shares, theta0 = _ratio_shares(ensemble, stats, stats_base)
             contrib[rows, : stats.shape[1]] = shares
             base[rows] = theta0
-            output[rows] = ratio_output(ensemble, total)
+            output[rows] = ensemble.outputs_of(total)
     return contrib, base, output
 
 
@@ -119,20 +114,6 @@ def path_attributions(ensemble: TreeEnsemble, X: np.ndarray) -> tuple[np.ndarray
     return out.reshape(n, width, values.shape[1]), base
 
 
-def ratio_output(ensemble: TreeEnsemble, stats: np.ndarray) -> np.ndarray:
-    """The ensemble's outputs from tree-averaged statistics (n, s) → (n, K), floor included."""
-    if ensemble.combine == "causal":
-        return causal_effects(stats, ensemble.n_outputs)[0]
-    return regression_gradient(stats)[0]
-
-
-def _ratio_gradient(ensemble: TreeEnsemble, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`ratio_output` (n, K) and its gradient in the statistics (n, K, s)."""
-    if ensemble.combine == "causal":
-        return causal_gradient(stats, ensemble.n_outputs)
-    return regression_gradient(stats)
-
-
 def _ratio_shares(
     ensemble: TreeEnsemble, stats: np.ndarray, stats_base: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -142,6 +123,6 @@ def _ratio_shares(
     k = ensemble.n_outputs
     mean_gradient = np.zeros((delta.shape[0], k, delta.shape[1]))
     for t, w in zip((nodes + 1.0) / 2.0, weights / 2.0, strict=True):
-        mean_gradient += w * _ratio_gradient(ensemble, stats_base + t * delta)[1]
+        mean_gradient += w * ensemble.outputs_and_gradient(stats_base + t * delta)[1]
     shares = np.einsum("nps,nks->npk", stats, mean_gradient)
-    return shares, ratio_output(ensemble, stats_base)
+    return shares, ensemble.outputs_of(stats_base)

@@ -158,6 +158,18 @@ class TreeEnsemble:
         both = self._batched(X, 2 * k, lambda Xb: self._bagged_batch(Xb, variance=True))
         return both[:, :k], both[:, k:]
 
+    def outputs_of(self, means: np.ndarray) -> np.ndarray:
+        """A little-bag ensemble's outputs (n, K) from tree-averaged leaf statistics (n, s)."""
+        if self.combine == "causal":
+            return causal_effects(means, self.n_outputs)[0]
+        return regression_gradient(means)[0]
+
+    def outputs_and_gradient(self, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`outputs_of` (n, K) and its gradient in the statistics (n, K, s)."""
+        if self.combine == "causal":
+            return causal_gradient(means, self.n_outputs)
+        return regression_gradient(means)
+
     def leaf_indices(self, X: np.ndarray) -> np.ndarray:
         """The leaf each row reaches in each tree, shape (n_rows, n_trees)."""
         X = self._check_X(X)
@@ -245,13 +257,8 @@ class TreeEnsemble:
             means += self.values.take(leaves[t], axis=0)
         means /= self.n_trees
         if not variance:
-            if self.combine == "causal":
-                return causal_effects(means, self.n_outputs)[0]
-            return regression_gradient(means)[0]
-        if self.combine == "causal":
-            theta, gradient = causal_gradient(means, self.n_outputs)
-        else:
-            theta, gradient = regression_gradient(means)
+            return self.outputs_of(means)
+        theta, gradient = self.outputs_and_gradient(means)
         centre = np.einsum("nkv,nv->nk", gradient, means)
 
         def influence(s: np.ndarray) -> np.ndarray:
