@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -39,17 +40,18 @@ def test_binary_outcomes_are_chosen_by_cross_fitted_qini():
     assert report.criterion == "qini_coefficient" and report.higher_is_better
     scores = {c.learner: c for c in report.candidates}
     assert set(scores) == set(CANDIDATES)
-    assert report.winner == max(scores, key=lambda name: scores[name].score)
+    assert report.best == max(scores, key=lambda name: scores[name].score)
     assert all(c.low <= c.score <= c.high and c.qini is None for c in scores.values())
-    assert report.reason.startswith(f"{report.winner} has the highest cross-fitted Qini")
+    assert report.reason.startswith(f"{report.best} has the highest cross-fitted Qini")
+    assert report.winner == next(name for name in CANDIDATES if scores[name].tied)
 
 
 def test_revenue_is_chosen_by_the_lowest_dr_loss_and_ties_are_paired():
     report = select_learner(_data("revenue", 12_000, 2), CANDIDATES, params=FAST, seed=3)
     assert report.criterion == "dr_pseudo_outcome_loss" and not report.higher_is_better
     scores = {c.learner: c for c in report.candidates}
-    winner = scores[report.winner]
-    assert report.winner == min(scores, key=lambda name: scores[name].score)
+    winner = scores[report.best]
+    assert report.best == min(scores, key=lambda name: scores[name].score)
     assert (winner.gap_low, winner.gap_high) == (0.0, 0.0)
     assert all(c.qini is not None and np.isfinite(c.qini) for c in scores.values())
     others = [c for c in scores.values() if c is not winner]
@@ -108,3 +110,21 @@ def test_selection_is_reproducible(kind):
     again = select_learner(data, ("t_learner", "s_learner"), params=FAST, seed=9)
     assert [c.score for c in first.candidates] == [c.score for c in again.candidates]
     assert first.winner == again.winner
+
+
+def test_of_candidates_tied_with_the_best_the_first_in_order_wins():
+    """Outcomes shuffled across customers carry no effect, so every candidate's Qini is noise:
+    the two tie, and whichever comes first wins, whatever scored best."""
+    data = _data("binary", 8_000, 5)
+    data = replace(data, y=np.random.default_rng(0).permutation(data.y))
+    one = select_learner(data, ("s_learner", "t_learner"), params=FAST, seed=3)
+    other = select_learner(data, ("t_learner", "s_learner"), params=FAST, seed=3)
+    scores = {c.learner: c.score for c in one.candidates}
+    assert scores == {c.learner: c.score for c in other.candidates}
+    assert all(c.tied for c in one.candidates + other.candidates)
+    assert one.best == other.best == max(scores, key=scores.__getitem__)
+    assert (one.winner, other.winner) == ("s_learner", "t_learner")
+    overruled = one if one.winner != one.best else other
+    assert f"{overruled.winner} wins as the first of them in the order of preference" in (
+        overruled.reason
+    )

@@ -17,9 +17,17 @@ estimates over all rows:
   is recorded beside the loss, for information only.
 
 Each score carries a percentile bootstrap interval over rows, and each candidate's difference to
-the winner a paired one (the same resamples for every candidate, so the noise both share
-cancels); a candidate whose difference interval holds 0 is reported as statistically tied with
-the winner. Selection runs on at most ``MAX_ROWS`` rows (a seeded stratified sample).
+the best score a paired one (the same resamples for every candidate, so the noise both share
+cancels); a candidate whose difference interval holds 0 is statistically tied with the best.
+Selection runs on at most ``MAX_ROWS`` rows (a seeded stratified sample).
+
+The winner is the first candidate, in the order given, among those tied with the best — the
+best itself when nothing ties. Candidates come simplest first (``AUTO_CANDIDATES``: one model,
+then more models, forests last), so between candidates the data cannot tell apart the simpler
+wins, as in the one-standard-error rule: it is cheaper to score and to explain, and less likely
+to have come first by chance. On the benchmark's ten datasets (docs/learners.md) the rule
+changed the pick on three, where seven candidates' Qini lay within a few thousandths; it never
+overruled a clear winner.
 """
 
 from __future__ import annotations
@@ -77,6 +85,8 @@ class SelectionReport:
     higher_is_better: bool
     candidates: list[CandidateScore]
     winner: str
+    best: str
+    """The candidate with the best score (the winner unless a simpler one is tied with it)."""
     reason: str
     rows: int
     folds: int
@@ -95,7 +105,11 @@ def select_learner(
     folds: int = FOLDS,
     max_rows: int = MAX_ROWS,
 ) -> SelectionReport:
-    """Cross-fit every candidate on ``data`` and pick the best by the outcome's criterion."""
+    """Cross-fit every candidate on ``data`` and pick one by the outcome's criterion.
+
+    ``candidates`` are in order of preference: the first of those statistically tied with the
+    best score wins.
+    """
     import time
 
     rate = params.learning_rate or SELECTION_LEARNING_RATE
@@ -132,6 +146,7 @@ def select_learner(
         )
         scores[i] = replace(score, gap_low=float(gap_low), gap_high=float(gap_high))
     best = scores[best_index]
+    winner = next(c for c in scores if c.tied)
     measure = "Qini coefficient" if binary else "DR loss"
     reason = (
         f"{best.learner} has the {'highest' if binary else 'lowest'} cross-fitted {measure} "
@@ -143,6 +158,11 @@ def select_learner(
         reason += (
             f"; statistically tied with it (paired difference within the noise): {', '.join(tied)}"
         )
+        if winner is not best:
+            reason += (
+                f"; {winner.learner} wins as the first of them in the order of preference "
+                f"({', '.join(candidates)})"
+            )
     elif others:
         second = others[0]
         reason += (
@@ -154,7 +174,8 @@ def select_learner(
         criterion="qini_coefficient" if binary else "dr_pseudo_outcome_loss",
         higher_is_better=binary,
         candidates=scores,
-        winner=best.learner,
+        winner=winner.learner,
+        best=best.learner,
         reason=reason,
         rows=n,
         folds=folds,

@@ -48,7 +48,8 @@ AUTO_CANDIDATES = (
     "uplift_forest",
     "causal_forest",
 )
-"""What ``--learner auto`` cross-fits and compares (every one must be in ``LEARNERS``)."""
+"""What ``--learner auto`` cross-fits and compares (every one must be in ``LEARNERS``), simplest
+first: of the candidates statistically tied with the best score, the first wins."""
 TRAINING_SCHEMA_VERSION = "uplift.training/1"
 INTERVAL_METHODS = ("none", "bootstrap")
 """``--intervals``: ``bootstrap`` adds approximate intervals to a learner without its own."""
