@@ -26,8 +26,8 @@ best itself when nothing ties. Candidates come simplest first (``AUTO_CANDIDATES
 then more models, forests last), so between candidates the data cannot tell apart the simpler
 wins, as in the one-standard-error rule: it is cheaper to score and to explain, and less likely
 to have come first by chance. On the benchmark's ten datasets (docs/learners.md) the rule
-changed the pick on three, where seven candidates' Qini lay within a few thousandths; it never
-overruled a clear winner.
+changed the pick on three, where the tied candidates' Qini lay within 0.011 of each other, and
+each time the pick did better on the test set.
 """
 
 from __future__ import annotations
