@@ -86,3 +86,23 @@ def test_models_that_cannot_be_cut_are_left_whole():
     )
     assert split_by_arm(multiclass.model_to_string()) is None
     assert split_by_arm("not a model") is None
+
+
+def test_one_booster_gives_every_arms_raw_scores(s_model):
+    """The arms' resolved trees in one multiclass-laid-out booster: column j is arm j's."""
+    kind, graph = s_model
+    split = split_by_arm(graph.models["mu"])
+    assert split is not None
+    arms = (2.0, 0.0, 1.0)
+    joint = split.joint(arms)
+    assert joint.num_trees() == len(arms) * split.n_by_arm
+    X = make_campaign(3_000, seed=9, kind=kind).X
+    options = {"raw_score": True, "predict_disable_shape_check": True}
+    raw = joint.predict(X, **options)
+    assert raw.shape == (len(X), len(arms))
+    for j, arm in enumerate(arms):
+        alone = split.resolved(arm).predict(X, **options)
+        np.testing.assert_allclose(raw[:, j], alone, rtol=0, atol=1e-12)
+    assert split.joint(arms) is joint
+    with pytest.raises(ValueError, match="two arms"):
+        split.joint((1.0,))

@@ -5,7 +5,11 @@ that feature, so their output is the same under every arm: evaluating the whole 
 arm repeats them. Here the model's text is cut into LightGBM models: the trees that never read
 the arm, evaluated once, and for each arm the other trees *resolved* for that arm — every split
 on the arm replaced by the child the arm goes to, so the tree is shorter and reads no arm
-column. The raw scores are added before the objective's link (the sigmoid of a binary model).
+column. The resolved trees of all the arms wanted go into one model laid out as LightGBM's
+multiclass models are (tree i·A + j is tree i resolved for the j-th of A arms), so one
+``predict`` call walks every arm's trees row by row and returns one raw score per arm: on 1M
+rows and 4 arms, 3.3 s instead of 4.4 s for four calls. The raw scores are added before the
+objective's link (the sigmoid of a binary model).
 Trees are summed in a different order than LightGBM's own ``predict``, so results agree with
 it to rounding (about 1e-15), not bit for bit.
 
@@ -43,6 +47,7 @@ class ArmSplitModel:
     n_shared: int
     arm_feature: int
     _resolved: dict[float, Any] = field(default_factory=dict)
+    _joint: dict[tuple[float, ...], Any] = field(default_factory=dict)
 
     @property
     def n_by_arm(self) -> int:
@@ -59,6 +64,27 @@ class ArmSplitModel:
             self._resolved[arm] = _booster(self.header, trees, self.tail)
         return self._resolved[arm]
 
+    def joint(self, arms: tuple[float, ...]) -> Any:
+        """The arm-reading trees resolved for each of ``arms`` in one booster (or ``None``).
+
+        Its raw scores are (n, len(arms)), column j for ``arms[j]``: a multiclass layout, tree
+        i·A + j being tree i resolved for ``arms[j]``. Built once per tuple of arms and kept.
+        """
+        if len(arms) < 2:
+            raise ValueError("a joint booster needs two arms or more")
+        if arms not in self._joint:
+            per_arm = [[_resolve(t, self.arm_feature, arm) for t in self.arm_trees] for arm in arms]
+            trees = [resolved[i] for i in range(self.n_by_arm) for resolved in per_arm]
+            header = self.header
+            for name, value in (
+                ("num_class", str(len(arms))),
+                ("num_tree_per_iteration", str(len(arms))),
+                ("objective", f"multiclass num_class:{len(arms)}"),
+            ):
+                header = re.sub(rf"^{name}=.*$", f"{name}={value}", header, count=1, flags=re.M)
+            self._joint[arms] = _booster(header, trees, self.tail)
+        return self._joint[arms]
+
     def predict(self, X: np.ndarray, arms: list[float], threads: int) -> dict[float, np.ndarray]:
         """The model's output (n,) under each arm code.
 
@@ -68,12 +94,16 @@ class ArmSplitModel:
         base = np.zeros(X.shape[0])
         if self.shared is not None:
             base += self.shared.predict(X, **options)
+        by_arm = np.zeros((X.shape[0], len(arms)))
+        if self.arm_trees and len(arms) > 1:
+            by_arm += np.asarray(self.joint(tuple(arms)).predict(X, **options)).reshape(
+                X.shape[0], len(arms)
+            )
+        elif self.arm_trees:
+            by_arm[:, 0] = self.resolved(arms[0]).predict(X, **options)
         out = {}
-        for arm in arms:
-            raw = base
-            booster = self.resolved(arm)
-            if booster is not None:
-                raw = base + booster.predict(X, **options)
+        for j, arm in enumerate(arms):
+            raw = base + by_arm[:, j]
             out[arm] = raw if self.sigmoid is None else 1.0 / (1.0 + np.exp(-self.sigmoid * raw))
         return out
 
