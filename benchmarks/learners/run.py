@@ -5,7 +5,9 @@ work folder; every cell (learner × dataset) runs in its own child process under
 memory limits (see ``sandbox``), reading those saved arrays; this parent scores every cell's
 test-set predictions the same way (see ``metrics``) and appends one JSON record per cell to
 ``WORK/results.jsonl``. With ``--resume`` a cell already recorded with the same limits is not
-run again, so a long run can be stopped and continued.
+run again, so a long run can be stopped and continued (or more cells added to a run's tables).
+Without it a run starts a new ``results.jsonl`` and the previous one is renamed
+``results.<its time>.jsonl``, never deleted.
 
     .venv-bench/bin/python benchmarks/learners/run.py --quick
     .venv-bench/bin/python benchmarks/learners/run.py --write docs/benchmarks.md --resume
@@ -218,7 +220,11 @@ def main() -> int:
     results_path = work / "results.jsonl"
     previous = _previous(results_path) if opts.resume else {}
     if not opts.resume and results_path.exists() and not opts.list:
-        results_path.unlink()
+        # a fresh run starts a fresh file; the last one's records stay beside it
+        stamp = datetime.fromtimestamp(results_path.stat().st_mtime, UTC)
+        kept = results_path.with_name(f"results.{stamp:%Y%m%dT%H%M%S}.jsonl")
+        results_path.rename(kept)
+        print(f"the previous run's records are now in {kept}", flush=True)
     started = time.perf_counter()
     metas, records = [], []
     for spec in specs:
