@@ -131,17 +131,17 @@ def fit_nuisances(
             None if weights is None else weights[control],
         )
     )
-    fitted = fit_and_score(jobs, params)
+    fitted = fit_and_score(jobs, params)  # outcome jobs, propensity jobs, the control model
+    outcomes, classifiers = fitted[: len(outcome_cells)], fitted[len(outcome_cells) : -1]
     mu = np.empty((n, 1 if marginal else arms))
-    for (test, arm), (_, scores) in zip(outcome_cells, fitted, strict=False):
+    for (test, arm), (_, scores) in zip(outcome_cells, outcomes, strict=True):
         mu[test, arm] = scores
     e: np.ndarray | None = None
     if propensities and shares is not None:
         e = np.broadcast_to(shares, (n, arms)).copy()
     elif propensities:
         e = np.empty((n, arms))
-        done = fitted[len(outcome_cells) :]
-        for (test, a), (_, scores) in zip(propensity_cells, done, strict=False):
+        for (test, a), (_, scores) in zip(propensity_cells, classifiers, strict=True):
             e[test, a] = scores
         if arms == 2:
             e[:, 0] = 1.0 - e[:, 1]
