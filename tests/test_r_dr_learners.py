@@ -26,12 +26,14 @@ LEARNER_CLASSES = {"dr": DRLearner, "r": RLearner}
 
 # ------------------------------------------------------------------------- coverage
 # Measured before choosing the seeds (training campaign seed 100 + s, test campaign seed
-# 200 + s, learner seed s; 20,000 training rows, defaults: 100 trees in bags of 10, depth 14),
-# coverage of the true effect by the 90% intervals and PEHE, per offer:
-#   DR(forest) binary      s = 0..7: 0.889–0.954, PEHE 0.039–0.050
-#   DR(forest) continuous  s = 0..4: 0.912–0.937, PEHE 1.10–1.33
-#   R(forest)  binary      s = 0..5: 0.869–0.957, PEHE 0.037–0.052
-#   R(forest)  continuous  s = 0..5: 0.851–0.913, PEHE 1.22–1.59
+# 200 + s, learner seed s; 20,000 training rows, defaults: 100 trees in bags of 20, depth 14,
+# the variance with the Monte Carlo variance of the finite forest), coverage of the true effect
+# by the 90% intervals and PEHE, per offer:
+#   DR(forest) binary      s = 0..5: 0.881–0.943, PEHE 0.043–0.052
+#   DR(forest) continuous  s = 0..5: 0.913–0.939, PEHE 1.17–1.42
+#   R(forest)  binary      s = 0..5: 0.888–0.956, PEHE 0.039–0.052
+#   R(forest)  continuous  s = 0..5: 0.862–0.922, PEHE 1.27–1.63
+# (With bags of 10 and grf's variance alone: 0.85–0.96 at PEHE about 3% lower.)
 # The R-learner's forest is one forest for both offers (``joint_arms``, the default); with a
 # forest per offer its PEHE was 0.032–0.046 and 0.96–1.38: the two offers' effects follow
 # different features here (x1 and x2), so a joint tree spends its splits on both.
@@ -43,9 +45,9 @@ LEARNER_CLASSES = {"dr": DRLearner, "r": RLearner}
     ("learner", "kind", "seed", "max_pehe"),
     [
         ("dr", "binary", 5, 0.05),
-        ("dr", "continuous", 3, 1.3),
+        ("dr", "continuous", 3, 1.4),
         ("r", "binary", 7, 0.05),
-        ("r", "continuous", 3, 1.45),
+        ("r", "continuous", 3, 1.55),
     ],
     ids=["dr-binary", "dr-continuous", "r-binary", "r-continuous"],
 )
@@ -167,10 +169,12 @@ def test_regression_ensemble_is_a_weighted_mean_with_little_bag_variance():
         bags = psi.reshape(2, 2).mean(axis=1)
         between = np.mean(bags**2)
         noise = (np.mean(psi**2) - between) / (2 - 1)
-        debiased = _bayes_debias(np.array([between]), np.array([noise]), 2)[0]
+        # 2 bags: their spread is 2/(2 − 1) times what shows; the mean of 2 bags adds half
+        spread = between * 2 / (2 - 1)
+        debiased = _bayes_debias(np.array([spread]), np.array([noise]), 2)[0] + spread / 2
         assert mean[row, 0] == pytest.approx(theta)
         assert var[row, 0] == pytest.approx(debiased / m_w**2, rel=1e-12)
-        assert debiased >= between - noise  # the debiasing only ever adds
+        assert debiased >= spread - noise + spread / 2  # the debiasing only ever adds
     assert mean[:, 0] == pytest.approx([12 / 6, 17 / 6])
 
 

@@ -145,7 +145,7 @@ class DRLearner(UpliftLearner):
         seed: int = 0,
         final_stage: str = "lightgbm",
         n_trees: int = 100,
-        group_size: int = 10,
+        group_size: int = 20,
         min_samples_leaf: int | None = None,
         min_samples_treatment: int = 2,
         max_depth: int | None = None,

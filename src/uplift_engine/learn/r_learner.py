@@ -83,7 +83,7 @@ class RLearner(UpliftLearner):
         seed: int = 0,
         final_stage: str = "lightgbm",
         n_trees: int = 100,
-        group_size: int = 10,
+        group_size: int = 20,
         min_samples_leaf: int | None = None,
         min_samples_treatment: int = 2,
         max_depth: int | None = None,
@@ -92,6 +92,7 @@ class RLearner(UpliftLearner):
         interval_level: float = 0.9,
         max_bins: int = MAX_BINS,
         joint_arms: bool = True,
+        boost_trees: int = 60,
     ) -> None:
         super().__init__(params=params, seed=seed)
         self.final_stage = final_stage
@@ -105,6 +106,7 @@ class RLearner(UpliftLearner):
         self.interval_level = interval_level
         self.max_bins = max_bins
         self.joint_arms = joint_arms
+        self.boost_trees = boost_trees
 
     def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper confidence bounds of every offer's effect, each (n, K).

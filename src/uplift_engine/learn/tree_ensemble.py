@@ -290,7 +290,12 @@ class TreeEnsemble:
         var_between = between_sq / n_groups
         var_total = total_sq / (n_groups * ell)
         noise = (var_total - var_between) / (ell - 1)
-        return _bayes_debias(var_between, noise, n_groups)
+        if n_groups < 2:
+            return _bayes_debias(var_between, noise, n_groups)
+        # bag means vary around their own mean: (G − 1)/G of their variance shows; and the
+        # forest is the mean of G bags, whose Monte Carlo variance var_between/(G − 1) adds
+        spread = var_between * n_groups / (n_groups - 1)
+        return _bayes_debias(spread, noise, n_groups) + spread / n_groups
 
     # ------------------------------------------------------------- validation
     def _validate(self) -> None:

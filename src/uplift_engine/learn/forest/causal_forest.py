@@ -29,6 +29,7 @@ offers follow unrelated features 20–30% (docs/learners.md).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -36,15 +37,16 @@ import numpy as np
 from uplift_engine.learn.base import TrainingData, UpliftLearner
 from uplift_engine.learn.boosting import BoosterParams
 from uplift_engine.learn.forest.binning import MAX_BINS, fit_bins
-from uplift_engine.learn.forest.honest import (
-    CAUSAL,
-    HonestSettings,
-    causal_values,
-    grow_honest_forest,
-)
+from uplift_engine.learn.forest.correction import grow_corrected_causal_forest
+from uplift_engine.learn.forest.honest import HonestSettings, causal_values
 from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
 from uplift_engine.learn.nuisance import fit_nuisances, joint_residuals, offer_residuals
 from uplift_engine.learn.tree_ensemble import TreeEnsemble
+
+NUISANCE_LEARNING_RATE = 0.1
+"""The nuisances' learning rate unless the booster parameters set one: they enter the forest's
+estimating equation only at second order (Neyman orthogonality), so the coarser rate costs
+little error and about a third of the nuisances' fitting time (docs/learners.md)."""
 
 
 class CausalForest(UpliftLearner):
@@ -59,7 +61,7 @@ class CausalForest(UpliftLearner):
         params: BoosterParams | None = None,
         seed: int = 0,
         n_trees: int = 100,
-        group_size: int = 10,
+        group_size: int = 20,
         min_samples_leaf: int | None = None,
         min_samples_treatment: int = 2,
         max_depth: int | None = None,
@@ -68,6 +70,7 @@ class CausalForest(UpliftLearner):
         interval_level: float = 0.9,
         max_bins: int = MAX_BINS,
         joint_arms: bool = True,
+        boost_trees: int = 60,
     ) -> None:
         super().__init__(params=params, seed=seed)
         self.n_trees = n_trees
@@ -80,6 +83,7 @@ class CausalForest(UpliftLearner):
         self.interval_level = interval_level
         self.max_bins = max_bins
         self.joint_arms = joint_arms
+        self.boost_trees = boost_trees
 
     def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper confidence bounds of every offer's effect, each (n, K)."""
@@ -112,7 +116,12 @@ def orthogonal_forest_graph(
     else one forest per offer, ``<prefix>_<k>``, on the rows of control and offer k.
     """
     threads = params.threads
-    nuisances = fit_nuisances(data, params, seed, propensities=joint_arms, marginal=joint_arms)
+    nuisance_params = params
+    if params.learning_rate is None:
+        nuisance_params = replace(params, learning_rate=NUISANCE_LEARNING_RATE)
+    nuisances = fit_nuisances(
+        data, nuisance_params, seed, propensities=joint_arms, marginal=joint_arms
+    )
     mu = nuisances.mu
     binning = fit_bins(
         data.X, data.categorical, max_bins=settings.max_bins, seed=seed, threads=threads
@@ -120,30 +129,36 @@ def orthogonal_forest_graph(
     weight = data.sample_weight if data.sample_weight is not None else np.ones(len(data.y))
     ensembles: dict[str, TreeEnsemble] = {}
     levels: list[list[Term]] = [[Term("mu_0")]]
-    variance: list[list[Term]] = []
+    variance: list[list[Term]] = [[] for _ in range(1, data.n_arms)]
     if joint_arms:
         joint = joint_residuals(data, nuisances)
         rows = np.arange(len(data.y))
         vals = causal_values(rows.size, rows, data.treatment, joint.w_res, joint.y_res, weight)
-        ensembles[prefix] = grow_honest_forest(
-            CAUSAL, settings, binning, rows, vals, seed=seed, stream=0, threads=threads,
+        forests, _ = grow_corrected_causal_forest(
+            settings, binning, rows, vals, seed=seed, stream=0, threads=threads,
             n_offers=data.n_arms - 1,
         )
+        names = _stage_names(prefix, len(forests))
+        ensembles.update(zip(names, forests, strict=True))
         for k in range(1, data.n_arms):
-            levels.append([Term("mu_0"), Term(prefix, output=k - 1)])
-            variance.append([Term(prefix, output=k - 1)])
+            terms = [Term(name, output=k - 1) for name in names]
+            levels.append([Term("mu_0"), *terms])
+            variance[k - 1] = terms
     else:
         for k in range(1, data.n_arms):
-            res = offer_residuals(data, mu, k, params, seed)
+            res = offer_residuals(data, mu, k, nuisance_params, seed)
             vals = causal_values(
                 len(data.y), res.rows, res.treated, res.w_res, res.y_res, weight[res.rows]
             )
-            name = f"{prefix}_{k}"
-            ensembles[name] = grow_honest_forest(
-                CAUSAL, settings, binning, res.rows, vals, seed=seed, stream=k, threads=threads
+            forests, _ = grow_corrected_causal_forest(
+                settings, binning, res.rows, vals, seed=seed, stream=k,
+                threads=threads, n_offers=1,
             )
-            levels.append([Term("mu_0"), Term(name)])
-            variance.append([Term(name)])
+            names = _stage_names(f"{prefix}_{k}", len(forests))
+            ensembles.update(zip(names, forests, strict=True))
+            terms = [Term(name) for name in names]
+            levels.append([Term("mu_0"), *terms])
+            variance[k - 1] = terms
     return ScoringGraph(
         {"mu_0": nuisances.control_model},
         levels,
@@ -152,3 +167,8 @@ def orthogonal_forest_graph(
         ensembles=ensembles,
         intervals=IntervalSpec(variance, level=settings.interval_level, kind="confidence"),
     )
+
+
+def _stage_names(name: str, stages: int) -> list[str]:
+    """The forests' names: ``name`` and, with the correcting stage, ``name_boost``."""
+    return [name, f"{name}_boost"][:stages]

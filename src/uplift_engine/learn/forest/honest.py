@@ -42,8 +42,10 @@ from uplift_engine.learn.forest.criteria import (
     causal_slots,
 )
 from uplift_engine.learn.forest.leaves import (
+    add_leaf_values,
     causal_leaf_values,
     regression_leaf_values,
+    route_leaves,
     route_stats,
 )
 from uplift_engine.learn.tree_ensemble import TreeEnsemble
@@ -77,6 +79,8 @@ SETTINGS = (
     "max_bins",
 )
 """The learner attributes an honest forest reads (each learner's ``__init__`` keywords)."""
+OPTIONAL_SETTINGS = {"boost_trees": 0}
+"""Attributes only some learners have (the causal forest's), with their value for the others."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +96,15 @@ class HonestSettings:
     sample_fraction: float
     interval_level: float
     max_bins: int
+    boost_trees: int = 0
+    """Trees of the causal forest's correcting second stage (:mod:`.correction`); 0: none."""
 
     @classmethod
     def of(cls, learner: Any) -> HonestSettings:
         """Read the settings from a learner's attributes and check them (``ConfigError``)."""
-        settings = cls(**{name: getattr(learner, name) for name in SETTINGS})
+        given = {name: getattr(learner, name) for name in SETTINGS}
+        given |= {name: getattr(learner, name, d) for name, d in OPTIONAL_SETTINGS.items()}
+        settings = cls(**given)
         settings.check(str(learner.name))
         return settings
 
@@ -112,16 +120,34 @@ class HonestSettings:
             "sample_fraction": 0 < self.sample_fraction <= 0.5,
             "interval_level": 0 < self.interval_level < 1,
             "max_bins": 2 <= self.max_bins <= 255,
+            "boost_trees": self.boost_trees >= 0 and self.boost_trees % self.group_size == 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             name = bad[0]
             raise ConfigError(
                 f"{learner} {name} is out of range: got {getattr(self, name)!r} "
-                "(n_trees must be a multiple of group_size ≥ 2; sample_fraction at most 0.5; "
+                "(n_trees and boost_trees must be multiples of group_size ≥ 2; sample_fraction "
+                "at most 0.5; "
                 "interval_level in (0, 1))",
                 field=name,
             )
+
+
+def tree_shape(settings: HonestSettings, n_rows: int) -> tuple[int, int]:
+    """The least leaf size and the depth of the trees of a forest grown on ``n_rows`` rows."""
+    half = max(4, n_rows // 2)
+    size = max(4, min(half, int(settings.sample_fraction * n_rows)))
+    split_rows = size - size // 2
+    min_leaf = settings.min_samples_leaf or max(10, math.ceil(split_rows / LEAVES_PER_TREE))
+    depth = settings.max_depth or (DEEP_DEPTH if split_rows >= DEEP_SPLIT_ROWS else DEPTH)
+    return min_leaf, depth
+
+
+def bag_positions(n_rows: int, seed: int, stream: int, group: int) -> np.ndarray:
+    """Positions (into the forest's ``rows``) of little bag ``group``'s half-sample, sorted."""
+    rng = np.random.default_rng([seed, stream, group])
+    return sorted_sample(rng, n_rows, max(4, n_rows // 2), replace=False)
 
 
 def causal_values(
@@ -166,6 +192,14 @@ def regression_values(
     ).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class OutOfBag:
+    """Each row's outputs from the little bags whose half-sample left it out."""
+
+    outputs: np.ndarray  # (len(rows), K), in the order of the forest's rows
+    covered: np.ndarray  # True where some bag left the row out; else the whole forest's outputs
+
+
 def grow_honest_forest(
     kind: int,
     settings: HonestSettings,
@@ -183,6 +217,51 @@ def grow_honest_forest(
     A causal forest estimates the effects of ``n_offers`` offers at once (its rows hold every
     arm); a regression forest estimates one pseudo-outcome.
     """
+    forest, _ = _grow(
+        kind, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
+        n_offers=n_offers, out_of_bag=False,
+    )
+    return forest
+
+
+def grow_honest_forest_out_of_bag(
+    kind: int,
+    settings: HonestSettings,
+    binning: Binning,
+    rows: np.ndarray,
+    vals: np.ndarray,
+    *,
+    seed: int,
+    stream: int,
+    threads: int,
+    n_offers: int = 1,
+) -> tuple[TreeEnsemble, OutOfBag]:
+    """:func:`grow_honest_forest`, and each of ``rows``' out-of-bag outputs.
+
+    Each tree routes the rows its bag left out (in the binned matrix, compiled); their leaf
+    means are summed in tree order, so the result does not depend on the number of threads.
+    """
+    forest, oob = _grow(
+        kind, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
+        n_offers=n_offers, out_of_bag=True,
+    )
+    assert oob is not None
+    return forest, oob
+
+
+def _grow(
+    kind: int,
+    settings: HonestSettings,
+    binning: Binning,
+    rows: np.ndarray,
+    vals: np.ndarray,
+    *,
+    seed: int,
+    stream: int,
+    threads: int,
+    n_offers: int,
+    out_of_bag: bool,
+) -> tuple[TreeEnsemble, OutOfBag | None]:
     if kind not in (CAUSAL, REGRESSION):
         raise ValueError(f"an honest forest is causal ({CAUSAL}) or regression ({REGRESSION})")
     if kind == REGRESSION and n_offers != 1:
@@ -194,8 +273,7 @@ def grow_honest_forest(
     half = max(4, rows.size // 2)
     size = max(4, min(half, int(settings.sample_fraction * rows.size)))
     split_rows = size - size // 2
-    min_leaf = settings.min_samples_leaf or max(10, math.ceil(split_rows / LEAVES_PER_TREE))
-    depth = settings.max_depth or (DEEP_DEPTH if split_rows >= DEEP_SPLIT_ROWS else DEPTH)
+    min_leaf, depth = tree_shape(settings, rows.size)
     n_features = binning.bins.shape[1]
     spec = GrowSpec(
         kind=kind,
@@ -208,10 +286,21 @@ def grow_honest_forest(
         min_share=MIN_CHILD_SHARE,
     )
     ell = settings.group_size
+    groups = settings.n_trees // ell
+    bags = [bag_positions(rows.size, seed, stream, g) for g in range(groups)]
+    left_out: list[np.ndarray] = []
+    uncovered: np.ndarray | None = None
+    if out_of_bag:
+        bagged = np.zeros(rows.size, dtype=np.int64)
+        for bag in bags:
+            in_bag = np.zeros(rows.size, dtype=bool)
+            in_bag[bag] = True
+            bagged += in_bag
+            left_out.append(np.flatnonzero(~in_bag))
+        uncovered = np.flatnonzero(bagged == groups)
 
-    def one_tree(t: int) -> GrownTree:
-        group_rng = np.random.default_rng([seed, stream, t // ell])
-        sample = rows[sorted_sample(group_rng, rows.size, half, replace=False)]
+    def one_tree(t: int) -> tuple[GrownTree, np.ndarray | None]:
+        sample = rows[bags[t // ell]]
         rng = np.random.default_rng([seed, stream, t // ell, t % ell])
         shuffled = rng.choice(sample, size=size, replace=False)
         grow_rows = np.sort(shuffled[:split_rows])
@@ -228,9 +317,32 @@ def grow_honest_forest(
             values = causal_leaf_values(stats, left, right, 1, n_offers)
         else:
             values = regression_leaf_values(stats, left, right, 1)
-        return GrownTree(feature, thr, left, right, cat_row, cat_masks, values)
+        tree = GrownTree(feature, thr, left, right, cat_row, cat_masks, values)
+        if uncovered is None:
+            return tree, None
+        routed = np.concatenate([left_out[t // ell], uncovered])
+        leaves = route_leaves(
+            binning.bins, rows[routed], feature, thr, left, right, cat_row, cat_masks
+        )
+        return tree, leaves
 
-    trees = in_parallel(one_tree, settings.n_trees, threads)
+    grown = in_parallel(one_tree, settings.n_trees, threads)
     combine = "causal" if kind == CAUSAL else "regression"
-    return assemble(trees, binning, combine=combine, group_size=ell, threads=threads)
-
+    forest = assemble(
+        [tree for tree, _ in grown], binning, combine=combine, group_size=ell, threads=threads
+    )
+    if uncovered is None:
+        return forest, None
+    sums = np.zeros((rows.size, forest.values.shape[1]))
+    count = np.zeros(rows.size)
+    whole = np.zeros_like(sums)
+    whole_count = np.zeros(rows.size)
+    for t, (tree, leaves) in enumerate(grown):
+        assert leaves is not None
+        positions = left_out[t // ell]
+        add_leaf_values(sums, count, positions, leaves[: positions.size], tree.values)
+        add_leaf_values(whole, whole_count, uncovered, leaves[positions.size :], tree.values)
+    covered = count > 0
+    sums[covered] /= count[covered, None]
+    sums[uncovered] = whole[uncovered] / settings.n_trees
+    return forest, OutOfBag(forest.outputs_of(sums), covered)

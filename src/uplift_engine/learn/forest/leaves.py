@@ -38,6 +38,32 @@ def route_stats(
 
 
 @numba.njit(nogil=True, cache=True)
+def route_leaves(bins, rows, feature, threshold, left, right, cat_row, cat_masks):
+    """The leaf each of ``rows`` reaches in a grown tree (out-of-bag estimates)."""
+    out = np.empty(rows.size, dtype=np.int32)
+    for i in range(rows.size):
+        r = rows[i]
+        node = 0
+        while feature[node] >= 0:
+            b = bins[r, feature[node]]
+            c = cat_row[node]
+            go_left = cat_masks[c, b] if c >= 0 else b <= threshold[node]
+            node = left[node] if go_left else right[node]
+        out[i] = node
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def add_leaf_values(sums, count, positions, leaves, values):
+    """Add ``values[leaves[i]]`` into ``sums[positions[i]]`` and count it (out-of-bag means)."""
+    for i in range(positions.size):
+        p = positions[i]
+        count[p] += 1.0
+        for j in range(values.shape[1]):
+            sums[p, j] += values[leaves[i], j]
+
+
+@numba.njit(nogil=True, cache=True)
 def uplift_leaf_values(stats, left, right, n_arms):
     """Per-arm outcome means of every node; an arm absent from a node takes its parent's mean."""
     n_nodes = stats.shape[0]
