@@ -18,7 +18,7 @@ is reproducible and two learners with one seed share nuisances.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from uplift_engine.learn.boosting import (
     BoosterParams,
     FitJob,
     fit_and_score,
+    fit_booster,
     model_text,
 )
 
@@ -62,6 +63,7 @@ def fit_nuisances(
     folds: np.ndarray | None = None,
     propensities: bool = False,
     marginal: bool = False,
+    control: bool = True,
 ) -> Nuisances:
     """Cross-fitted μ_a(x) (or m(x)), optionally e_a(x), and the control model, in one batch.
 
@@ -77,7 +79,8 @@ def fit_nuisances(
     against the others; with a single offer only the offer's, and control's chance is the
     rest), each clipped to ``PROPENSITY_CLIP`` and the row normalised. The control model is
     what effect-only learners add their effects to, so that every arm has a level
-    (``pred_<arm>``).
+    (``pred_<arm>``); with ``control=False`` it is left out (``control_model`` is empty) for
+    the caller to fit with :func:`fit_control_model` beside other work.
     """
     n, arms = len(data.y), data.n_arms
     if folds is None:
@@ -120,19 +123,11 @@ def fit_nuisances(
                     )
                 )
                 propensity_cells.append((test, a))
-    control = np.flatnonzero(data.treatment == 0)
-    jobs.append(
-        FitJob(
-            data.X[control],
-            data.y[control],
-            data.objective,
-            seed,
-            categorical,
-            None if weights is None else weights[control],
-        )
-    )
+    if control:
+        jobs.append(_control_job(data, seed))
     fitted = fit_and_score(jobs, params)  # outcome jobs, propensity jobs, the control model
-    outcomes, classifiers = fitted[: len(outcome_cells)], fitted[len(outcome_cells) : -1]
+    outcomes = fitted[: len(outcome_cells)]
+    classifiers = fitted[len(outcome_cells) : len(outcome_cells) + len(propensity_cells)]
     mu = np.empty((n, 1 if marginal else arms))
     for (test, arm), (_, scores) in zip(outcome_cells, outcomes, strict=True):
         mu[test, arm] = scores
@@ -147,7 +142,36 @@ def fit_nuisances(
             e[:, 0] = 1.0 - e[:, 1]
         e = np.clip(e, *PROPENSITY_CLIP)
         e /= e.sum(axis=1, keepdims=True)
-    return Nuisances(mu, e, model_text(fitted[-1][0]))
+    return Nuisances(mu, e, model_text(fitted[-1][0]) if control else "")
+
+
+def fit_control_model(data: TrainingData, params: BoosterParams, seed: int) -> str:
+    """The control outcome model of :func:`fit_nuisances`, on one thread (beside a forest)."""
+    job = _control_job(data, seed)
+    booster = fit_booster(
+        job.X,
+        job.y,
+        objective=job.objective,
+        params=replace(params, threads=1),
+        seed=job.seed,
+        categorical=job.categorical,
+        sample_weight=job.sample_weight,
+    )
+    return model_text(booster)
+
+
+def _control_job(data: TrainingData, seed: int) -> FitJob:
+    """The outcome model under control, fitted on all control rows."""
+    control = np.flatnonzero(data.treatment == 0)
+    weights = data.sample_weight
+    return FitJob(
+        data.X[control],
+        data.y[control],
+        data.objective,
+        seed,
+        [int(c) for c in data.categorical],
+        None if weights is None else weights[control],
+    )
 
 
 def _design_shares(data: TrainingData) -> np.ndarray | None:

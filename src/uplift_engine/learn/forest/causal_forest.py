@@ -29,6 +29,7 @@ offers follow unrelated features 20–30% (docs/learners.md).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import ClassVar
 
@@ -40,7 +41,13 @@ from uplift_engine.learn.forest.binning import MAX_BINS, fit_bins
 from uplift_engine.learn.forest.correction import grow_corrected_causal_forest
 from uplift_engine.learn.forest.honest import HonestSettings, causal_values
 from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
-from uplift_engine.learn.nuisance import fit_nuisances, joint_residuals, offer_residuals
+from uplift_engine.learn.nuisance import (
+    Nuisances,
+    fit_control_model,
+    fit_nuisances,
+    joint_residuals,
+    offer_residuals,
+)
 from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
 NUISANCE_LEARNING_RATE = 0.1
@@ -115,13 +122,40 @@ def orthogonal_forest_graph(
     ``joint_arms``: one forest ``<prefix>`` for all offers, output k − 1 being offer k's effect;
     else one forest per offer, ``<prefix>_<k>``, on the rows of control and offer k.
     """
-    threads = params.threads
     nuisance_params = params
     if params.learning_rate is None:
         nuisance_params = replace(params, learning_rate=NUISANCE_LEARNING_RATE)
     nuisances = fit_nuisances(
-        data, nuisance_params, seed, propensities=joint_arms, marginal=joint_arms
+        data, nuisance_params, seed, propensities=joint_arms, marginal=joint_arms, control=False
     )
+    with ThreadPoolExecutor(1) as beside:  # the control model, while the forests grow
+        control_model = beside.submit(fit_control_model, data, nuisance_params, seed)
+        ensembles, levels, variance = _forests(
+            data, nuisances, settings, nuisance_params, seed, prefix=prefix, joint_arms=joint_arms
+        )
+        model = control_model.result()
+    return ScoringGraph(
+        {"mu_0": model},
+        levels,
+        clip=(0.0, 1.0) if data.objective == "binary" else None,
+        threads=params.threads,
+        ensembles=ensembles,
+        intervals=IntervalSpec(variance, level=settings.interval_level, kind="confidence"),
+    )
+
+
+def _forests(
+    data: TrainingData,
+    nuisances: Nuisances,
+    settings: HonestSettings,
+    params: BoosterParams,
+    seed: int,
+    *,
+    prefix: str,
+    joint_arms: bool,
+) -> tuple[dict[str, TreeEnsemble], list[list[Term]], list[list[Term]]]:
+    """The forest(s) of :func:`orthogonal_forest_graph`, their levels and variance terms."""
+    threads = params.threads
     mu = nuisances.mu
     binning = fit_bins(
         data.X, data.categorical, max_bins=settings.max_bins, seed=seed, threads=threads
@@ -146,7 +180,7 @@ def orthogonal_forest_graph(
             variance[k - 1] = terms
     else:
         for k in range(1, data.n_arms):
-            res = offer_residuals(data, mu, k, nuisance_params, seed)
+            res = offer_residuals(data, mu, k, params, seed)
             vals = causal_values(
                 len(data.y), res.rows, res.treated, res.w_res, res.y_res, weight[res.rows]
             )
@@ -159,14 +193,7 @@ def orthogonal_forest_graph(
             terms = [Term(name) for name in names]
             levels.append([Term("mu_0"), *terms])
             variance[k - 1] = terms
-    return ScoringGraph(
-        {"mu_0": nuisances.control_model},
-        levels,
-        clip=(0.0, 1.0) if data.objective == "binary" else None,
-        threads=threads,
-        ensembles=ensembles,
-        intervals=IntervalSpec(variance, level=settings.interval_level, kind="confidence"),
-    )
+    return ensembles, levels, variance
 
 
 def _stage_names(name: str, stages: int) -> list[str]:
