@@ -25,8 +25,11 @@ as the trainer put missing values in the lowest bin — and at a categorical nod
 
 Both little-bag combines are the forest's estimating equation averaged over trees; tree ``b``'s
 contribution ψ_b (causal: the moments of the regression, a K-vector; regression:
-Σw·y/n − θ·Σw/n) gives output k's variance as the Var of the bag means of (J⁻¹ψ)_k − within-bag
-noise / (ℓ − 1), Bayes-debiased, J the derivative of the equation (J above, or M_w). As the
+Σw·y/n − θ·Σw/n) gives output k's variance from the G bag means of (J⁻¹ψ)_k: their spread
+(× G/(G − 1), as they vary around their own mean) less the within-bag noise, Bayes-debiased
+(grf), plus the Monte Carlo variance of the mean of G bags, spread/G — the forest scored has
+G bags, not the infinitely many grf's estimate is for. J is the derivative of the equation (J
+above, or M_w). As the
 equation is linear in a tree's leaf means s_b and zero at their average M, J⁻¹ψ_b is
 ∇θ(M)·(s_b − M): one small matrix product per tree and row.
 

@@ -14,12 +14,16 @@ A split maximises grf's gradient criterion, Σ_children ‖Σw·ρ‖²/Σw of t
 ρ (the first-order expansion of the effects' heterogeneity Σ_children Σw·‖θ_c − θ‖²). The
 forest's effects solve the residual-on-residual regression over the tree-averaged leaf means
 (θ = (M_wy − M_w·M_y)/(M_ww − M_w²) for one offer), and their variances are the bootstrap of
-little bags (Athey, Tibshirani & Wager 2019, with grf's Bayes debiasing) — see
-:class:`~uplift_engine.learn.tree_ensemble.TreeEnsemble`. ``pred_<control>`` comes from a
-LightGBM control outcome model fitted on all control rows, and ``pred_<offer>`` = that plus θ_k
-(clipped to [0, 1] for binary outcomes). The nuisances are :mod:`uplift_engine.learn.nuisance`'s
-and the forests :mod:`~uplift_engine.learn.forest.honest`'s; :func:`orthogonal_forest_graph` is
-also the R-learner's forest final stage.
+little bags (Athey, Tibshirani & Wager 2019, with grf's Bayes debiasing, plus the Monte Carlo
+variance of a forest of few bags) — see :class:`~uplift_engine.learn.tree_ensemble.TreeEnsemble`.
+A second, correcting forest on what the first one missed is added when it lowers the
+out-of-bag R-loss (:mod:`~uplift_engine.learn.forest.correction`): its effects add to the
+first's, and so do its variances. The nuisances learn at ``NUISANCE_LEARNING_RATE`` unless the
+booster parameters set a rate, and the control model is fitted while the forests grow.
+``pred_<control>`` comes from a LightGBM control outcome model fitted on all control rows, and
+``pred_<offer>`` = that plus θ_k (clipped to [0, 1] for binary outcomes). The nuisances are
+:mod:`uplift_engine.learn.nuisance`'s and the forests :mod:`~uplift_engine.learn.forest.honest`'s;
+:func:`orthogonal_forest_graph` is also the R-learner's forest final stage.
 
 One forest scores a third of the trees of three (1M customers × 3 offers with bounds: about
 10 s on 2 cores instead of 23 s) at the price of splits shared between offers: on the simulated
