@@ -121,6 +121,9 @@ def _versus(ours: dict[str, Any], theirs: dict[str, Any], what: str) -> str:
     if "coverage" in to or "coverage" in tt:
         c = [f"{t['coverage']:.0%}" if "coverage" in t else DASH for t in (to, tt)]
         text += f"; coverage {c[0]} vs {c[1]}"
+        if "coverage_conditional" in to and "coverage_conditional" in tt:
+            cc = [f"{t['coverage_conditional']:.0%}" for t in (to, tt)]
+            text += f" (of the conditional effect {cc[0]} vs {cc[1]})"
     peaks = f"{_num(ours.get('peak_mb'), 4)} vs {_num(theirs.get('peak_mb'), 4)} MB"
     return text + f"; peak RSS {peaks}."
 

@@ -335,14 +335,15 @@ def _grow(
         return forest, None
     sums = np.zeros((rows.size, forest.values.shape[1]))
     count = np.zeros(rows.size)
-    whole = np.zeros_like(sums)
-    whole_count = np.zeros(rows.size)
+    whole = np.zeros((uncovered.size, sums.shape[1]))  # rows in every bag: all trees' means
+    whole_count = np.zeros(uncovered.size)
+    whole_at = np.arange(uncovered.size)
     for t, (tree, leaves) in enumerate(grown):
         assert leaves is not None
         positions = left_out[t // ell]
         add_leaf_values(sums, count, positions, leaves[: positions.size], tree.values)
-        add_leaf_values(whole, whole_count, uncovered, leaves[positions.size :], tree.values)
+        add_leaf_values(whole, whole_count, whole_at, leaves[positions.size :], tree.values)
     covered = count > 0
     sums[covered] /= count[covered, None]
-    sums[uncovered] = whole[uncovered] / settings.n_trees
+    sums[uncovered] = whole / settings.n_trees
     return forest, OutOfBag(forest.outputs_of(sums), covered)
