@@ -500,8 +500,9 @@ def test_joint_causal_ensemble_variance_is_the_little_bag_variance_of_each_offer
         ({"n_trees": 30, "group_size": 8}, "n_trees is out of range"),
         ({"group_size": 1}, "group_size is out of range"),
         ({"sample_fraction": 0.7}, "sample_fraction is out of range"),
+        ({"boost_trees": 30}, "boost_trees is out of range"),
     ],
-    ids=["whole-groups", "group", "fraction"],
+    ids=["whole-groups", "group", "fraction", "whole-correcting-groups"],
 )
 def test_causal_forest_settings_are_checked(kwargs, message):
     data = make_campaign(n=2_000, seed=3)
