@@ -241,12 +241,11 @@ def grow_honest_forest_out_of_bag(
     Each tree routes the rows its bag left out (in the binned matrix, compiled); their leaf
     means are summed in tree order, so the result does not depend on the number of threads.
     """
-    forest, oob = _grow(
+    forest, routed = _grow(
         kind, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
         n_offers=n_offers, out_of_bag=True,
     )
-    assert oob is not None
-    return forest, oob
+    return forest, _out_of_bag_means(forest, routed, rows.size, settings)
 
 
 def _grow(
@@ -261,7 +260,7 @@ def _grow(
     threads: int,
     n_offers: int,
     out_of_bag: bool,
-) -> tuple[TreeEnsemble, OutOfBag | None]:
+) -> tuple[TreeEnsemble, _Routed]:
     if kind not in (CAUSAL, REGRESSION):
         raise ValueError(f"an honest forest is causal ({CAUSAL}) or regression ({REGRESSION})")
     if kind == REGRESSION and n_offers != 1:
@@ -289,7 +288,7 @@ def _grow(
     groups = settings.n_trees // ell
     bags = [bag_positions(rows.size, seed, stream, g) for g in range(groups)]
     left_out: list[np.ndarray] = []
-    uncovered: np.ndarray | None = None
+    uncovered = np.zeros(0, dtype=np.int64)
     if out_of_bag:
         bagged = np.zeros(rows.size, dtype=np.int64)
         for bag in bags:
@@ -299,7 +298,7 @@ def _grow(
             left_out.append(np.flatnonzero(~in_bag))
         uncovered = np.flatnonzero(bagged == groups)
 
-    def one_tree(t: int) -> tuple[GrownTree, np.ndarray | None]:
+    def one_tree(t: int) -> tuple[GrownTree, np.ndarray]:
         sample = rows[bags[t // ell]]
         rng = np.random.default_rng([seed, stream, t // ell, t % ell])
         shuffled = rng.choice(sample, size=size, replace=False)
@@ -318,8 +317,8 @@ def _grow(
         else:
             values = regression_leaf_values(stats, left, right, 1)
         tree = GrownTree(feature, thr, left, right, cat_row, cat_masks, values)
-        if uncovered is None:
-            return tree, None
+        if not out_of_bag:
+            return tree, np.zeros(0, dtype=np.int32)
         routed = np.concatenate([left_out[t // ell], uncovered])
         leaves = route_leaves(
             binning.bins, rows[routed], feature, thr, left, right, cat_row, cat_masks
@@ -331,19 +330,38 @@ def _grow(
     forest = assemble(
         [tree for tree, _ in grown], binning, combine=combine, group_size=ell, threads=threads
     )
-    if uncovered is None:
-        return forest, None
-    sums = np.zeros((rows.size, forest.values.shape[1]))
-    count = np.zeros(rows.size)
-    whole = np.zeros((uncovered.size, sums.shape[1]))  # rows in every bag: all trees' means
+    leaves = [tree_leaves for _, tree_leaves in grown]
+    return forest, _Routed(leaves, left_out, uncovered, ell)
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """The leaves each tree's out-of-bag rows (then the rows in every bag) reached."""
+
+    leaves: list[np.ndarray]  # per tree: the leaf of left_out[bag] rows, then of uncovered rows
+    left_out: list[np.ndarray]  # per bag: positions of the rows its half-sample left out
+    uncovered: np.ndarray  # positions of the rows in every bag
+    group_size: int
+
+
+def _out_of_bag_means(
+    forest: TreeEnsemble, routed: _Routed, n_rows: int, settings: HonestSettings
+) -> OutOfBag:
+    """Each row's outputs from the trees of the bags that left it out, summed in tree order."""
+    width = forest.values.shape[1]
+    sums = np.zeros((n_rows, width))
+    count = np.zeros(n_rows)
+    uncovered = routed.uncovered
+    whole = np.zeros((uncovered.size, width))  # rows in every bag: all trees' means
     whole_count = np.zeros(uncovered.size)
     whole_at = np.arange(uncovered.size)
-    for t, (tree, leaves) in enumerate(grown):
-        assert leaves is not None
-        positions = left_out[t // ell]
-        add_leaf_values(sums, count, positions, leaves[: positions.size], tree.values)
-        add_leaf_values(whole, whole_count, whole_at, leaves[positions.size :], tree.values)
+    roots = np.append(forest.roots, forest.feature.size)
+    for t, leaves in enumerate(routed.leaves):
+        values = forest.values[roots[t] : roots[t + 1]]
+        positions = routed.left_out[t // routed.group_size]
+        add_leaf_values(sums, count, positions, leaves[: positions.size], values)
+        add_leaf_values(whole, whole_count, whole_at, leaves[positions.size :], values)
     covered = count > 0
     sums[covered] /= count[covered, None]
     sums[uncovered] = whole / settings.n_trees
-    return forest, OutOfBag(forest.outputs_of(sums), covered)
+    return OutOfBag(forest.outputs_of(sums), covered)
