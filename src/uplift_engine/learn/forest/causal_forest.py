@@ -172,7 +172,7 @@ def _forests(
         joint = joint_residuals(data, nuisances)
         rows = np.arange(len(data.y))
         vals = causal_values(rows.size, rows, data.treatment, joint.w_res, joint.y_res, weight)
-        forests, _ = grow_corrected_causal_forest(
+        forests = grow_corrected_causal_forest(
             settings, binning, rows, vals, seed=seed, stream=0, threads=threads,
             n_offers=data.n_arms - 1,
         )
@@ -188,7 +188,7 @@ def _forests(
             vals = causal_values(
                 len(data.y), res.rows, res.treated, res.w_res, res.y_res, weight[res.rows]
             )
-            forests, _ = grow_corrected_causal_forest(
+            forests = grow_corrected_causal_forest(
                 settings, binning, res.rows, vals, seed=seed, stream=k,
                 threads=threads, n_offers=1,
             )

@@ -45,15 +45,6 @@ BOOST_STREAM = 1_000
 """The correcting forest of stream ``k`` is grown as stream ``k + BOOST_STREAM``."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Correction:
-    """What the second stage found: kept or not, and the test that decided."""
-
-    kept: bool
-    t_statistic: float
-    rows_tested: int
-
-
 def grow_corrected_causal_forest(
     settings: HonestSettings,
     binning: Binning,
@@ -64,18 +55,17 @@ def grow_corrected_causal_forest(
     stream: int,
     threads: int,
     n_offers: int,
-) -> tuple[list[TreeEnsemble], Correction | None]:
+) -> list[TreeEnsemble]:
     """The causal forest on ``rows``, and its correcting forest when the R-loss test keeps it.
 
-    ``vals`` are :func:`~uplift_engine.learn.forest.honest.causal_values` of all rows. ``None``
-    for the correction when ``settings.boost_trees`` is 0.
+    ``vals`` are :func:`~uplift_engine.learn.forest.honest.causal_values` of all rows.
     """
     if settings.boost_trees == 0:
         first = grow_honest_forest(
             CAUSAL, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
             n_offers=n_offers,
         )
-        return [first], None
+        return [first]
     first, first_oob = grow_honest_forest_out_of_bag(
         CAUSAL, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
         n_offers=n_offers,
@@ -100,9 +90,7 @@ def grow_corrected_causal_forest(
     change = r_loss(row_vals[tested], theta[tested] + delta[tested], n_offers) - r_loss(
         row_vals[tested], theta[tested], n_offers
     )
-    t_stat = _t_statistic(change)
-    kept = t_stat < -BOOST_T
-    return ([first, second] if kept else [first]), Correction(kept, t_stat, int(tested.sum()))
+    return [first, second] if _t_statistic(change) < -BOOST_T else [first]
 
 
 def shift_outcome(row_vals: np.ndarray, theta: np.ndarray, n_offers: int) -> np.ndarray:

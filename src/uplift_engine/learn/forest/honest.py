@@ -245,7 +245,7 @@ def grow_honest_forest_out_of_bag(
         kind, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
         n_offers=n_offers, out_of_bag=True,
     )
-    return forest, _out_of_bag_means(forest, routed, rows.size, settings)
+    return forest, _out_of_bag_means(forest, routed, rows.size)
 
 
 def _grow(
@@ -331,7 +331,7 @@ def _grow(
         [tree for tree, _ in grown], binning, combine=combine, group_size=ell, threads=threads
     )
     leaves = [tree_leaves for _, tree_leaves in grown]
-    return forest, _Routed(leaves, left_out, uncovered, ell)
+    return forest, _Routed(leaves, left_out, uncovered)
 
 
 @dataclass(frozen=True)
@@ -341,12 +341,9 @@ class _Routed:
     leaves: list[np.ndarray]  # per tree: the leaf of left_out[bag] rows, then of uncovered rows
     left_out: list[np.ndarray]  # per bag: positions of the rows its half-sample left out
     uncovered: np.ndarray  # positions of the rows in every bag
-    group_size: int
 
 
-def _out_of_bag_means(
-    forest: TreeEnsemble, routed: _Routed, n_rows: int, settings: HonestSettings
-) -> OutOfBag:
+def _out_of_bag_means(forest: TreeEnsemble, routed: _Routed, n_rows: int) -> OutOfBag:
     """Each row's outputs from the trees of the bags that left it out, summed in tree order."""
     width = forest.values.shape[1]
     sums = np.zeros((n_rows, width))
@@ -358,10 +355,10 @@ def _out_of_bag_means(
     roots = np.append(forest.roots, forest.feature.size)
     for t, leaves in enumerate(routed.leaves):
         values = forest.values[roots[t] : roots[t + 1]]
-        positions = routed.left_out[t // routed.group_size]
+        positions = routed.left_out[t // forest.group_size]
         add_leaf_values(sums, count, positions, leaves[: positions.size], values)
         add_leaf_values(whole, whole_count, whole_at, leaves[positions.size :], values)
     covered = count > 0
     sums[covered] /= count[covered, None]
-    sums[uncovered] = whole / settings.n_trees
+    sums[uncovered] = whole / forest.n_trees
     return OutOfBag(forest.outputs_of(sums), covered)
