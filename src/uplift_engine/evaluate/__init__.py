@@ -51,6 +51,7 @@ from uplift_engine.evaluate.selection import CandidateScore, SelectionReport, se
 from uplift_engine.evaluate.summary import summarize
 from uplift_engine.evaluate.truth import effect_correlation, pehe, sign_agreement, true_effects
 from uplift_engine.evaluate.truth_table import truth_matrix
+from uplift_engine.evaluate.weighting import pair_weights
 
 __all__ = [
     "DEFAULT_KS",
@@ -78,6 +79,7 @@ __all__ = [
     "fraction_of_oracle_gain",
     "greedy_policy",
     "oracle_policy",
+    "pair_weights",
     "pehe",
     "percentile_interval",
     "policy_gain",

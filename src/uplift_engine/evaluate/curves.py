@@ -16,6 +16,12 @@ Invariants kept here (docs/metrics.md has the formulas):
   counts as 0 (scikit-uplift's convention), which only touches the first group(s).
 - Areas are trapezoids over x. ``qini_area`` subtracts the random line (0 → Q(1)); the
   coefficients divide by the same area of the perfect ranking (scikit-uplift's normalisation).
+- A pair may carry fixed row weights (``PairCurves.build(..., weights=)``), which multiply any
+  batch of weights (bootstrap counts). Inverse-propensity weights
+  (:func:`uplift_engine.evaluate.weighting.pair_weights`) make every sum above estimate what it
+  would be had each row of the ranking's top been treated (or left alone): the curves of a
+  campaign whose assignment probabilities differ by customer, unbiased where plain sums would
+  credit a ranking for sorting by the assignment probability.
 """
 
 from __future__ import annotations
@@ -50,14 +56,22 @@ class Ranking:
     starts: np.ndarray  # (G,) sorted position of the first row of each group
     treated: np.ndarray  # (n,) float 0/1, in sorted order
     y: np.ndarray  # (n,) float, in sorted order
+    base: np.ndarray | None = None  # (n,) fixed row weights in sorted order, None for all 1
 
     @classmethod
-    def build(cls, score: np.ndarray, treated: np.ndarray, y: np.ndarray) -> Ranking:
+    def build(
+        cls,
+        score: np.ndarray,
+        treated: np.ndarray,
+        y: np.ndarray,
+        base: np.ndarray | None = None,
+    ) -> Ranking:
         """Sort once by ``score`` (descending) and find the groups of equal scores."""
         order = np.argsort(-score, kind="stable")
         ranked = score[order]
         starts = np.concatenate(([0], np.flatnonzero(ranked[1:] != ranked[:-1]) + 1))
-        return cls(order, starts, treated[order].astype(np.float64), y[order])
+        fixed = None if base is None else base[order]
+        return cls(order, starts, treated[order].astype(np.float64), y[order], fixed)
 
     @property
     def n_groups(self) -> int:
@@ -78,6 +92,8 @@ class Ranking:
         else:
             take = self.order if columns is None else np.asarray(columns)[self.order]
             w = np.take(np.asarray(weights, np.float64), take, axis=1)  # 5× faster than [:, take]
+        if self.base is not None:
+            w = w * self.base
         out = np.empty((4, w.shape[0], self.n_groups + 1))
         out[:, :, 0] = 0.0
         dest = out[:, :, 1:] if self.n_groups == n else np.empty((4, *w.shape))
@@ -163,14 +179,20 @@ class PairCurves:
     perfect: Ranking | None  # continuous y: ranking by y·(2t−1); None for binary y (closed form)
 
     @classmethod
-    def build(cls, score: object, treated: object, y: object) -> PairCurves:
-        """Check the pair and prepare its rankings (the only sorts it will need)."""
-        s, t, outcome, _ = check_pair(score, treated, y)
-        model = Ranking.build(s, t, outcome)
+    def build(
+        cls, score: object, treated: object, y: object, *, weights: object = None
+    ) -> PairCurves:
+        """Check the pair and prepare its rankings (the only sorts it will need).
+
+        ``weights`` are fixed row weights (e.g. inverse propensities) that every statistic
+        uses, times the batch weights given to :meth:`stats`.
+        """
+        s, t, outcome, w = check_pair(score, treated, y, weights)
+        model = Ranking.build(s, t, outcome, w)
         if np.isin(outcome, (0.0, 1.0)).all():
             return cls(model, None)
         sign = np.where(t, 1.0, -1.0)
-        return cls(model, Ranking.build(outcome * sign, t, outcome))
+        return cls(model, Ranking.build(outcome * sign, t, outcome, w))
 
     @property
     def binary(self) -> bool:

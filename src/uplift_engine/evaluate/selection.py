@@ -5,7 +5,8 @@ an out-of-fold effect estimate from every candidate. The criterion, computed on 
 estimates over all rows:
 
 - binary outcomes: the normalised Qini coefficient of each offer against control, averaged
-  over offers (higher is better);
+  over offers (higher is better), with inverse-propensity weights when the data has
+  propensities (a plain Qini would reward sorting customers by their chance of the offer);
 - continuous outcomes: the DR pseudo-outcome loss, the mean squared difference between the
   estimated effect and the AIPW pseudo-outcome built from cross-fitted per-arm outcome models
   (lower is better; it estimates the effect error up to a constant common to all candidates).
@@ -40,6 +41,7 @@ import numpy as np
 
 from uplift_engine.evaluate.bootstrap import bootstrap_interval
 from uplift_engine.evaluate.curves import PairCurves
+from uplift_engine.evaluate.weighting import pair_weights
 from uplift_engine.learn import LEARNERS, BoosterParams, CampaignData
 from uplift_engine.learn.boosting import fit_booster, predict
 
@@ -216,14 +218,18 @@ def _sample(data: CampaignData, max_rows: int, seed: int) -> CampaignData:
 
 def _qini_scorer(data: CampaignData) -> Scorer:
     pairs = []
+    propensity = data.propensity_matrix()
     for k in range(1, len(data.arms.names)):
         rows = np.flatnonzero((data.treatment == 0) | (data.treatment == k))
-        pairs.append((k, rows, data.treatment[rows] == k, data.y[rows]))
+        weights = None
+        if propensity is not None:
+            weights = pair_weights(data.treatment[rows], propensity[rows], k)
+        pairs.append((k, rows, data.treatment[rows] == k, data.y[rows], weights))
 
     def scorer(effects: np.ndarray) -> Statistic:
         curves = [
-            (PairCurves.build(effects[rows, k - 1], treated, y), rows)
-            for k, rows, treated, y in pairs
+            (PairCurves.build(effects[rows, k - 1], treated, y, weights=weights), rows)
+            for k, rows, treated, y, weights in pairs
         ]
 
         def statistic(weights: np.ndarray) -> np.ndarray:
