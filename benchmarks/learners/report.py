@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 DASH = "—"
 
 
@@ -128,6 +130,21 @@ def _versus(ours: dict[str, Any], theirs: dict[str, Any], what: str) -> str:
     return text + f"; peak RSS {peaks}."
 
 
+def _paired_difference(mine: dict[str, Any], other: dict[str, Any]) -> str:
+    """'; paired difference d (95% CI)' from the two cells' Qini replicates, when both have them."""
+    a = np.asarray(mine["metrics"]["qini"].get("replicates") or [], np.float64)
+    b = np.asarray(other["metrics"]["qini"].get("replicates") or [], np.float64)
+    if not a.size or a.shape != b.shape:
+        return ""
+    diff = (a - b)[np.isfinite(a - b)]
+    if not diff.size:
+        return ""
+    d = mine["metrics"]["qini"]["value"] - other["metrics"]["qini"]["value"]
+    low, high = np.percentile(diff, [2.5, 97.5])
+    holds = "holds 0" if low <= 0 <= high else "excludes 0"
+    return f"; paired difference {_num(d)} ({_num(low)} to {_num(high)}, {holds})"
+
+
 def head_to_head(records: list[dict[str, Any]]) -> list[str]:
     """The comparisons the Learners issue sets targets for."""
     lines = []
@@ -153,9 +170,10 @@ def head_to_head(records: list[dict[str, Any]]) -> list[str]:
             verdict = "worse, within that learner's interval"
         else:
             verdict = "**worse, beyond that learner's interval**"
+        paired = _paired_difference(auto, best) if q != b["value"] else ""
         lines.append(
             f"- auto (→ {auto['notes'].get('winner')}) Qini {_num(q)} vs the best single learner, "
-            f"{best['library']} {best['learner']}, {_num(b['value'])}: {verdict}."
+            f"{best['library']} {best['learner']}, {_num(b['value'])}: {verdict}{paired}."
         )
     return lines
 

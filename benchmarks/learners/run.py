@@ -7,7 +7,10 @@ test-set predictions the same way (see ``metrics``) and appends one JSON record 
 ``WORK/results.jsonl``. With ``--resume`` a cell already recorded with the same limits is not
 run again, so a long run can be stopped and continued (or more cells added to a run's tables).
 Without it a run starts a new ``results.jsonl`` and the previous one is renamed
-``results.<its time>.jsonl``, never deleted.
+``results.<its time>.jsonl``, never deleted. ``--rescore`` fits nothing: it scores again the
+predictions each recorded cell saved under ``WORK/cells`` (after a change to the metrics) and
+appends the updated records; a cell whose saved predictions are not those of its last record
+(another run wrote them) is named and left as it was.
 
     .venv-bench/bin/python benchmarks/learners/run.py --quick
     .venv-bench/bin/python benchmarks/learners/run.py --write docs/benchmarks.md --resume
@@ -78,6 +81,11 @@ def _args() -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="print the cells and exit")
     p.add_argument(
         "--render", action="store_true", help="only rebuild the tables of the last run in --work"
+    )
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the saved predictions of the recorded cells again (of --datasets if given)",
     )
     return p.parse_args()
 
@@ -208,10 +216,68 @@ def render_only(opts: argparse.Namespace) -> int:
     return 0
 
 
+def _saved_predictions(work: Path, record: dict) -> Path | None:
+    """The folder of a record's predictions, if the ones saved there are that record's."""
+    out = work / "cells" / record["dataset"] / record["key"].replace("/", "__")
+    try:
+        saved = json.loads((out / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return out if saved.get("fit_s") == record.get("fit_s") else None
+
+
+def rescore(opts: argparse.Namespace) -> int:
+    """Score every recorded cell's saved predictions again and rebuild the tables."""
+    work = Path(opts.work)
+    run = json.loads((work / "run.json").read_text())
+    wanted = None
+    if opts.datasets:
+        wanted = {datasets.dataset_id(*datasets.parse_spec(s), opts.seed) for s in opts.datasets}
+    results_path = work / "results.jsonl"
+    records = _previous(results_path)
+    loaded: dict[str, datasets.Dataset] = {}
+    for (ds_id, key), record in sorted(records.items()):
+        if record["status"] != "ok" or (wanted is not None and ds_id not in wanted):
+            continue
+        if not _wanted(key, opts.learners):
+            continue
+        out = _saved_predictions(work, record)
+        if out is None:
+            print(f"  {ds_id} {key}: its saved predictions are from another run; kept as it was")
+            continue
+        if ds_id not in loaded:
+            loaded[ds_id] = datasets.load(work / "data" / ds_id)
+        effects = np.load(out / "effects.npy", allow_pickle=False)
+        bounds = None
+        if (out / "low.npy").exists():
+            bounds = (np.load(out / "low.npy"), np.load(out / "high.npy"))
+        updated = {
+            **record,
+            "metrics": metrics.score(
+                loaded[ds_id],
+                effects,
+                bounds,
+                n_boot=opts.n_boot,
+                seed=record["seed"],
+                threads=opts.threads,
+            ),
+            "rescored": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        records[(ds_id, key)] = updated
+        with results_path.open("a") as f:
+            f.write(json.dumps(updated, default=str) + "\n")
+        print(f"  {ds_id} {key:42s} {_line(updated)}", flush=True)
+    publish(opts, report.render(run["datasets"], list(records.values()), run["header"]))
+    return 0
+
+
 def main() -> int:
     opts = _args()
     if opts.render:
         return render_only(opts)
+    if opts.rescore:
+        opts.n_boot = opts.n_boot if opts.n_boot is not None else 200
+        return rescore(opts)
     specs = opts.datasets or (QUICK if opts.quick else FULL)
     opts.limit = opts.limit or (120.0 if opts.quick else 1200.0)
     opts.n_boot = opts.n_boot if opts.n_boot is not None else (100 if opts.quick else 200)
