@@ -40,7 +40,7 @@ def test_weights_undo_a_ranking_by_the_chance_of_treatment():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_weighted_qini_still_finds_a_true_ranking(seed):
-    x, t, y, propensity, tau = nie_wager_c(40_000, seed, effect=lambda x: 1.0 + x[:, 0])
+    _, t, y, propensity, tau = nie_wager_c(40_000, seed, effect=lambda x: 1.0 + x[:, 0])
     # the true ranking scores 0.138-0.145 weighted (seeds 0-3), about half that plain
     weights = pair_weights(t, propensity, 1)
     good, reverse = qini(tau, t, y, weights), qini(-tau, t, y, weights)
