@@ -112,6 +112,15 @@ def _wanted(key: str, patterns: list[str] | None) -> bool:
     return not patterns or any(key == p or fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
+def _predictions(out: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """A cell's saved test-set effects and, if it gave intervals, their bounds."""
+    effects = np.load(out / "effects.npy", allow_pickle=False)
+    if not (out / "low.npy").exists():
+        return effects, None
+    low = np.load(out / "low.npy", allow_pickle=False)
+    return effects, (low, np.load(out / "high.npy", allow_pickle=False))
+
+
 def run_cell(
     ds: datasets.Dataset, folder: Path, cell, opts: argparse.Namespace, work: Path
 ) -> dict:
@@ -159,13 +168,7 @@ def run_cell(
         interval_s=result.get("interval_s"),
         non_finite_predictions=result.get("non_finite_predictions", 0),
     )
-    effects = np.load(out / "effects.npy", allow_pickle=False)
-    bounds = None
-    if (out / "low.npy").exists():
-        bounds = (
-            np.load(out / "low.npy", allow_pickle=False),
-            np.load(out / "high.npy", allow_pickle=False),
-        )
+    effects, bounds = _predictions(out)
     try:
         record["metrics"] = metrics.score(
             ds, effects, bounds, n_boot=opts.n_boot, seed=opts.seed, threads=opts.threads
@@ -247,10 +250,7 @@ def rescore(opts: argparse.Namespace) -> int:
             continue
         if ds_id not in loaded:
             loaded[ds_id] = datasets.load(work / "data" / ds_id)
-        effects = np.load(out / "effects.npy", allow_pickle=False)
-        bounds = None
-        if (out / "low.npy").exists():
-            bounds = (np.load(out / "low.npy"), np.load(out / "high.npy"))
+        effects, bounds = _predictions(out)
         updated = {
             **record,
             "metrics": metrics.score(
