@@ -43,7 +43,7 @@ from uplift_engine.learn.forest.honest import (
     grow_honest_forest,
 )
 from uplift_engine.learn.forest.leaves import causal_leaf_values, route_stats
-from uplift_engine.learn.graph import ScoringGraph, Term
+from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
 from uplift_engine.learn.scoring import score_table
 from uplift_engine.learn.tree_ensemble import TreeEnsemble, _bayes_debias
 
@@ -602,6 +602,24 @@ def test_graph_refuses_terms_that_read_missing_outputs():
     manifest = ScoringGraph({}, levels, ensembles={"f": ensemble}).to_manifest()
     with pytest.raises(ValueError, match="reads output 2"):
         ScoringGraph.from_manifest(manifest, {}, ensemble_arrays={"f": ensemble.arrays()})
+
+
+@pytest.mark.parametrize(
+    ("bias", "message"),
+    [
+        ([[Term("g")]], "bias bounds must come from tree ensembles"),
+        ([[Term("f")], [Term("f")]], "one bias bound per offer"),
+    ],
+)
+def test_graph_refuses_bias_bounds_it_cannot_read(bias, message):
+    ensemble = _two_trees()
+    intervals = IntervalSpec([[Term("f", output=1)]], bias=bias)
+    levels = [[Term("f")], [Term("f", output=1)]]
+    graph = ScoringGraph({}, levels, ensembles={"f": ensemble}, intervals=intervals)
+    with pytest.raises(ValueError, match=message):
+        ScoringGraph.from_manifest(
+            graph.to_manifest(), {"g": "text"}, ensemble_arrays={"f": ensemble.arrays()}
+        )
 
 
 @pytest.mark.parametrize("name", ["uplift_forest", "causal_forest"])

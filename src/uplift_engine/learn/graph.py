@@ -15,7 +15,11 @@ When ``intervals`` is set, offer ``k``'s effect ``θ_k`` is bounded at level ``L
 
 - ``intervals.variance[k − 1]``: terms whose weighted sum ``Σ weight · variance(model)`` is the
   effect's variance (models that know their variance: causal or regression tree ensembles),
-  ``s_k = √variance``;
+  ``s_k = √variance`` — or ``√(variance + b_k²)`` when ``intervals.bias[k − 1]`` names terms
+  whose weighted sum of outputs ``b_k`` bounds the estimate's bias (an ensemble's estimate of
+  it). That interval on the root-mean-square error is, at levels of 90% and above, at least as
+  wide as Armstrong & Kolesár's (2020) bias-aware interval for a bias of at most ``|b_k|``
+  (to 0.02%), so it covers at level ``L`` whenever the bias is within the bound;
 - ``intervals.replicates``: the arm levels of B refits on bootstrap resamples (models named
   ``b03__mu_1``…), combined like ``levels``; ``s_k = √(mean_b (θ_k,b − θ_k)²)``, the replicates'
   root-mean-square deviation from the main estimate (see :mod:`uplift_engine.learn.bootstrap`).
@@ -72,6 +76,9 @@ class IntervalSpec:
     """``confidence`` (valid inference) or ``approximate`` (e.g. bootstrap)."""
     replicates: list[list[list[Term]]] = field(default_factory=list)
     """Per bootstrap replicate, per arm (code 0..K): the terms of that refit's level."""
+    bias: list[list[Term]] = field(default_factory=list)
+    """Per offer (code 1..K), or empty: terms (of tree ensembles) whose weighted sum of
+    outputs bounds the bias of the effect's estimate; its square adds to the variance."""
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as written in a manifest (``replicates`` only when there are some)."""
@@ -84,11 +91,13 @@ class IntervalSpec:
             out["replicates"] = [
                 [[_term_dict(t) for t in terms] for terms in arms] for arms in self.replicates
             ]
+        if self.bias:
+            out["bias"] = [[_term_dict(t) for t in terms] for terms in self.bias]
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IntervalSpec:
-        """Parse :meth:`to_dict` output (manifests written before ``replicates`` included)."""
+        """Parse :meth:`to_dict` output (older manifests lack ``replicates`` or ``bias``)."""
         kind = str(data["kind"])
         level = float(data["level"])
         if kind not in INTERVAL_KINDS or not 0 < level < 1:
@@ -97,7 +106,8 @@ class IntervalSpec:
             [[_term(t) for t in terms] for terms in arms] for arms in data.get("replicates") or []
         ]
         variance = [[_term(t) for t in terms] for terms in data.get("variance") or []]
-        return cls(variance, level, kind, replicates)
+        bias = [[_term(t) for t in terms] for terms in data.get("bias") or []]
+        return cls(variance, level, kind, replicates, bias)
 
 
 @dataclass
@@ -153,7 +163,7 @@ class ScoringGraph:
             return self._bounds(levels, levels[:, 1:] - levels[:, :1], z * half)
         variances: dict[str, np.ndarray] = {}
         cache: dict[tuple[str, float | None], np.ndarray] = {}
-        for terms in spec.variance:
+        for terms in [*spec.variance, *spec.bias]:
             for term in terms:
                 if term.model not in variances:
                     mean, var = self.ensembles[term.model].predict_variance(X)
@@ -166,7 +176,13 @@ class ScoringGraph:
             var = np.zeros(X.shape[0])
             for term in terms:
                 var += term.weight * variances[term.model][:, term.output]
-            half[:, k] = z * np.sqrt(np.maximum(var, 0.0))
+            np.maximum(var, 0.0, out=var)
+            if spec.bias:
+                bias = np.zeros(X.shape[0])
+                for term in spec.bias[k]:
+                    bias += term.weight * cache[(term.model, None)][:, term.output]
+                var += bias * bias
+            half[:, k] = z * np.sqrt(var)
         return self._bounds(levels, effects, half)
 
     def _replicate_spread(
@@ -309,7 +325,7 @@ class ScoringGraph:
     def _interval_terms(self, spec: IntervalSpec) -> list[Term]:
         """The terms an interval spec reads, after checking its shape."""
         if spec.replicates:
-            if spec.variance:
+            if spec.variance or spec.bias:
                 raise ValueError("intervals come from variances or from replicates, not both")
             if len(spec.replicates) < 2:
                 raise ValueError("bootstrap intervals need at least 2 replicates")
@@ -320,7 +336,11 @@ class ScoringGraph:
             raise ValueError("intervals must give one variance per offer")
         if any(t.model not in self.ensembles for o in spec.variance for t in o):
             raise ValueError("interval variances must come from tree ensembles")
-        return [t for offer in spec.variance for t in offer]
+        if spec.bias and len(spec.bias) != self.n_arms - 1:
+            raise ValueError("intervals must give one bias bound per offer, or none")
+        if any(t.model not in self.ensembles for o in spec.bias for t in o):
+            raise ValueError("interval bias bounds must come from tree ensembles")
+        return [t for offer in [*spec.variance, *spec.bias] for t in offer]
 
     def _check_references(self) -> None:
         terms = [t for arm in self.levels for t in arm]

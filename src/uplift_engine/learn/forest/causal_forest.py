@@ -18,8 +18,9 @@ little bags (Athey, Tibshirani & Wager 2019, with grf's Bayes debiasing, plus th
 variance of a forest of few bags) — see :class:`~uplift_engine.learn.tree_ensemble.TreeEnsemble`.
 A second, correcting forest on what the first one missed is added when it lowers the
 out-of-bag R-loss (:mod:`~uplift_engine.learn.forest.correction`): its effects add to the
-first's, and so do its variances. The nuisances learn at ``NUISANCE_LEARNING_RATE`` unless the
-booster parameters set a rate, and the control model is fitted while the forests grow.
+first's, and so do its variances, and its effect bounds the bias left in the intervals. The
+nuisances learn at ``NUISANCE_LEARNING_RATE`` unless the booster parameters set a rate, and the
+control model is fitted while the forests grow.
 ``pred_<control>`` comes from a LightGBM control outcome model fitted on all control rows, and
 ``pred_<offer>`` = that plus θ_k (clipped to [0, 1] for binary outcomes). The nuisances are
 :mod:`uplift_engine.learn.nuisance`'s and the forests :mod:`~uplift_engine.learn.forest.honest`'s;
@@ -134,7 +135,7 @@ def orthogonal_forest_graph(
     )
     with ThreadPoolExecutor(1) as beside:  # the control model, while the forests grow
         control_model = beside.submit(fit_control_model, data, nuisance_params, seed)
-        ensembles, levels, variance = _forests(
+        ensembles, levels, variance, bias = _forests(
             data, nuisances, settings, nuisance_params, seed, prefix=prefix, joint_arms=joint_arms
         )
         model = control_model.result()
@@ -144,7 +145,9 @@ def orthogonal_forest_graph(
         clip=(0.0, 1.0) if data.objective == "binary" else None,
         threads=params.threads,
         ensembles=ensembles,
-        intervals=IntervalSpec(variance, level=settings.interval_level, kind="confidence"),
+        intervals=IntervalSpec(
+            variance, level=settings.interval_level, kind="confidence", bias=bias
+        ),
     )
 
 
@@ -157,8 +160,13 @@ def _forests(
     *,
     prefix: str,
     joint_arms: bool,
-) -> tuple[dict[str, TreeEnsemble], list[list[Term]], list[list[Term]]]:
-    """The forest(s) of :func:`orthogonal_forest_graph`, their levels and variance terms."""
+) -> tuple[dict[str, TreeEnsemble], list[list[Term]], list[list[Term]], list[list[Term]]]:
+    """The forest(s) of :func:`orthogonal_forest_graph`: levels, variance and bias terms.
+
+    Where an offer's correcting forest is kept, its effect is the offer's bias term: the bias
+    the correction removed bounds the one it left (:mod:`.correction`); where no offer has one
+    the bias terms are empty.
+    """
     threads = params.threads
     mu = nuisances.mu
     binning = fit_bins(
@@ -168,6 +176,7 @@ def _forests(
     ensembles: dict[str, TreeEnsemble] = {}
     levels: list[list[Term]] = [[Term("mu_0")]]
     variance: list[list[Term]] = [[] for _ in range(1, data.n_arms)]
+    bias: list[list[Term]] = [[] for _ in range(1, data.n_arms)]
     if joint_arms:
         joint = joint_residuals(data, nuisances)
         rows = np.arange(len(data.y))
@@ -182,6 +191,7 @@ def _forests(
             terms = [Term(name, output=k - 1) for name in names]
             levels.append([Term("mu_0"), *terms])
             variance[k - 1] = terms
+            bias[k - 1] = terms[1:]
     else:
         for k in range(1, data.n_arms):
             res = offer_residuals(data, mu, k, params, seed)
@@ -197,7 +207,8 @@ def _forests(
             terms = [Term(name) for name in names]
             levels.append([Term("mu_0"), *terms])
             variance[k - 1] = terms
-    return ensembles, levels, variance
+            bias[k - 1] = terms[1:]
+    return ensembles, levels, variance, bias if any(bias) else []
 
 
 def _stage_names(name: str, stages: int) -> list[str]:

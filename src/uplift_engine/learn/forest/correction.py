@@ -11,8 +11,11 @@ leaves ``BOOST_LEAF_FACTOR`` times as large and trees on ``BOOST_SAMPLE_FRACTION
 Σw·(Ỹ − W̃ᵀθ)² significantly: over the rows out of bag in both forests, the per-row change of
 the loss must have a t statistic below −``BOOST_T``. Kept, the
 effects are θ₁ + θ₂ and their variance the sum of both forests' little-bag variances (their
-covariance is left out). grf grows boosted regression forests the same way, step by step while
-the out-of-bag error falls; one step is what the benchmark's data needed (docs/learners.md).
+covariance is left out); and since one step removes only part of a bias the test has shown,
+the intervals take θ₂ as the bound on the bias left: their half-width is z·√(variance + θ₂²)
+(the causal forest's bias terms, :class:`~uplift_engine.learn.graph.IntervalSpec`). grf grows
+boosted regression forests the same way, step by step while the out-of-bag error falls; one
+step is what the benchmark's data needed (docs/learners.md).
 
 Rows out of bag in no little bag (a share of 2^−groups) take the whole forest's effect as their
 offset and stay out of the test.
