@@ -81,7 +81,7 @@ class IntervalSpec:
     outputs bounds the bias of the effect's estimate; its square adds to the variance."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as written in a manifest (``replicates`` only when there are some)."""
+        """The spec as written in a manifest (``replicates`` and ``bias`` only when present)."""
         out: dict[str, Any] = {
             "level": self.level,
             "kind": self.kind,
