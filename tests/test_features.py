@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lakefiles import names, untag
 from uplift_engine.errors import ConfigError, DataError
 from uplift_engine.features import (
     CAMPAIGN_FEATURES,
@@ -319,7 +320,7 @@ def test_table_layout_schema_manifest_and_summary(tmp_path: Path) -> None:
     summary = build_campaign_table(lake, "c1")
     folder = Path(lake) / layout.campaign_table_path("c1")
     assert Path(summary.path) == folder
-    assert sorted(p.name for p in folder.iterdir()) == ["_manifest.json", "part-00000.parquet"]
+    assert names(folder) == ["_manifest.json", "part-00000.parquet"]
     table = pq.read_table(folder)  # plain pyarrow skips the _manifest
     expected = campaign_table_schema()
     assert table.schema.remove_metadata().equals(expected)
@@ -329,7 +330,8 @@ def test_table_layout_schema_manifest_and_summary(tmp_path: Path) -> None:
     meta = json.loads(table.schema.metadata[b"uplift"])
     assert meta["schema_version"] == "uplift.campaign_table/1"
     assert meta["control"] == "control"
-    manifest = json.loads((folder / "_manifest.json").read_text())
+    manifest = json.loads(next(folder.glob("_manifest.*.json")).read_text())
+    assert manifest["roles"]["outcomes"] == ["converted", "revenue"]
     assert manifest["rows"] == 2
     assert [f["name"] for f in manifest["features"]] == [s.name for s in CAMPAIGN_FEATURES]
     assert summary.columns == tuple(expected.names)
@@ -348,11 +350,11 @@ def test_table_layout_schema_manifest_and_summary(tmp_path: Path) -> None:
 def test_rebuild_replaces_the_table_with_the_same_bytes(tmp_path: Path) -> None:
     events = events_table([1], ["login"], [T0 - DAY], [None])
     lake = one_customer_lake(tmp_path, events)
-    part = Path(lake) / layout.campaign_table_path("c1") / "part-00000.parquet"
+    folder = Path(lake) / layout.campaign_table_path("c1")
     build_campaign_table(lake, "c1")
-    first = part.read_bytes()
+    first = [p.read_bytes() for p in folder.glob("part-*.parquet")]
     build_campaign_table(lake, "c1")
-    assert part.read_bytes() == first
+    assert [p.read_bytes() for p in folder.glob("part-*.parquet")] == first
 
 
 def test_out_uri_and_second_campaign(tmp_path: Path) -> None:
@@ -527,6 +529,7 @@ def test_simulated_lake_builds_one_row_per_assignment(tmp_path: Path) -> None:
 def test_build_on_s3(s3_server: str, tmp_path: Path) -> None:
     from uplift_engine.config import Settings
     from uplift_engine.lake import resolve, write_table
+    from uplift_engine.lake.generations import read_current
 
     settings = Settings(s3_endpoint_url=s3_server)
     events = events_table(
@@ -544,4 +547,7 @@ def test_build_on_s3(s3_server: str, tmp_path: Path) -> None:
     assert summary.quarantined["events"] == 1
     bad = read_table(f"{lake}/quarantine/events", settings)
     assert bad.column("_reason").to_pylist() == ["amount: negative"]
-    assert resolve(f"{summary.path}/_manifest.json", settings).exists()
+    current = read_current(resolve(lake, settings))
+    files = current["datasets"]["curated/campaign_table/c1"]["files"]
+    assert [untag(f) for f in files] == ["_manifest.json", "part-00000.parquet"]
+    assert all(resolve(f"{summary.path}/{f}", settings).exists() for f in files)

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from lakefiles import untag
 from uplift_engine.errors import ConfigError, UserInputError
 from uplift_engine.lake import layout, read_table
 from uplift_engine.simulate import (
@@ -82,10 +83,12 @@ def _codes(column: pa.ChunkedArray, labels: list[str] | tuple[str, ...]) -> np.n
 
 
 def _digest(root: Path) -> dict[str, str]:
+    """Every committed part file (its name without the generation tag) and its SHA-256."""
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        untag(str(p.relative_to(root))): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*.parquet"))
     }
+
 
 
 # --- determinism and layout -------------------------------------------------------------------
@@ -124,9 +127,10 @@ def test_raw_datasets_have_the_layout_schema(lake: Path, dataset: str, schema: p
 
 
 def test_part_files_are_numbered_by_block(lake: Path) -> None:
-    names = sorted(p.name for p in (lake / layout.EVENTS).iterdir())
+    names = sorted(untag(p.name) for p in (lake / layout.EVENTS).iterdir())
     assert names == [layout.part_name(b) for b in range(N // BLOCK)]
-    assert sorted(p.name for p in (lake / layout.CAMPAIGNS).iterdir()) == [layout.part_name(0)]
+    campaigns = sorted(untag(p.name) for p in (lake / layout.CAMPAIGNS).iterdir())
+    assert campaigns == [layout.part_name(0)]
 
 
 def test_truth_columns_follow_the_layout_names(data: dict[str, pa.Table]) -> None:

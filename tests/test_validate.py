@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lakefiles import names, untag
 from uplift_engine.errors import DataError, UserInputError
 from uplift_engine.lake import layout, read_table
 from uplift_engine.lake.validate import (
@@ -207,7 +208,7 @@ def test_quarantine_keeps_the_row_and_its_columns(tmp_path: Path) -> None:
     lake = write(tmp_path, tables)
     validate_all(lake)
     folder = tmp_path / quarantine_path("events")
-    assert [p.name for p in folder.iterdir()] == ["part-00000.parquet"]
+    assert names(folder) == ["part-00000.parquet"]
     table = read_table(str(folder))
     assert table.column_names == [*layout.EVENTS_SCHEMA.names, "_reason"]
     row = table.to_pylist()[0]
@@ -366,9 +367,13 @@ def test_replace_dataset_cuts_parts_of_a_fixed_size(tmp_path: Path) -> None:
     target = tmp_path / "table"
     target.mkdir()
     (target / "part-00009.parquet").write_bytes(b"old")
-    names = replace_dataset(str(target), batches, rows_per_part=3, extra_files={"_m.json": b"{}"})
-    assert names == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
-    sizes = [pq.read_metadata(target / n).num_rows for n in names]
+    parts = replace_dataset(str(target), batches, rows_per_part=3, extra_files={"_m.json": b"{}"})
+    assert [untag(n) for n in parts] == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+    sizes = [pq.read_metadata(target / n).num_rows for n in parts]
     assert sizes == [3, 3, 2]
-    assert sorted(p.name for p in target.iterdir()) == ["_m.json", *names]
+    assert names(target) == ["_m.json", *map(untag, parts)]  # the old part is gone
     assert read_table(str(target)).column("x").to_pylist() == list(range(8))

@@ -65,6 +65,8 @@ def run_simulation(
 ) -> dict[str, Any]:
     """Simulate, then build the campaign tables; returns a JSON-ready summary."""
     from uplift_engine.features import build_campaign_tables
+    from uplift_engine.lake import check_folder_target, resolve
+    from uplift_engine.lake.generations import writing
     from uplift_engine.simulate import SimulationConfig, load_simulation_config, simulate_bank
 
     settings = load_settings(config)
@@ -75,15 +77,28 @@ def run_simulation(
         sim = load_simulation_config(sim_config, **overrides)
     else:
         sim = SimulationConfig(**overrides)
-    with bar("simulating customer blocks", enabled=not quiet) as progress:
-        result = simulate_bank(
-            sim, out, settings, chunk_size=chunk_size, workers=workers, progress=progress
-        )
-    with steps(enabled=not quiet) as say:
-        say("validating the lake and building the campaign tables")
-        built = build_campaign_tables(
-            out, [c.campaign_id for c in sim.campaigns], settings, threads=settings.threads
-        )
+    check_folder_target(resolve(out, settings))
+    # one generation: readers see the old lake, or the new raw data with its campaign tables
+    with writing(out, settings, command="uplift simulate") as generation:
+        with bar("simulating customer blocks", enabled=not quiet) as progress:
+            result = simulate_bank(
+                sim,
+                out,
+                settings,
+                chunk_size=chunk_size,
+                workers=workers,
+                progress=progress,
+                generation=generation,
+            )
+        with steps(enabled=not quiet) as say:
+            say("validating the lake and building the campaign tables")
+            built = build_campaign_tables(
+                out,
+                [c.campaign_id for c in sim.campaigns],
+                settings,
+                threads=settings.threads,
+                generation=generation,
+            )
     tables = [_plain(b) for b in built]
     return {"lake": out, "simulation": _plain(result), "campaign_tables": tables}
 

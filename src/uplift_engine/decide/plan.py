@@ -21,10 +21,9 @@ import pyarrow.compute as pc
 
 from uplift_engine.config import Settings
 from uplift_engine.errors import DataError
-from uplift_engine.lake import read_table, resolve, table_format, write_table
+from uplift_engine.lake import read_table_and_meta, write_table
 
 PLAN_SCHEMA_VERSION = "uplift.plan/1"
-META_KEY = b"uplift"
 PLAN_COLUMNS = ("offer", "expected_profit", "expected_cost", "excluded_by", "holdout")
 
 
@@ -61,22 +60,12 @@ def write_plan(
     text = json.dumps(
         {**meta, "schema_version": PLAN_SCHEMA_VERSION}, sort_keys=True, default=_jsonable
     ).encode()
-    if table_format(uri) == "csv":
-        resolve(f"{uri}.meta.json", settings).write_bytes(text)
-        write_table(table, uri, settings)
-    else:
-        schema_meta = dict(table.schema.metadata or {})
-        schema_meta[META_KEY] = text
-        write_table(table.replace_schema_metadata(schema_meta), uri, settings)
+    write_table(table, uri, settings, meta=text)
 
 
 def read_plan(uri: str | Path, settings: Settings | None = None) -> tuple[pa.Table, dict[str, Any]]:
     """Read a plan and its metadata; fail when it is not a plan of a known schema version."""
-    table = read_table(uri, settings)
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is None and table_format(uri) == "csv":
-        sidecar = resolve(f"{uri}.meta.json", settings)
-        raw = sidecar.read_bytes() if sidecar.exists() else None
+    table, raw = read_table_and_meta(uri, settings)
     meta = json.loads(raw) if raw else {}
     if meta.get("schema_version") != PLAN_SCHEMA_VERSION:
         raise DataError(

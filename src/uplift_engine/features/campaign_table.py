@@ -30,6 +30,7 @@ from uplift_engine.features.definitions import CAMPAIGN_FEATURES, FeatureSpec, c
 from uplift_engine.features.duckdb_engine import AS_OF, DuckDBEngine, as_of_bounds
 from uplift_engine.features.offline import source_checks
 from uplift_engine.lake import layout
+from uplift_engine.lake.generations import Generation, writing
 from uplift_engine.lake.validate import (
     CHECKS,
     LakeValidator,
@@ -109,6 +110,7 @@ def build_campaign_table(
     memory_limit: str = "4GB",
     features: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES,
     engine: OfflineEngine | None = None,
+    generation: Generation | None = None,
 ) -> CampaignTableSummary:
     """Validate the lake's raw datasets and write the campaign table of ``campaign_id``.
 
@@ -127,6 +129,7 @@ def build_campaign_table(
         memory_limit=memory_limit,
         features=features,
         engine=engine,
+        generation=generation,
     )
     return summary
 
@@ -141,12 +144,15 @@ def build_campaign_tables(
     memory_limit: str = "4GB",
     features: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES,
     engine: OfflineEngine | None = None,
+    generation: Generation | None = None,
 ) -> list[CampaignTableSummary]:
     """Like :func:`build_campaign_table` for several campaigns, validating the lake once.
 
     Every campaign is checked before any work starts; ``seconds`` of each summary counts from
     the start of the whole call. ``engine`` validates and aggregates the events (default: a
-    :class:`~uplift_engine.features.duckdb_engine.DuckDBEngine`).
+    :class:`~uplift_engine.features.duckdb_engine.DuckDBEngine`). The quarantine and the
+    tables are written as one generation of the lake (``generation``'s, when given), so readers
+    see all of them or none.
     """
     started = time.perf_counter()
     specs = check_specs(features)
@@ -163,8 +169,11 @@ def build_campaign_tables(
         )
     outs = list(out_uris or [f"{lake_uri}/{layout.campaign_table_path(c)}" for c in campaign_ids])
     summaries = []
-    with duckdb_session(threads, memory_limit) as con:
-        validator = LakeValidator(con, lake_uri, settings, checks)
+    with (
+        writing(lake_uri, settings, command="build campaign tables", within=generation) as gen,
+        duckdb_session(threads, memory_limit) as con,
+    ):
+        validator = LakeValidator(con, lake_uri, settings, checks, generation=gen)
         validator.check("campaigns")
         arms = {c: _arms(con, c) for c in campaign_ids}
         counts = {n: validator.validate(n).quarantined for n in CHECKS if n not in event_sets}
@@ -174,7 +183,7 @@ def build_campaign_tables(
             feats = _features(con, engine, campaign_id, specs, sources, quarantined, lake_uri)
             summary = _build_one(
                 con, campaign_id, arms[campaign_id], out, specs, feats, quarantined, settings,
-                engine.name,
+                engine.name, gen,
             )  # fmt: skip
             summaries.append(replace(summary, seconds=time.perf_counter() - started))
     return summaries
@@ -216,6 +225,7 @@ def _build_one(
     quarantined: dict[str, int],
     settings: Settings | None,
     engine: str,
+    generation: Generation,
 ) -> CampaignTableSummary:
     rows = _count(con, "entities")
     relation = con.sql(_table_sql(specs, feats), params=[campaign_id])
@@ -225,6 +235,7 @@ def _build_one(
         "campaign_id": campaign_id,
         "arms": list(arms[0]),
         "control": arms[1],
+        "roles": table_roles(),
         "rows": rows,
         "columns": [{"name": f.name, "type": str(f.type)} for f in schema],
         "as_of": f"{layout.ASSIGNMENTS}.assigned_at",
@@ -239,6 +250,7 @@ def _build_one(
         out,
         written,
         settings,
+        generation=generation,
         rows_per_part=ROWS_PER_PART,
         extra_files={MANIFEST: json.dumps(manifest, indent=2).encode()},
     )
@@ -261,7 +273,21 @@ def _build_one(
     )
 
 
-_META_KEYS = ("schema_version", "campaign_id", "arms", "control", "as_of", "windows")
+_META_KEYS = ("schema_version", "campaign_id", "arms", "control", "roles", "as_of", "windows")
+
+
+def table_roles() -> dict[str, object]:
+    """The column roles a campaign table declares, which ``uplift train`` takes by default.
+
+    ``outcomes`` are every column measured after the assignment: whichever one a model learns,
+    the others must never be its features (they would leak the answer).
+    """
+    return {
+        "id": "customer_id",
+        "treatment": "arm",
+        "outcomes": list(OUTCOMES),
+        "assigned_at": f"{layout.ASSIGNMENTS}.assigned_at",
+    }
 
 
 class _Counter:

@@ -1,8 +1,21 @@
 """The lake: Parquet datasets on a local folder or S3, read and written as Arrow tables."""
 
 from uplift_engine.lake import layout
-from uplift_engine.lake.storage import Location, atomic_folder, resolve
-from uplift_engine.lake.tables import dataset, read_table, table_format, write_table
+from uplift_engine.lake.generations import Generation, writing
+from uplift_engine.lake.storage import (
+    Location,
+    atomic_folder,
+    check_folder_target,
+    check_writable,
+    resolve,
+)
+from uplift_engine.lake.tables import (
+    dataset,
+    read_table,
+    read_table_and_meta,
+    table_format,
+    write_table,
+)
 from uplift_engine.lake.validate import (
     CHECKS,
     Check,
@@ -17,18 +30,23 @@ from uplift_engine.lake.validate import (
 __all__ = [
     "CHECKS",
     "Check",
+    "Generation",
     "LakeValidator",
     "Location",
     "Rule",
     "Validation",
     "atomic_folder",
+    "check_folder_target",
+    "check_writable",
     "dataset",
     "duckdb_session",
     "layout",
     "quarantine_path",
     "read_table",
+    "read_table_and_meta",
     "replace_dataset",
     "resolve",
     "table_format",
     "write_table",
+    "writing",
 ]

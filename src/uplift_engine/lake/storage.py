@@ -8,8 +8,8 @@ local files are written under a temporary name and moved into place; S3 objects 
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
+import errno
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ import pyarrow.fs as pafs
 
 from uplift_engine.config import Settings
 from uplift_engine.errors import StorageError, UserInputError
+from uplift_engine.lake.replace import staged_folder, sweep_stale, write_file
 
 
 @dataclass(frozen=True)
@@ -58,20 +59,23 @@ class Location:
         except OSError as exc:
             raise StorageError(f"cannot read {self.uri!r}: {exc}") from exc
 
-    def write_bytes(self, data: bytes) -> None:
-        """Write the whole file atomically."""
+    def write_bytes(self, data: bytes, *, sync: bool = False) -> None:
+        """Write the whole file atomically (``sync``: durable before it returns, locally).
+
+        Locally, stale temporaries that a killed writer left beside the file go first.
+        """
         try:
             if self.is_local:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                tmp = f"{self.path}.tmp-{uuid.uuid4().hex[:8]}"
-                with open(tmp, "wb") as handle:
-                    handle.write(data)
-                os.replace(tmp, self.path)
+                target = Path(self.path)
+                if target.is_dir():
+                    raise StorageError(f"cannot write {self.uri!r}: it is a folder")
+                sweep_stale(target)
+                write_file(target, data, sync=sync)
             else:
                 with self.fs.open_output_stream(self.path) as stream:
                     stream.write(data)
         except OSError as exc:
-            raise StorageError(f"cannot write {self.uri!r}: {exc}") from exc
+            raise StorageError(f"cannot write {self.uri!r}: {_os_reason(exc)}") from exc
 
     def list_files(self, suffix: str = "") -> list[Location]:
         """Files below this folder (recursively) whose names end with ``suffix``, sorted."""
@@ -123,24 +127,56 @@ def resolve(uri: str | Path, settings: Settings | None = None) -> Location:
 def atomic_folder(target: Location, *, overwrite: bool = False) -> Iterator[Location]:
     """Yield a staging folder that becomes ``target`` only if the block completes.
 
-    Locally the folder is staged beside the target and renamed into place. On S3, where there
-    is no rename, files go straight to the target and the caller writes its manifest last, so a
-    reader that checks the manifest never sees a half-written folder.
+    Locally the folder is staged beside the target and swapped into place in one step, so the
+    old folder or the new one is whole at every instant, even under ``kill -9`` (see
+    :mod:`.replace`). On S3, where there is no rename, files go straight to the target and the
+    caller writes its manifest last, so a reader that checks the manifest never sees a
+    half-written folder.
     """
+    check_writable(target)
     if target.exists() and not overwrite:
         raise UserInputError(f"{target.uri!r} already exists; choose another path or remove it")
     if not target.is_local:
         yield target
         return
     final = Path(target.path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
+    with staged_folder(final, overwrite=overwrite) as staging:
         yield Location(target.fs, staging.as_posix(), staging.as_posix())
-        if final.exists():
-            target.delete()
-        os.replace(staging, final)
-    except BaseException:
-        Location(target.fs, staging.as_posix(), staging.as_posix()).delete()
-        raise
+
+
+def check_folder_target(target: Location) -> None:
+    """Refuse, before any work, a folder output (a lake, a bundle) where a file stands."""
+    if target.exists() and not target.is_dir():
+        raise UserInputError(f"{target.uri!r} is a file; give a folder path", field="out")
+    check_writable(target)
+
+
+def check_writable(target: Location) -> None:
+    """Refuse, before any work, an output path that cannot be written (locally).
+
+    Its nearest existing ancestor must be a writable folder; a file in the way is named.
+    """
+    if not target.is_local:
+        return
+    path = Path(target.path)
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserInputError(
+            f"cannot write {target.uri!r}: {str(ancestor)!r} is a file, not a folder"
+        )
+    try:  # a nameless file where the system allows it: nothing is left behind
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as exc:
+        raise UserInputError(
+            f"cannot write {target.uri!r}: {str(ancestor)!r} does not accept new files "
+            f"({_os_reason(exc)})"
+        ) from exc
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOTDIR:
+        return "a part of the path is a file, not a folder"
+    return exc.strerror or str(exc)

@@ -39,7 +39,8 @@ import pyarrow.types as pat
 from uplift_engine.config import Settings
 from uplift_engine.errors import DataError, StorageError, UserInputError
 from uplift_engine.lake import layout
-from uplift_engine.lake.storage import atomic_folder, resolve
+from uplift_engine.lake.generations import Generation, drop_dataset, writing_dataset
+from uplift_engine.lake.storage import resolve
 from uplift_engine.lake.tables import dataset, write_table
 
 if TYPE_CHECKING:  # DuckDB is imported when a session opens, not with the lake package
@@ -300,8 +301,12 @@ class LakeValidator:
         lake_uri: str,
         settings: Settings | None = None,
         checks: Mapping[str, Check] = CHECKS,
+        *,
+        generation: Generation | None = None,
     ) -> None:
         self.con = con
+        self.generation = generation
+        """The lake generation that the quarantine datasets are written in (None: their own)."""
         self.lake_uri = lake_uri.rstrip("/")
         self.settings = settings
         self.checks = dict(checks)
@@ -399,7 +404,7 @@ class LakeValidator:
         uri = f"{self.lake_uri}/{check.path}"
         if not resolve(uri, self.settings).exists():
             raise DataError(f"the lake at {self.lake_uri!r} has no {check.path} dataset")
-        data = dataset(uri, self.settings)
+        data = dataset(uri, self.settings, generation=self.generation)
         _check_schema(check, data.schema)
         if not check.materialize:
             data = _strings_as_dictionaries(data)
@@ -446,14 +451,17 @@ class LakeValidator:
     def _write_quarantine(self, check: Check, quarantined: int) -> str:
         uri = f"{self.lake_uri}/{check.quarantine_path}"
         if quarantined == 0:
-            target = resolve(uri, self.settings)
-            if target.exists():
-                target.delete()
+            drop_dataset(uri, self.settings, within=self.generation)
             return uri
         relation = self.con.sql(
             f"SELECT * FROM reasons_{check.name} WHERE {REASON} IS NOT NULL ORDER BY ALL"
         )
-        replace_dataset(uri, arrow_reader(relation, ROWS_PER_PART), self.settings)
+        replace_dataset(
+            uri,
+            arrow_reader(relation, ROWS_PER_PART),
+            self.settings,
+            generation=self.generation,
+        )
         return uri
 
     def _run(self, sql: str) -> duckdb.DuckDBPyConnection:
@@ -483,27 +491,26 @@ def replace_dataset(
     batches: Iterable[pa.RecordBatch],
     settings: Settings | None = None,
     *,
+    generation: Generation | None = None,
     rows_per_part: int = ROWS_PER_PART,
     extra_files: Mapping[str, bytes] | None = None,
 ) -> list[str]:
-    """Replace the Parquet dataset folder at ``uri`` with the batches, atomically.
+    """Replace the Parquet dataset folder at ``uri`` with the batches, in one generation.
 
-    Parts hold ``rows_per_part`` rows each (the last one fewer), whatever the batch sizes.
-    Locally the folder is staged and renamed into place; on S3 the old folder is removed first
-    and ``extra_files`` (e.g. a manifest) are written after the parts. Returns the part names.
+    Parts hold ``rows_per_part`` rows each (the last one fewer), whatever the batch sizes;
+    ``extra_files`` (e.g. a manifest) follow the parts. The files become what readers see when
+    ``generation`` commits (or at once, in a generation of their own, without one; see
+    :mod:`.generations`). Returns the parts' file names.
     """
-    target = resolve(uri, settings)
     names: list[str] = []
     try:
-        if not target.is_local and target.exists():
-            target.delete()
-        with atomic_folder(target, overwrite=True) as staging:
+        with writing_dataset(uri, settings, command="replace", within=generation) as (gen, folder):
             for index, part in enumerate(_parts(batches, rows_per_part)):
-                name = layout.part_name(index)
-                write_table(part, staging.child(name).uri, settings)
+                name = gen.name(layout.part_name(index))
+                write_table(part, folder.child(name).uri, settings)
                 names.append(name)
             for name, data in (extra_files or {}).items():
-                staging.child(name).write_bytes(data)
+                folder.child(gen.name(name)).write_bytes(data)
     except OSError as exc:
         raise StorageError(f"cannot write {uri!r}: {exc}") from exc
     return names

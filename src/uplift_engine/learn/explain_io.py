@@ -23,11 +23,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from uplift_engine.config import Settings
-from uplift_engine.lake import resolve, table_format, write_table
+from uplift_engine.lake import write_table
 from uplift_engine.learn.explain import FeatureImportance
 
 EXPLANATIONS_SCHEMA_VERSION = "uplift.explanations/1"
-META_KEY = b"uplift"
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,4 @@ def write_importance(
     settings: Settings | None = None,
 ) -> None:
     """Write the explanations file with its metadata (Parquet metadata or a CSV sidecar)."""
-    table = importance_table(importances)
-    if table_format(uri) == "csv":
-        resolve(f"{uri}.meta.json", settings).write_bytes(meta.to_json().encode())
-        write_table(table, uri, settings)
-    else:
-        schema_meta = dict(table.schema.metadata or {})
-        schema_meta[META_KEY] = meta.to_json().encode()
-        write_table(table.replace_schema_metadata(schema_meta), uri, settings)
+    write_table(importance_table(importances), uri, settings, meta=meta.to_json().encode())

@@ -21,10 +21,9 @@ import pyarrow as pa
 
 from uplift_engine.config import Settings
 from uplift_engine.errors import DataError
-from uplift_engine.lake import read_table, resolve, table_format, write_table
+from uplift_engine.lake import read_table_and_meta, write_table
 
 SCORES_SCHEMA_VERSION = "uplift.scores/1"
-META_KEY = b"uplift"
 INTERVAL_LEVEL = 0.9
 
 
@@ -81,29 +80,15 @@ def write_scores(
     table: pa.Table, meta: ScoresMeta, uri: str | Path, settings: Settings | None = None
 ) -> None:
     """Write a scores table with its metadata (Parquet schema metadata, or a CSV sidecar)."""
-    if table_format(uri) == "csv":
-        resolve(f"{uri}.meta.json", settings).write_bytes(meta.to_json().encode())
-        write_table(table, uri, settings)
-    else:
-        schema_meta = dict(table.schema.metadata or {})
-        schema_meta[META_KEY] = meta.to_json().encode()
-        write_table(table.replace_schema_metadata(schema_meta), uri, settings)
+    write_table(table, uri, settings, meta=meta.to_json().encode())
 
 
 def read_scores(uri: str | Path, settings: Settings | None = None) -> tuple[pa.Table, ScoresMeta]:
     """Read a scores file and its metadata (inferred from the columns when there is none)."""
-    meta: ScoresMeta | None = None
-    if table_format(uri) == "csv":
-        sidecar = resolve(f"{uri}.meta.json", settings)
-        if sidecar.exists():
-            meta = ScoresMeta.from_json(sidecar.read_bytes())
-    text = (meta.id_column,) if meta is not None else ()
-    table = read_table(uri, settings, text_columns=text)
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is not None:
-        meta = ScoresMeta.from_json(raw)
-    if meta is None:
-        meta = _infer_meta(table, str(uri))
+    table, raw = read_table_and_meta(
+        uri, settings, text_columns_from=lambda m: (ScoresMeta.from_json(m).id_column,)
+    )
+    meta = ScoresMeta.from_json(raw) if raw is not None else _infer_meta(table, str(uri))
     missing = [pred_column(a) for a in meta.arms if pred_column(a) not in table.column_names]
     missing += [uplift_column(o) for o in meta.offers if uplift_column(o) not in table.column_names]
     if meta.id_column not in table.column_names:

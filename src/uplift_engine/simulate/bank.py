@@ -4,26 +4,27 @@ Determinism: the output is a function of the config alone. Customers are split i
 blocks of ``config.block_size``; block ``b`` draws from its own streams (:mod:`.streams`) and
 is written as part file ``b`` of every per-customer dataset, so neither ``chunk_size`` (how many
 blocks a worker takes per task) nor ``workers`` changes a byte. Memory: a worker holds one block
-at a time. Atomicity: locally every dataset is staged and moved into place only when all blocks
-are written; the datasets this writes (raw customers, events, campaigns, assignments, outcomes
-and the truth) are replaced whole, other datasets in the lake are left alone.
+at a time. Atomicity: the datasets this writes (raw customers, events, campaigns, assignments,
+outcomes and the truth) are replaced whole as one generation of the lake (see
+:mod:`uplift_engine.lake.generations`): readers see the old lake until every block is written,
+then the new one; other datasets in the lake are left alone. Workers die with the process that
+started them, even when it is killed.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from uplift_engine.config import Settings
 from uplift_engine.errors import UpliftError, UserInputError
-from uplift_engine.lake import atomic_folder, layout, resolve
+from uplift_engine.lake import layout, resolve
+from uplift_engine.lake.generations import Generation, tagged_name, writing
 from uplift_engine.simulate.campaign import campaigns_table, run_campaign, truth_schema
 from uplift_engine.simulate.config import SimulationConfig
 from uplift_engine.simulate.events import draw_events
@@ -31,6 +32,7 @@ from uplift_engine.simulate.parts import write_part
 from uplift_engine.simulate.population import customers_table, draw_population
 from uplift_engine.simulate.response import Calibration, calibrate
 from uplift_engine.simulate.summary import BlockStats, SimulationSummary, summarise_campaign
+from uplift_engine.simulate.workers import worker_pool
 
 DATASETS = (
     layout.CUSTOMERS,
@@ -49,7 +51,8 @@ class _Job:
 
     config: SimulationConfig
     calibration: dict[str, Calibration]
-    targets: dict[str, str]  # dataset -> folder URI (staging folder when local)
+    targets: dict[str, str]  # dataset -> folder URI
+    tag: str  # the lake generation the parts belong to
     settings: Settings | None
 
 
@@ -61,12 +64,14 @@ def simulate_bank(
     chunk_size: int | None = None,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    generation: Generation | None = None,
 ) -> SimulationSummary:
     """Simulate the bank of ``config`` and write its raw datasets and truth into the lake.
 
     ``chunk_size`` customers (rounded up to whole blocks; default one block) go to a worker at
     a time; ``workers`` processes work in parallel (1 = in this process). Neither changes the
-    output. ``progress(done, total)`` is called with customer counts as blocks finish.
+    output. ``progress(done, total)`` is called with customer counts as blocks finish. The
+    datasets commit with ``generation`` (an enclosing command's), or on their own.
     """
     if workers < 1:
         raise UserInputError(f"workers must be at least 1, got {workers}")
@@ -81,19 +86,14 @@ def simulate_bank(
     ]
     calibration = calibrate(config)
 
-    with ExitStack() as stack:
-        folders = {}
-        for name in DATASETS:
-            target = root.child(name)
-            if not target.is_local:
-                target.delete()  # no rename on S3: clear the old parts first
-            folders[name] = stack.enter_context(atomic_folder(target, overwrite=True))
+    with writing(root, settings, command="simulate", within=generation) as gen:
+        folders = {name: gen.folder(name) for name in DATASETS}
         write_part(
             campaigns_table(config),
-            folders[layout.CAMPAIGNS].child(layout.part_name(0)).uri,
+            folders[layout.CAMPAIGNS].child(gen.name(layout.part_name(0))).uri,
             settings,
         )
-        job = _Job(config, calibration, {k: v.uri for k, v in folders.items()}, settings)
+        job = _Job(config, calibration, {k: v.uri for k, v in folders.items()}, gen.tag, settings)
         stats: list[BlockStats] = []
         done = 0
         for task_stats in _run(job, tasks, workers):
@@ -128,10 +128,9 @@ def _run(job: _Job, tasks: list[list[int]], workers: int) -> Iterator[list[Block
         for task in tasks:
             yield _run_task(job, task)
         return
-    # spawn, not fork: no inherited locks of Arrow's or DuckDB's threads. A worker that dies
-    # (e.g. killed for memory) breaks the pool and raises instead of hanging the run.
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=context)
+    # A worker that dies (e.g. killed for memory) breaks the pool and raises instead of hanging
+    # the run; a killed run takes its workers with it.
+    pool = worker_pool(processes)
     try:
         futures = [pool.submit(_run_task, job, task) for task in tasks]
         for future in as_completed(futures):
@@ -151,7 +150,7 @@ def _run_task(job: _Job, blocks: list[int]) -> list[BlockStats]:
 
 def _run_block(job: _Job, block: int) -> BlockStats:
     """Make and write every dataset of one block; return its counts and sums."""
-    config, name = job.config, layout.part_name(block)
+    config, name = job.config, tagged_name(layout.part_name(block), job.tag)
     regions = list(config.region_shares)
     rows: dict[str, int] = {}
 

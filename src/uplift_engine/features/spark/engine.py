@@ -46,7 +46,13 @@ class SparkEngine:
         counts = {}
         for name in datasets:
             check = validator.checks[name]
-            done = validate_dataset(self.spark, validator.lake_uri, check, validator.settings)
+            done = validate_dataset(
+                self.spark,
+                validator.lake_uri,
+                check,
+                validator.settings,
+                generation=validator.generation,
+            )
             self._valid[name] = done.valid
             self._cached.extend(done.cached)
             counts[name] = done.quarantined

@@ -23,6 +23,7 @@ import pyarrow.types as pat
 from uplift_engine.config import Settings
 from uplift_engine.errors import ConfigError, DataError
 from uplift_engine.features.spark.session import spark_path
+from uplift_engine.lake.generations import Generation, dataset_files, drop_dataset
 from uplift_engine.lake.storage import resolve
 from uplift_engine.lake.validate import REASON, Check, replace_dataset
 
@@ -60,19 +61,22 @@ def spark_condition(condition: str) -> str:
 
 
 def read_dataset(
-    spark: SparkSession, lake_uri: str, check: Check, settings: Settings | None = None
+    spark: SparkSession,
+    lake_uri: str,
+    check: Check,
+    settings: Settings | None = None,
+    *,
+    generation: Generation | None = None,
 ) -> DataFrame:
     """The raw dataset of ``check`` typed to its layout schema (refusing a broken writer)."""
     from pyspark.sql import functions as F
 
     uri = f"{lake_uri.rstrip('/')}/{check.path}"
-    if not resolve(uri, settings).exists():
+    folder = resolve(uri, settings)
+    files = dataset_files(folder, generation=generation) if folder.is_dir() else []
+    if not files:
         raise DataError(f"the lake at {lake_uri!r} has no {check.path} dataset")
-    raw = (
-        spark.read.option("recursiveFileLookup", "true")
-        .option("pathGlobFilter", "*.parquet")
-        .parquet(spark_path(uri))
-    )
+    raw = spark.read.parquet(*(spark_path(f.uri) for f in files))
     fields = {f.name: f.dataType.typeName() for f in raw.schema.fields}
     columns = []
     for expected in check.schema:
@@ -141,23 +145,26 @@ def validate_frame(
 
 
 def validate_dataset(
-    spark: SparkSession, lake_uri: str, check: Check, settings: Settings | None = None
+    spark: SparkSession,
+    lake_uri: str,
+    check: Check,
+    settings: Settings | None = None,
+    *,
+    generation: Generation | None = None,
 ) -> SparkValidation:
     """Validate one raw dataset in Spark and replace its quarantine dataset in the lake."""
     valid, quarantine, cached = validate_frame(
-        check, read_dataset(spark, lake_uri, check, settings)
+        check, read_dataset(spark, lake_uri, check, settings, generation=generation)
     )
     uri = f"{lake_uri.rstrip('/')}/{check.quarantine_path}"
     table = quarantine.toArrow()  # sorted like DuckDB's ORDER BY ALL: NaN high, nulls last
     order = [(name, "ascending") for name in table.column_names]
     table = table.sort_by(order)  # Arrow puts nulls last by default
-    target = resolve(uri, settings)
     if table.num_rows == 0:
-        if target.exists():
-            target.delete()
+        drop_dataset(uri, settings, within=generation)
     else:
         schema = pa.schema([*check.schema, pa.field(REASON, pa.string())])
-        replace_dataset(uri, table.cast(schema).to_batches(), settings)
+        replace_dataset(uri, table.cast(schema).to_batches(), settings, generation=generation)
     return SparkValidation(check.name, valid, table.num_rows, uri, cached)
 
 
