@@ -218,7 +218,7 @@ def test_revenue_outcome(campaign_table, tmp_path):
             ["--control", "none"],
             "control label 'none' is not among the values of column 'arm'",
         ),
-        ("tiny-arm", [], "every arm needs at least 50 rows"),
+        ("tiny-arm", [], "'cashback' has 7 (of 10)"),
         ("text-outcome", [], "column 'converted' must be numeric"),
         ("email", [], "column 'email' looks like an identifier"),
     ],

@@ -57,7 +57,11 @@ def evaluate(
                     "with",
                     field=columns[role],
                 )
-        arms = ArmSet(column=columns["treatment"], names=tuple(bundle.arms))
+        arms = ArmSet(
+            column=columns["treatment"],
+            names=tuple(bundle.arms),
+            aliases=dict(columns.get("arm_map") or {}),
+        )
         treatment = arms.encode(table.column(columns["treatment"]))
         y = outcome_values(table.column(columns["outcome"]), columns["outcome"])
         propensity = None

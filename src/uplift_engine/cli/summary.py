@@ -85,6 +85,8 @@ def describe_training(result: TrainResult) -> str:
             f"Every effect comes with its {float(result.intervals['level']):.0%} {kind} interval "
             "(uplift_<offer>_lower/_upper in the scores)."
         )
+    for note in result.notes:
+        lines.append(f"note: {note}")
     if result.dropped_datetime:
         lines.append(f"Datetime columns left out: {', '.join(result.dropped_datetime)}.")
     for warning in result.warnings:

@@ -11,6 +11,7 @@ from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.summary import describe_training
 from uplift_engine.config import load_settings
 from uplift_engine.lake import read_table
+from uplift_engine.learn.arms import parse_arm_map
 from uplift_engine.pipeline.learner_settings import parse_pairs
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
 
@@ -20,12 +21,44 @@ def train(
     data: Annotated[
         str, typer.Argument(help="Campaign table: CSV or Parquet, a path or s3:// URI.")
     ],
-    treatment: Annotated[str, typer.Option(help="Column holding each row's arm.")],
-    control: Annotated[str, typer.Option(help="The control arm's label, e.g. 0 or 'No E-Mail'.")],
-    outcome: Annotated[str, typer.Option(help="Outcome column: 0/1 conversion or an amount.")],
     out: Annotated[str, typer.Option(help="Folder (or s3:// URI) for the model bundle.")],
+    treatment: Annotated[
+        str | None,
+        typer.Option(
+            help="Column holding each row's arm (default: the one a campaign table declares)."
+        ),
+    ] = None,
+    control: Annotated[
+        str | None,
+        typer.Option(
+            help="The control arm's label, e.g. 0 or 'No E-Mail' (default: the declared one)."
+        ),
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Outcome column: 0/1 conversion or an amount (default: the table's only "
+            "declared outcome). Other declared outcomes are never features."
+        ),
+    ] = None,
     exclude: Annotated[
         str | None, typer.Option(help="Comma-separated columns that are not features.")
+    ] = None,
+    arm_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arm-map",
+            help="FROM=TO, repeatable: read treatment label FROM as TO, e.g. "
+            "--arm-map 'Control=control' (labels that differ only by case or spaces are "
+            "refused otherwise).",
+        ),
+    ] = None,
+    keep_feature: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated columns to keep as features although they nearly determine "
+            "the outcome (refused otherwise: they are usually measured after the offer)."
+        ),
     ] = None,
     id: Annotated[
         str | None,
@@ -46,7 +79,7 @@ def train(
         str,
         typer.Option(
             help="Library of the base models: lightgbm, or catboost "
-            "(pip install 'uplift-engine[catboost]')."
+            "(pip install 'uplift-engine\\[catboost]')."
         ),
     ] = "lightgbm",
     seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 42,
@@ -82,6 +115,8 @@ def train(
         control=control,
         outcome=outcome,
         exclude=split_list(exclude),
+        keep_features=split_list(keep_feature),
+        arm_map=parse_arm_map(arm_map or []),
         id_column=id,
         propensity=propensity,
         learner=learner,

@@ -29,6 +29,7 @@ from uplift_engine.decide.problem import Problem, Solution, chosen
 from uplift_engine.decide.summary import Summary, figures
 from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.learn.scores import ScoresMeta, pred_column
+from uplift_engine.limits import check_amount
 
 MISSING_SEGMENT = "(missing)"
 
@@ -78,6 +79,8 @@ def prepare_campaign(
     """Compute every option's figures, apply the guardrails and draw the holdout."""
     if not budget >= 0:  # also refuses NaN
         raise ConfigError(f"the budget must be ≥ 0, got {budget}", field="budget")
+    if math.isfinite(budget):  # math.inf: no budget (the frontier's unconstrained end)
+        check_amount(budget, "the budget", field="budget", positive=True)
     offers = _check_offers(economics, meta)
     kind = economics.outcome_kind(meta.outcome_kind)
     _check_value(kind, value, value_col)
@@ -93,7 +96,9 @@ def prepare_campaign(
     source.require(needed)
 
     base = source.numbers(pred_column(meta.control), "scores")
-    v: np.ndarray | float | None = source.numbers(value_col, "--value-col") if value_col else value
+    v: np.ndarray | float | None = (
+        source.numbers(value_col, "--value-col", non_negative=True) if value_col else value
+    )
     k, n = len(offers), scores.num_rows
     propensity, profit, cost = np.empty((k, n)), np.empty((k, n)), np.empty((k, n))
     for j, offer in enumerate(offers):
@@ -249,6 +254,14 @@ def _check_offers(economics: Economics, meta: ScoresMeta) -> list[str]:
                 f"have offers {', '.join(map(repr, meta.offers))} (control {meta.control!r})",
                 field=f"offers.{offer}",
             )
+    unpriced = [o for o in meta.offers if o not in economics.offers]
+    if unpriced:
+        raise ConfigError(
+            f"the economics do not price offer(s) {', '.join(map(repr, unpriced))} of the "
+            "scores; price every offer, and give an offer you do not want to run "
+            "max_customers: 0",
+            field=f"offers.{unpriced[0]}",
+        )
     return list(economics.offers)
 
 
@@ -266,8 +279,11 @@ def _check_value(kind: str, value: float | None, value_col: str | None) -> None:
             "economics' margin_rate",
             field="value",
         )
-    if value is not None and not math.isfinite(value):
-        raise UserInputError(f"--value must be a finite number, got {value}", field="value")
+    if value is not None:
+        check_amount(
+            value, "--value (what one conversion is worth)", field="value",
+            positive=True, allow_zero=False,
+        )  # fmt: skip
 
 
 def _cap(value: float | None) -> float:

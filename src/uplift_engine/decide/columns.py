@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from uplift_engine.config import Settings
 from uplift_engine.errors import DataError, quote_values
 from uplift_engine.lake import read_table, resolve
+from uplift_engine.limits import MAX_AMOUNT
 
 
 def _plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -90,8 +91,8 @@ class ColumnSource:
         """Several columns at once, by name."""
         return {name: self.get(name) for name in names}
 
-    def numbers(self, name: str, who: str) -> np.ndarray:
-        """A numeric column as float64; missing values are an error naming ``who``."""
+    def numbers(self, name: str, who: str, *, non_negative: bool = False) -> np.ndarray:
+        """A numeric column as float64; missing or absurd values are an error naming ``who``."""
         column = self.get(name)
         if not (
             pa.types.is_integer(column.type)
@@ -106,6 +107,16 @@ class ColumnSource:
         if bad.any():
             raise DataError(
                 f"{who}: column {name!r} has {int(bad.sum())} missing or infinite value(s)",
+                field=name,
+            )
+        wild = (np.abs(values) > MAX_AMOUNT) | ((values < 0) if non_negative else False)
+        if wild.any():
+            bounds = f"beyond ±{MAX_AMOUNT:.0e}"
+            if non_negative:
+                bounds = f"below 0 or above {MAX_AMOUNT:.0e}"
+            raise DataError(
+                f"{who}: column {name!r} has {int(wild.sum())} value(s) {bounds} "
+                f"(first: {values[np.argmax(wild)]:g})",
                 field=name,
             )
         return values

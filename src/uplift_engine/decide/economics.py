@@ -27,6 +27,7 @@ from uplift_engine.config import Settings
 from uplift_engine.decide.files import load_mapping, validation_message
 from uplift_engine.errors import ConfigError
 from uplift_engine.learn.scores import arm_name
+from uplift_engine.limits import MAX_AMOUNT
 
 ArrayOrFloat = TypeVar("ArrayOrFloat", np.ndarray, float)
 
@@ -38,15 +39,19 @@ class _Strict(BaseModel):
 class OfferEconomics(_Strict):
     """One offer's costs and optional caps."""
 
-    contact_cost: float = Field(ge=0, description="Paid for every customer who gets the offer.")
+    contact_cost: float = Field(
+        ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
+        description="Paid for every customer who gets the offer.",
+    )  # fmt: skip
     redemption_cost: float | None = Field(
-        default=None, ge=0, description="Binary outcome: paid for every conversion under offer."
-    )
+        default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
+        description="Binary outcome: paid for every conversion under offer.",
+    )  # fmt: skip
     cost_rate: float | None = Field(
         default=None, ge=0, le=1, description="Continuous outcome: share of revenue given back."
     )
     max_customers: int | None = Field(default=None, ge=0)
-    max_budget: float | None = Field(default=None, ge=0)
+    max_budget: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
 
 
 class ShareBounds(_Strict):
@@ -79,7 +84,7 @@ class Economics(_Strict):
 
     control: str | None = None
     outcome: Literal["binary", "continuous"] | None = None
-    margin_rate: float | None = Field(default=None, ge=0)
+    margin_rate: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     offers: dict[str, OfferEconomics] = Field(min_length=1)
     segments: SegmentShares | None = None
 

@@ -8,6 +8,7 @@ the bundle stores, so scoring encodes exactly as training did.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from uplift_engine.errors import DataError
 from uplift_engine.learn.arms import ArmSet, discover_arms
 from uplift_engine.learn.encoding import FeatureEncoder, fit_encoder
 from uplift_engine.learn.roles import ColumnRoles
+from uplift_engine.limits import MAX_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,14 @@ class CampaignData:
         }
 
 
-def prepare_campaign(table: pa.Table, roles: ColumnRoles, control: str) -> CampaignData:
-    """Encode a campaign table for training."""
-    arms = discover_arms(table.column(roles.treatment), roles.treatment, control)
+def prepare_campaign(
+    table: pa.Table,
+    roles: ColumnRoles,
+    control: str,
+    arm_map: Mapping[str, str] | None = None,
+) -> CampaignData:
+    """Encode a campaign table for training (``arm_map``: labels read as other labels)."""
+    arms = discover_arms(table.column(roles.treatment), roles.treatment, control, arm_map)
     treatment = arms.encode(table.column(roles.treatment))
     y = outcome_values(table.column(roles.outcome), roles.outcome)
     binary = bool(np.isin(y, (0.0, 1.0)).all())
@@ -134,7 +141,17 @@ def outcome_values(column: pa.ChunkedArray, name: str) -> np.ndarray:
         raise DataError(f"column {name!r} has {column.null_count} missing value(s)", field=name)
     values = np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
     if not np.isfinite(values).all():
-        raise DataError(f"column {name!r} has non-finite values", field=name)
+        raise DataError(
+            f"column {name!r} has {int((~np.isfinite(values)).sum())} infinite or NaN value(s)",
+            field=name,
+        )
+    wild = np.abs(values) > MAX_AMOUNT
+    if wild.any():
+        raise DataError(
+            f"column {name!r} has {int(wild.sum())} value(s) beyond ±{MAX_AMOUNT:.0e} "
+            f"(first: {values[np.argmax(wild)]:.3g}): check the unit",
+            field=name,
+        )
     return values
 
 

@@ -4,10 +4,16 @@ Every column not named by a flag is a feature, except datetime columns (dropped,
 and identifier-like columns, which are refused: a string column whose values are mostly unique
 (e-mails, phone numbers, account numbers), or an integer column named like an id whose values
 are all unique. No personal data may end up in a bundle, so refusing is loud, not silent.
+
+A table the project wrote (a campaign table) declares its roles in its Parquet metadata (key
+``uplift``: ``roles.id``, ``roles.treatment``, ``roles.outcomes``, and ``control``): they are the
+defaults of the flags, and every declared outcome but the one learned is left out of the
+features, since it is measured after the offer.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -37,6 +43,66 @@ class ColumnRoles:
     propensity: str | None = None
     excluded: tuple[str, ...] = ()
     dropped_datetime: tuple[str, ...] = field(default=())
+    other_outcomes: tuple[str, ...] = ()
+    """Outcomes the table declares besides the one learned: never features."""
+
+
+@dataclass(frozen=True)
+class DeclaredRoles:
+    """The column roles a table declares in its metadata (all optional)."""
+
+    id_column: str | None = None
+    treatment: str | None = None
+    control: str | None = None
+    outcomes: tuple[str, ...] = ()
+
+
+def declared_roles(table: pa.Table) -> DeclaredRoles:
+    """What ``table``'s ``uplift`` metadata says of its columns (nothing, for other tables)."""
+    raw = (table.schema.metadata or {}).get(b"uplift")
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        meta = {}
+    roles = meta.get("roles") if isinstance(meta, dict) else None
+    if not isinstance(roles, dict):
+        return DeclaredRoles()
+    names = set(table.column_names)
+    outcomes = roles.get("outcomes") or []
+
+    def named(value: object) -> str | None:
+        return value if isinstance(value, str) and value in names else None
+
+    return DeclaredRoles(
+        id_column=named(roles.get("id")),
+        treatment=named(roles.get("treatment")),
+        control=str(meta["control"]) if meta.get("control") is not None else None,
+        outcomes=tuple(o for o in outcomes if isinstance(o, str) and o in names),
+    )
+
+
+def choose(flag: str, given: str | None, declared: str | None, what: str) -> str:
+    """The value of ``flag``: as given, else as the table declares; else a clear error."""
+    if given is not None:
+        return given
+    if declared is not None:
+        return declared
+    raise DataError(f"give {flag}: {what}", field=flag.lstrip("-"))
+
+
+def choose_outcome(given: str | None, declared: DeclaredRoles) -> str:
+    """``--outcome`` as given, or the table's only declared outcome."""
+    if given is not None:
+        return given
+    if len(declared.outcomes) == 1:
+        return declared.outcomes[0]
+    if declared.outcomes:
+        raise DataError(
+            f"the table declares several outcomes ({', '.join(map(repr, declared.outcomes))}); "
+            "choose the one to learn with --outcome",
+            field="outcome",
+        )
+    raise DataError("give --outcome: the column with each row's result", field="outcome")
 
 
 def assign_roles(
@@ -47,8 +113,12 @@ def assign_roles(
     id_column: str | None = None,
     propensity: str | None = None,
     exclude: tuple[str, ...] = (),
+    other_outcomes: tuple[str, ...] = (),
 ) -> ColumnRoles:
-    """Give every column of ``table`` its role, refusing identifier-like features."""
+    """Give every column of ``table`` its role, refusing identifier-like features.
+
+    ``other_outcomes``: columns measured after the offer besides ``outcome`` (left out).
+    """
     names = table.column_names
     named = {"--treatment": treatment, "--outcome": outcome, "--id": id_column}
     named |= {"--propensity": propensity}
@@ -68,7 +138,8 @@ def assign_roles(
     if id_column is None:
         id_column = "customer_id" if "customer_id" in names else ROW_ID
     id_in_table = id_column in names
-    reserved = {treatment, outcome, id_column, propensity, *exclude}
+    other_outcomes = tuple(o for o in other_outcomes if o != outcome and o not in exclude)
+    reserved = {treatment, outcome, id_column, propensity, *exclude, *other_outcomes}
     features, dropped = [], []
     for name in names:
         if name in reserved:
@@ -96,6 +167,7 @@ def assign_roles(
         propensity=propensity,
         excluded=tuple(exclude),
         dropped_datetime=tuple(dropped),
+        other_outcomes=other_outcomes,
     )
 
 

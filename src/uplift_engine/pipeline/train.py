@@ -1,9 +1,11 @@
 """Training as one call: campaign table in, verified bundle and held-out evaluation out.
 
-Steps, in order: column roles → encoding → balance check → held-out split (stratified by
-arm, seeded) → learner selection on the training part (``auto``) → fit → evaluation on the
-held-out part → bundle. The bundle holds the model fitted on the training part, so the
-evaluation printed is the evaluation of exactly the model that is saved.
+Steps, in order: column roles (the flags, else the table's declared roles) → encoding →
+leakage check (a feature that nearly determines the outcome is refused) → balance check →
+held-out split (stratified by arm, seeded) → learner selection on the training part
+(``auto``) → fit → evaluation on the held-out part → bundle. The bundle holds the model fitted
+on the training part, so the evaluation printed is the evaluation of exactly the model that is
+saved.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from uplift_engine import __version__
 from uplift_engine.config import Settings
-from uplift_engine.errors import ConfigError
+from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.evaluate import evaluate_uplift, select_learner
+from uplift_engine.evaluate.selection import FOLDS as SELECTION_FOLDS
+from uplift_engine.lake import check_folder_target, resolve
 from uplift_engine.learn import (
     LEARNERS,
     BoosterParams,
@@ -33,9 +39,12 @@ from uplift_engine.learn import (
     prepare_campaign,
     write_bundle,
 )
-from uplift_engine.learn.base import UpliftLearner
+from uplift_engine.learn.base import MIN_ARM_ROWS, UpliftLearner
 from uplift_engine.learn.boosting import LIBRARIES, Library
 from uplift_engine.learn.bootstrap import MAX_REPLICATES, BootstrapIntervals
+from uplift_engine.learn.dataset import CampaignData
+from uplift_engine.learn.leakage import find_leaks
+from uplift_engine.learn.roles import ColumnRoles, choose, choose_outcome, declared_roles
 from uplift_engine.pipeline.learner_settings import split_settings
 
 AUTO = "auto"
@@ -60,10 +69,15 @@ Progress = Callable[[str], None]
 class TrainOptions:
     """What ``uplift train`` was asked to do."""
 
-    treatment: str
-    control: str
-    outcome: str
+    treatment: str | None = None
+    """``--treatment``; None: the column the table declares."""
+    control: str | None = None
+    outcome: str | None = None
     exclude: tuple[str, ...] = ()
+    keep_features: tuple[str, ...] = ()
+    """``--keep-feature``: features kept although they nearly determine the outcome."""
+    arm_map: Mapping[str, str] = field(default_factory=dict)
+    """``--arm-map``: treatment labels read as other labels ("Control" → "control")."""
     id_column: str | None = None
     propensity: str | None = None
     learner: str = AUTO
@@ -119,6 +133,8 @@ class TrainResult:
     evaluation: dict[str, Any]
     selection: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What training decided on its own and the user should know (roles taken from the table)."""
     seconds: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, Any] | None = None
     """``{"level": 0.9, "kind": "confidence"|"approximate"}`` when the model bounds its effects."""
@@ -142,21 +158,22 @@ def train_bundle(
     settings = settings or Settings()
     say = progress or (lambda _: None)
     clock = time.perf_counter()
-    roles = assign_roles(
-        table,
-        treatment=options.treatment,
-        outcome=options.outcome,
-        id_column=options.id_column,
-        propensity=options.propensity,
-        exclude=options.exclude,
-    )
-    data = prepare_campaign(table, roles, options.control)
+    check_folder_target(resolve(str(out_uri), settings))
+    if not overwrite and resolve(str(out_uri), settings).exists():
+        raise UserInputError(
+            f"{str(out_uri)!r} already exists; choose another path or give --overwrite",
+            field="out",
+        )
+    roles, control, notes = _roles(table, options)
+    data = prepare_campaign(table, roles, control, options.arm_map)
     encoder = data.encoder
+    kept = _check_leaks(data, options) + _repeated_ids(data)
     imbalances = check_balance(
         data.X, data.treatment, encoder.names, data.arms.names, encoder.categorical_indices
     )
     train_rows, held_rows = holdout_split(data.treatment, options.holdout_share, options.seed)
     train, held = data.subset(train_rows), data.subset(held_rows)
+    _check_arm_rows(data, train, options)
     seconds = {"prepare": time.perf_counter() - clock}
 
     chosen = split_settings(options.learner, options.settings, auto=options.learner == AUTO)
@@ -207,6 +224,8 @@ def train_bundle(
         "id": roles.id_column,
         "propensity": roles.propensity,
         "excluded": list(roles.excluded),
+        "other_outcomes": list(roles.other_outcomes),
+        "arm_map": dict(options.arm_map),
     }
     manifest = build_manifest(
         graph=learner.export(),
@@ -233,10 +252,126 @@ def train_bundle(
         holdout=holdout,
         evaluation=evaluation,
         selection=selection,
-        warnings=[i.describe() for i in imbalances] + interval_note,
+        warnings=kept + [i.describe() for i in imbalances] + interval_note,
+        notes=notes,
         seconds={k: round(v, 3) for k, v in seconds.items()},
         intervals=manifest.get("intervals"),
     )
+
+
+def _roles(table: pa.Table, options: TrainOptions) -> tuple[ColumnRoles, str, list[str]]:
+    """The column roles (flags first, then what the table declares), the control, and notes."""
+    if table.num_rows == 0:
+        raise DataError("the campaign table has no rows (a header only)")
+    declared = declared_roles(table)
+    treatment = choose(
+        "--treatment", options.treatment, declared.treatment, "the column with each row's arm"
+    )
+    same = treatment == declared.treatment
+    control = choose(
+        "--control", options.control, declared.control if same else None, "the control arm's label"
+    )
+    outcome = choose_outcome(options.outcome, declared)
+    roles = assign_roles(
+        table,
+        treatment=treatment,
+        outcome=outcome,
+        id_column=options.id_column or declared.id_column,
+        propensity=options.propensity,
+        exclude=options.exclude,
+        other_outcomes=declared.outcomes,
+    )
+    notes = []
+    taken = [
+        f"{flag} {value}"
+        for flag, given, value in (
+            ("--treatment", options.treatment, treatment),
+            ("--control", options.control, control),
+            ("--outcome", options.outcome, outcome),
+        )
+        if given is None
+    ]
+    if taken:
+        notes.append(f"as the table declares: {', '.join(taken)}")
+    if roles.other_outcomes:
+        others = ", ".join(map(repr, roles.other_outcomes))
+        notes.append(
+            f"left out {others}: the table declares it an outcome, measured after the offer"
+        )
+    return roles, control, notes
+
+
+def _check_leaks(data: CampaignData, options: TrainOptions) -> list[str]:
+    """Refuse features that nearly determine the outcome; warnings for those the user keeps."""
+    names = data.encoder.names
+    unknown = [c for c in options.keep_features if c not in names]
+    if unknown:
+        raise DataError(
+            f"--keep-feature names column(s) {', '.join(map(repr, unknown))} that are not "
+            "features of this table",
+            field="keep_feature",
+        )
+    binary = data.outcome_kind == "binary"
+    leaks = find_leaks(
+        data.X, data.y, names, data.encoder.categorical_indices, binary=binary, seed=options.seed
+    )
+    outcome = data.roles.outcome
+    refused = [leak for leak in leaks if leak.feature not in options.keep_features]
+    if refused:
+        leak = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise DataError(
+            f"{leak.describe(outcome, binary)}{more}: it is most likely measured after the offer, "
+            "and a model that learns from it looks excellent here and fails in the field. Leave "
+            f"it out with --exclude {leak.feature}, or keep it with --keep-feature {leak.feature} "
+            "if it is known before the offer",
+            field=leak.feature,
+        )
+    return [
+        f"{leak.describe(outcome, binary)}; kept as a feature because --keep-feature names it"
+        for leak in leaks
+    ]
+
+
+def _repeated_ids(data: CampaignData) -> list[str]:
+    """A warning when ids repeat: a campaign has each customer once, so a join went wrong."""
+    if not data.roles.id_in_table:
+        return []
+    ids = data.ids
+    repeated = len(ids) - pc.count_distinct(ids).as_py()
+    if repeated == 0:
+        return []
+    counts = pc.value_counts(ids)
+    first = next(v["values"] for v in counts.to_pylist() if v["counts"] > 1)
+    return [
+        f"{repeated:,} row(s) repeat an id of column {data.roles.id_column!r} (first: {first!r}); "
+        "a campaign has each customer once: check how the table was built"
+    ]
+
+
+def _check_arm_rows(data: CampaignData, train: CampaignData, options: TrainOptions) -> None:
+    """Every arm has the rows its fit needs in the training part; say which arm lacks them."""
+    auto = options.learner == AUTO
+    need = -(-MIN_ARM_ROWS * SELECTION_FOLDS // (SELECTION_FOLDS - 1)) if auto else MIN_ARM_ROWS
+    counts = np.bincount(train.treatment, minlength=len(data.arms.names))
+    total = np.bincount(data.treatment, minlength=len(data.arms.names))
+    short = [
+        f"{name!r} has {int(counts[k])} (of {int(total[k])})"
+        for k, name in enumerate(data.arms.names)
+        if counts[k] < need
+    ]
+    if short:
+        why = (
+            f"--learner auto cross-fits its candidates on {SELECTION_FOLDS} folds"
+            if auto
+            else "a learner needs them"
+        )
+        raise DataError(
+            f"every arm needs at least {need} rows in the training part "
+            f"({1 - options.holdout_share:.0%} of the table; the rest is held out to evaluate "
+            f"the model) because {why}: {', '.join(short)}",
+            field=data.roles.treatment,
+        )
 
 
 def _check_intervals(options: TrainOptions) -> None:

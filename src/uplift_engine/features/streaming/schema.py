@@ -1,7 +1,8 @@
 """The one event schema: every stream input (file, stdin, HTTP, Kinesis) is validated by it.
 
 Invariant: an event is one JSON object with the source's id (``event_id``: an integer or a
-non-empty string of at most 128 characters), entity key (``customer_id``: a 64-bit integer),
+non-empty string of at most 128 characters), entity key (``customer_id``: an integer ≥ 0 that
+fits 64 bits, as the ids the rest of the product keys),
 event type (``type``: one of the source's types), time (``ts``: ISO 8601 *with* a zone, in
 ``[2000-01-01, 2100-01-01)``, converted to UTC microseconds) and, for the source's valued types,
 every value column (``amount``: a finite number ≥ 0; optional for other types, and checked when
@@ -113,7 +114,7 @@ class EventSchema:
         elif type(event_id) is not str or not 0 < len(event_id) <= MAX_ID_LENGTH:
             event_id = _event_id(data, id_name)
         key = get(entity)
-        if type(key) is not int or not -_INT64 <= key < _INT64:
+        if type(key) is not int or not 0 <= key < _INT64:
             key = _entity(data, entity)
         kind = None
         if type_name is not None:
@@ -204,7 +205,9 @@ def _entity(data: Mapping[str, object], name: str) -> int:
         raise EventError(name, "missing")
     if not isinstance(value, int) or isinstance(value, bool):
         raise EventError(name, f"not an integer (got {value!r})")
-    if not -_INT64 <= value < _INT64:
+    if value < 0:
+        raise EventError(name, f"negative (got {value}); ids are integers ≥ 0")
+    if value >= _INT64:
         raise EventError(name, "outside the 64-bit integer range")
     return value
 
