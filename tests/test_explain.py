@@ -17,6 +17,7 @@ from isolation import TRAINING_STACK, run_without
 from synthetic import make_campaign
 from uplift_engine.cli import explain as explain_cli
 from uplift_engine.cli import train as train_cli
+from uplift_engine.lake import read_table_and_meta
 from uplift_engine.learn import LEARNERS, BoosterParams, load_bundle
 from uplift_engine.learn.explain import (
     explain_bundle,
@@ -306,7 +307,8 @@ def test_cli_csv_output_and_text_summary(bundle_and_data, tmp_path):
     assert "offer cash:" in done.stdout and " 1. x1 " in done.stdout
     written = pacsv.read_csv(out)
     assert written.num_rows == 12
-    meta = json.loads((tmp_path / "importance.csv.meta.json").read_text())
+    _, raw = read_table_and_meta(out)  # the sidecar keys the metadata by the file's bytes
+    meta = json.loads(raw)
     assert meta["rows"] == 1_000 and meta["model"]["learner"] == "t_learner"
 
 

@@ -14,7 +14,7 @@ from uplift_engine.config import load_settings
 from uplift_engine.errors import DataError
 from uplift_engine.evaluate import evaluate_uplift, truth_matrix
 from uplift_engine.evaluate.truth_table import has_conditional_truth
-from uplift_engine.lake import read_table, resolve
+from uplift_engine.lake import check_file_target, read_table, resolve
 from uplift_engine.lake.layout import expected_column
 from uplift_engine.learn import ArmSet, load_bundle
 from uplift_engine.learn.dataset import outcome_values, propensity_matrix
@@ -44,6 +44,8 @@ def evaluate(
 ) -> None:
     """Qini, AUUC, uplift@k, calibration and policy value per offer, with bootstrap intervals."""
     settings = load_settings(config)
+    if out is not None:
+        check_file_target(resolve(out, settings))
     with steps(not json) as say:
         say(f"loading {model_dir}")
         bundle = load_bundle(model_dir, settings, threads=settings.threads)

@@ -18,7 +18,7 @@ from uplift_engine.cli.console import print_json, steps
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config import load_settings
 from uplift_engine.errors import DataError, quote_values
-from uplift_engine.lake import read_table, table_format
+from uplift_engine.lake import check_table_target, read_table
 from uplift_engine.learn import load_bundle
 from uplift_engine.learn.bundle import Bundle
 from uplift_engine.learn.explain import (
@@ -68,7 +68,7 @@ def explain(
     """Global importance of the features for each offer's uplift, and customers' top drivers."""
     settings = load_settings(config)
     if out:
-        table_format(out)  # refuse an unknown extension before any work
+        check_table_target(out, settings)  # an unknown extension or an unwritable path: now
     with steps(not json) as say:
         say(f"loading {model}")
         bundle = load_bundle(model, settings, threads=settings.threads)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,24 +31,28 @@ DEFINITIONS_HELP = "Feature definitions (YAML/JSON; default: the built-in ones).
 def materialize(
     lake: Annotated[str | None, typer.Option(help=LAKE_HELP)] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Time the values are computed for (ISO 8601 with a zone).")
+        str | None,
+        typer.Option(
+            help="Time the values are computed for: ISO 8601 with a zone, or 'now' "
+            "(default: just after the lake's latest event, so a lake of past events counts)."
+        ),
     ] = None,
     definitions: Annotated[str | None, typer.Option(help=DEFINITIONS_HELP)] = None,
     config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Put every customer's latest batch features (as of now, or --as-of) in the online store."""
+    """Put every customer's batch features (as of the lake's latest event, or --as-of) online."""
     from uplift_engine.features.online import materialize as run
     from uplift_engine.features.online import open_store
 
     settings = load_settings(config)
-    store = open_store(settings)
+    store = open_store(_store_config(settings, lake))
     try:
         summary = run(
             _lake(lake, settings),
             store,
             _registry(definitions),
-            as_of=_time(as_of, "as_of"),
+            as_of=datetime.now(UTC) if as_of == "now" else _time(as_of, "as_of"),
             settings=settings,
             threads=settings.threads,
         )
@@ -57,9 +61,11 @@ def materialize(
     if json:
         print_json(summary.to_dict())
         return
+    origin = {"latest event": " (just after the lake's latest event)", "now": " (now)"}
     print(
         f"Materialised {len(summary.features)} batch features of {summary.customers:,} "
-        f"customers as of {summary.as_of} into {summary.store} in {summary.seconds:.1f} s"
+        f"customers as of {summary.as_of}{origin.get(summary.as_of_from, '')} into "
+        f"{summary.store} in {summary.seconds:.1f} s"
     )
 
 
@@ -103,7 +109,7 @@ def ingest(
     registry = _registry(definitions)
     specs = registry.groups("stream").get(registry.source(source), ())
     streaming = settings.streaming
-    store = open_store(settings)
+    store = open_store(_store_config(settings, lake))
     try:
         ingestor = StreamIngestor(
             store,
@@ -154,7 +160,7 @@ def check(
     from uplift_engine.features.online import open_store
 
     settings = load_settings(config)
-    store = open_store(settings)
+    store = open_store(_store_config(settings, lake))
     try:
         report = check_consistency(
             _lake(lake, settings),
@@ -188,6 +194,17 @@ def check(
 
 def _lake(lake: str | None, settings: Settings) -> str:
     return lake or settings.lake.uri
+
+
+def _store_config(settings: Settings, lake: str | None) -> Any:
+    """The settings' online store; a SQLite file not set explicitly lives in ``--lake``'s folder."""
+    from uplift_engine.config.settings import SQLiteOnlineStore
+
+    store = settings.online_store
+    explicit = "path" in store.model_fields_set or "online_store" in settings.model_fields_set
+    if isinstance(store, SQLiteOnlineStore) and lake and "://" not in lake and not explicit:
+        return SQLiteOnlineStore(path=str(Path(lake) / "online.sqlite"))
+    return store
 
 
 def _registry(definitions: str | None) -> FeatureRegistry:

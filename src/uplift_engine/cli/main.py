@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import sys
+import traceback
 from typing import Annotated
 
 # Before LightGBM loads its OpenMP runtime: idle threads sleep instead of spinning, which
@@ -64,5 +68,41 @@ _register()
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: the command's own exit code, every time.
+
+    The process ends with ``os._exit`` once Python's exit handlers have run and the output is
+    flushed. Native libraries may still hold threads at that point (Arrow's CSV readers that an
+    error interrupted, OpenMP pools); letting the C++ runtime tear down its statics under them
+    can abort the process ("terminate called without an active exception", exit 134) after
+    the command has finished. A user error exits 2, an unavailable store 1, success 0.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:  # a defect: show it, but still leave cleanly
+        traceback.print_exc()
+        code = 1
+    _leave(code)
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _leave(code: int) -> None:
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)

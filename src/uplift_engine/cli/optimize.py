@@ -23,7 +23,7 @@ from uplift_engine.decide import (
 )
 from uplift_engine.decide.optimizer import METHODS
 from uplift_engine.errors import UserInputError
-from uplift_engine.lake import read_table, table_format, write_table
+from uplift_engine.lake import check_table_target, read_table, write_table
 from uplift_engine.learn.scores import read_scores
 
 
@@ -89,7 +89,7 @@ def optimize(
         raise UserInputError(f"--frontier-points must be ≥ 2, got {frontier_points}")
     for target in (out, frontier_out):
         if target is not None:
-            table_format(target)  # refuse an unknown extension before any work
+            check_table_target(target, settings)  # bad extension or unwritable path: now
     eco = load_economics(economics, settings)
     rules = load_policy(policy, settings) if policy else None
     seed = settings.seed if seed is None else seed

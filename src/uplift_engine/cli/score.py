@@ -9,7 +9,7 @@ import typer
 from uplift_engine.cli.console import split_list, steps
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config import load_settings
-from uplift_engine.lake import read_table, table_format
+from uplift_engine.lake import check_table_target, read_table
 from uplift_engine.learn import load_bundle, score_table, write_scores
 
 
@@ -23,9 +23,9 @@ def score(
     ] = None,
     config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
 ) -> None:
-    """Score customers with a bundle; writes the scores contract of DESIGN.md."""
+    """Score customers with a bundle; writes the scores contract of docs/design.md."""
     settings = load_settings(config)
-    table_format(out)  # refuse an unknown extension before any work
+    check_table_target(out, settings)  # an unknown extension or an unwritable path: now
     with steps() as say:
         say(f"loading {model_dir}")
         bundle = load_bundle(model_dir, settings, threads=settings.threads)

@@ -20,9 +20,13 @@ def read_mapping(
     """
     file = Path(path)
     try:
-        loaded = yaml.safe_load(file.read_text())
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {str(file)!r}: {exc.strerror}", field=field) from exc
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{what} {str(file)!r} is not UTF-8 text (is it a YAML or JSON file?)", field=field
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"{what} {str(file)!r} is not valid YAML or JSON: {exc}", field=field

@@ -1,6 +1,6 @@
 """Decide: do-no-harm guardrails and the budget-optimal multi-offer allocation.
 
-Scores (DESIGN.md's contract) + economics + policy → guardrails → random holdout → optimiser
+Scores (docs/design.md's contract) + economics + policy → guardrails → random holdout → optimiser
 (at most one offer per customer, a budget, per-offer and per-segment caps) → a plan, with the
 same figures for top-K by uplift and by propensity; :class:`Decider` does it for one customer.
 """

@@ -20,7 +20,15 @@ from uplift_engine.lake import resolve
 
 def load_mapping(source: str | Path, settings: Settings | None, where: str) -> dict[str, Any]:
     """The mapping held by a YAML or JSON file."""
-    text = resolve(source, settings).read_bytes().decode()
+    loc = resolve(source, settings)
+    if loc.is_dir():
+        raise ConfigError(f"{where} is a folder, not a file")
+    try:
+        text = loc.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{where} is not UTF-8 text (is it a YAML or JSON file?)"
+        ) from None
     try:
         data = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

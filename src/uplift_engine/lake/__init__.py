@@ -5,11 +5,13 @@ from uplift_engine.lake.generations import Generation, writing
 from uplift_engine.lake.storage import (
     Location,
     atomic_folder,
+    check_file_target,
     check_folder_target,
     check_writable,
     resolve,
 )
 from uplift_engine.lake.tables import (
+    check_table_target,
     dataset,
     read_table,
     read_table_and_meta,
@@ -36,7 +38,9 @@ __all__ = [
     "Rule",
     "Validation",
     "atomic_folder",
+    "check_file_target",
     "check_folder_target",
+    "check_table_target",
     "check_writable",
     "dataset",
     "duckdb_session",

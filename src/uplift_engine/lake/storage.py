@@ -144,6 +144,13 @@ def atomic_folder(target: Location, *, overwrite: bool = False) -> Iterator[Loca
         yield Location(target.fs, staging.as_posix(), staging.as_posix())
 
 
+def check_file_target(target: Location, *, field: str = "out") -> None:
+    """Refuse, before any work, a file output where a folder stands or that cannot be written."""
+    if target.is_dir():
+        raise UserInputError(f"{target.uri!r} is a folder; give a file path", field=field)
+    check_writable(target)
+
+
 def check_folder_target(target: Location) -> None:
     """Refuse, before any work, a folder output (a lake, a bundle) where a file stands."""
     if target.exists() and not target.is_dir():

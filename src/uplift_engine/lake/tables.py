@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from uplift_engine.config import Settings
 from uplift_engine.errors import DataError, UserInputError
 from uplift_engine.lake.generations import Generation, dataset_files
-from uplift_engine.lake.storage import Location, resolve
+from uplift_engine.lake.storage import Location, check_file_target, resolve
 
 TABLE_FORMATS = (".csv", ".parquet", ".pq")
 
@@ -36,6 +36,12 @@ def table_format(uri: str | Path) -> str:
     raise UserInputError(
         f"cannot tell the format of {str(uri)!r}: expected a .csv or .parquet file or a folder"
     )
+
+
+def check_table_target(uri: str | Path, settings: Settings | None = None) -> None:
+    """Refuse, before any work, a table output with an unknown extension or an unwritable path."""
+    table_format(uri)
+    check_file_target(resolve(uri, settings))
 
 
 def dataset(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ BUNDLE_SCHEMA_VERSION = "uplift.bundle/1"
 MANIFEST = "manifest.json"
 MANIFEST_CHECKSUM = "manifest.sha256"
 MODEL_SUFFIX = {"lightgbm": "txt", "catboost": "cbm"}
+_MAX_FEATURE = re.compile(r"^max_feature_idx=(\d+)$", re.MULTILINE)
 
 
 @dataclass
@@ -211,7 +213,66 @@ def load_bundle(uri: str | Path, settings: Settings | None = None, *, threads: i
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"bundle {str(uri)!r}: manifest is incomplete: {exc}") from exc
+    _check_consistent(manifest, encoder, graph, str(uri))
     return Bundle(manifest=manifest, encoder=encoder, graph=graph)
+
+
+def _check_consistent(
+    manifest: dict[str, Any], encoder: FeatureEncoder, graph: ScoringGraph, uri: str
+) -> None:
+    """Refuse a manifest that disagrees with its model files (edited, then re-checksummed)."""
+    arms = manifest.get("arms")
+    if (
+        not isinstance(arms, list)
+        or len(arms) < 2
+        or not all(isinstance(a, str) and a for a in arms)
+        or len(set(arms)) != len(arms)
+    ):
+        raise BundleError(
+            f"bundle {uri!r}: manifest field 'arms' must list two or more distinct arm names, "
+            f"got {arms!r}",
+            field="arms",
+        )
+    if manifest.get("control") != arms[0]:
+        raise BundleError(
+            f"bundle {uri!r}: manifest field 'control' is {manifest.get('control')!r} but the "
+            f"first arm is {arms[0]!r}",
+            field="control",
+        )
+    if graph.n_arms != len(arms):
+        raise BundleError(
+            f"bundle {uri!r}: manifest field 'arms' lists {len(arms)} arms but its scoring "
+            f"graph gives {graph.n_arms}",
+            field="arms",
+        )
+    width = len(encoder.names)
+    with_arm = {t.model for t in graph.terms() if t.arm_column is not None}
+    for name, text in graph.models.items():
+        found = _MAX_FEATURE.search(text) if model_library(text) == "lightgbm" else None
+        if found is not None and int(found[1]) + 1 != width + (name in with_arm):
+            raise BundleError(
+                f"bundle {uri!r}: manifest field 'features' lists {width} features but model "
+                f"{name!r} reads {int(found[1]) + 1 - (name in with_arm)}",
+                field="features",
+            )
+    probe = np.full((1, width), np.nan)
+    try:  # one row with every feature missing: every model must take the encoder's columns
+        if graph.intervals is not None:
+            levels, _, _ = graph.predict_levels_and_interval(probe)
+        else:
+            levels = graph.predict_levels(probe)
+    except Exception as exc:
+        raise BundleError(
+            f"bundle {uri!r}: manifest field 'features' ({len(encoder.names)} features) does "
+            f"not fit its model files: {str(exc).splitlines()[0][:200]}",
+            field="features",
+        ) from exc
+    if levels.shape != (1, len(arms)):
+        raise BundleError(
+            f"bundle {uri!r}: its models predict {levels.shape[1]} arms for {len(arms)} in the "
+            "manifest",
+            field="arms",
+        )
 
 
 def _model_path(name: str, text: str) -> str:

@@ -342,11 +342,15 @@ class ScoringGraph:
             raise ValueError("interval bias bounds must come from tree ensembles")
         return [t for offer in [*spec.variance, *spec.bias] for t in offer]
 
-    def _check_references(self) -> None:
+    def terms(self) -> list[Term]:
+        """Every term the graph reads: the arms' levels, then the intervals'."""
         terms = [t for arm in self.levels for t in arm]
         if self.intervals is not None:
             terms += self._interval_terms(self.intervals)
-        for term in terms:
+        return terms
+
+    def _check_references(self) -> None:
+        for term in self.terms():
             if term.model in self.ensembles:
                 if not 0 <= term.output < self.ensembles[term.model].n_outputs:
                     raise ValueError(f"term reads output {term.output} of {term.model!r}")

@@ -1,4 +1,4 @@
-"""The scores contract (DESIGN.md), written by ``uplift score`` and read by decide and report.
+"""The scores contract (docs/design.md), written by ``uplift score`` and read by decide and report.
 
 Columns: the id (under its own name, values as given); ``pred_<arm>`` for every arm, control
 included; ``uplift_<offer>`` = ``pred_<offer>`` − ``pred_<control>``; optionally

@@ -22,7 +22,7 @@ from uplift_engine.simulate.offers import OfferProfile
 from uplift_engine.simulate.strict import StrictModel
 
 CUSTOMER_TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
-"""The four customer types of DESIGN.md, in the order of the type codes."""
+"""The four customer types of docs/design.md, in the order of the type codes."""
 
 SEGMENTS = ("mass", "affluent", "priority")
 CHANNELS = ("app", "web", "branch", "contact_center")

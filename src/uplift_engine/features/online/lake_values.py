@@ -54,6 +54,17 @@ class LakeFeatures:
         """The relation of a source's valid rows (validated once)."""
         return self._valid(check_name(source))
 
+    def latest_event_us(self, sources: Sequence[EventSource]) -> int | None:
+        """The time (epoch µs) of the latest valid event of ``sources``, or None without any."""
+        latest = None
+        for source in sources:
+            found = self.con.execute(
+                f'SELECT epoch_us(max("{source.timestamp}")) FROM {self.relation(source)}'
+            ).fetchall()[0][0]
+            if found is not None:
+                latest = int(found) if latest is None else max(latest, int(found))
+        return latest
+
     def query(self, specs: Sequence[FeatureSpec], entities: str) -> str:
         """SQL: ``customer_id``, ``as_of`` and every spec, one row per row of ``entities``."""
         groups: dict[EventSource, list[FeatureSpec]] = {}

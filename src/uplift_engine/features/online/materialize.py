@@ -1,7 +1,7 @@
 """Materialisation: the latest batch feature values of every customer, into the online store.
 
 Invariant: after :func:`materialize` every valid customer of the lake has, in the store, the
-value of every batch-tier feature as of one time ``as_of`` (default now), computed by the
+value of every batch-tier feature as of one time ``as_of``, computed by the
 offline engine from the lake (so a customer without events gets 0 counts and null averages,
 exactly as in a training set), plus ``_as_of`` (that time in epoch microseconds); the key
 ``_meta`` records the run. Batch fields are overwritten, window states are left alone (they
@@ -45,6 +45,9 @@ class MaterializeSummary:
     version: str
     seconds: float
     quarantined: dict[str, int] = field(default_factory=dict)
+    as_of_from: str = "given"
+    """Where ``as_of`` came from: ``given``, ``latest event`` (the lake's last event, the
+    default: a lake of past events would otherwise give every window 0) or ``now`` (no event)."""
 
     def to_dict(self) -> dict[str, object]:
         """The summary as plain JSON-ready values."""
@@ -53,6 +56,7 @@ class MaterializeSummary:
             "customers": self.customers,
             "features": list(self.features),
             "as_of": self.as_of,
+            "as_of_from": self.as_of_from,
             "store": self.store,
             "version": self.version,
             "seconds": round(self.seconds, 3),
@@ -70,21 +74,30 @@ def materialize(
     threads: int = 2,
     memory_limit: str = "2GB",
 ) -> MaterializeSummary:
-    """Compute every valid customer's batch features as of ``as_of`` and put them in ``store``."""
+    """Compute every valid customer's batch features as of ``as_of`` and put them in ``store``.
+
+    Without ``as_of``: just after the lake's latest valid event, so that every event counts
+    (the clock's now, for a lake that holds no event).
+    """
     started = time.perf_counter()
     registry = registry or default_registry()
     specs = registry.batch
     if not specs:
         raise ConfigError("the definitions hold no batch feature to materialise", field="features")
-    moment = as_of or datetime.now(UTC)
-    if moment.tzinfo is None:
-        raise ConfigError(f"as_of needs a time zone, got {moment.isoformat()}", field="as_of")
-    at = epoch_us(moment)
+    if as_of is not None and as_of.tzinfo is None:
+        raise ConfigError(f"as_of needs a time zone, got {as_of.isoformat()}", field="as_of")
     version = uuid.uuid4().hex[:12]
     sources = tuple({s.source: None for s in specs})
     with lake_features(
         lake_uri, sources, settings, threads=threads, memory_limit=memory_limit
     ) as lake:
+        origin = "given"
+        if as_of is not None:
+            at = epoch_us(as_of)
+        else:
+            latest = lake.latest_event_us(sources)
+            origin = "now" if latest is None else "latest event"
+            at = epoch_us(datetime.now(UTC)) if latest is None else latest + 1
         lake.con.execute(
             f"CREATE TEMP TABLE entities AS SELECT {KEY}, CAST(? AS TIMESTAMPTZ) AS {AS_OF} "
             f"FROM {lake.customers()}",
@@ -111,6 +124,7 @@ def materialize(
         version=version,
         seconds=time.perf_counter() - started,
         quarantined=quarantined,
+        as_of_from=origin,
     )
 
 
