@@ -150,22 +150,25 @@ def select_learner(
     best = scores[best_index]
     winner = next(c for c in scores if c.tied)
     measure = "Qini coefficient" if binary else "DR loss"
-    reason = (
-        f"{best.learner} has the {'highest' if binary else 'lowest'} cross-fitted {measure} "
-        f"({best.score:.4g}, 95% CI {best.low:.4g} to {best.high:.4g})"
-    )
     others = sorted((c for c in scores if c is not best), key=lambda c: sign * c.score)
     tied = [c.learner for c in others if c.tied]
-    if tied:
+    if winner is not best:
+        reason = (
+            f"{winner.learner}: it ranks customers as well as the top scorer, {best.learner} "
+            f"(cross-fitted {measure} {winner.score:.4g} against {best.score:.4g}; the paired "
+            "difference is within the noise), and it comes first in the order of preference, "
+            f"simplest first ({', '.join(candidates)})"
+        )
+    else:
+        reason = (
+            f"{best.learner} has the {'highest' if binary else 'lowest'} cross-fitted {measure} "
+            f"({best.score:.4g}, 95% CI {best.low:.4g} to {best.high:.4g})"
+        )
+    if winner is best and tied:
         reason += (
             f"; statistically tied with it (paired difference within the noise): {', '.join(tied)}"
         )
-        if winner is not best:
-            reason += (
-                f"; {winner.learner} wins as the first of them in the order of preference "
-                f"({', '.join(candidates)})"
-            )
-    elif others:
+    elif winner is best and others:
         second = others[0]
         reason += (
             f"; runner-up {second.learner} scored {second.score:.4g}, "
