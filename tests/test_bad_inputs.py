@@ -189,17 +189,38 @@ CASES = {
         "'Control', 'control', 'control '; fix the data, or say which arm each one is, "
         "e.g. --arm-map 'Control=control'",
     ),
-    "outcome-times-1e300": Case(
-        campaign_csv(times("converted", 1e300)), TRAIN, "beyond ±1e+15"
-    ),
+    "outcome-times-1e300": Case(campaign_csv(times("converted", 1e300)), TRAIN, "beyond ±1e+15"),
     "outcome-leak": Case(
         campaign_csv(LEAK), TRAIN, "column 'redeemed' separates converters from the others"
     ),
     "declared-other-outcome-left-out": Case(
         lambda g, h: shutil.copy(g / "campaign.parquet", h / "data.parquet"),
-        ["train", f"{H}/data.parquet", "--outcome", "revenue", "--learner", "t_learner",
-         "--out", f"{H}/m"],
+        [
+            "train",
+            f"{H}/data.parquet",
+            "--outcome",
+            "revenue",
+            "--learner",
+            "t_learner",
+            "--out",
+            f"{H}/m",
+        ],
         "note: left out 'converted'",
+        code=0,
+    ),
+    "imbalanced-column": Case(
+        campaign_csv(
+            add_column(
+                "channel_score",
+                lambda t: pa.array(
+                    (np.asarray(t.column("arm")) == "cashback") * 1.0
+                    + np.random.default_rng(0).normal(size=t.num_rows)
+                ),
+            )
+        ),
+        [*TRAIN, "--learner", "t_learner"],
+        "warning: feature 'channel_score' differs between 'cashback' and control "
+        "(standardised difference +",
         code=0,
     ),
     "unknown-keep-feature": Case(
@@ -207,7 +228,8 @@ CASES = {
     ),
     "bad-arm-map": Case(campaign_csv(lambda t: t), [*TRAIN, "--arm-map", "control"], "FROM=TO"),
     "roles-missing": Case(
-        campaign_csv(lambda t: t), ["train", f"{H}/data.csv", "--out", f"{H}/m"],
+        campaign_csv(lambda t: t),
+        ["train", f"{H}/data.csv", "--out", f"{H}/m"],
         "give --treatment",
     ),
     "small-arm": Case(
@@ -230,7 +252,8 @@ CASES = {
         nothing, [*SCORE, "--out", f"{G}/a_file/s.csv"], "is a file, not a folder"
     ),
     "evaluate-out-under-a-file": Case(
-        nothing, ["evaluate", f"{G}/model", f"{G}/campaign.parquet", "--out", f"{G}/a_file/r.json"],
+        nothing,
+        ["evaluate", f"{G}/model", f"{G}/campaign.parquet", "--out", f"{G}/a_file/r.json"],
         "is a file, not a folder",
     ),
     # --- bundles ----------------------------------------------------------------------------
@@ -246,27 +269,50 @@ CASES = {
     ),
     # --- optimisation -------------------------------------------------------------------------
     "economics-is-a-binary": Case(
-        nothing, [*OPTIMIZE[:-1], "/bin/ls", "--budget", "10", "--value", "40", "--out",
-                  f"{H}/p.csv"], "is not UTF-8 text",
+        nothing,
+        [*OPTIMIZE[:-1], "/bin/ls", "--budget", "10", "--value", "40", "--out", f"{H}/p.csv"],
+        "is not UTF-8 text",
     ),
     "budget-1e300": Case(
-        nothing, [*OPTIMIZE, "--budget", "1e300", "--value", "40", "--out", f"{H}/p.csv"],
+        nothing,
+        [*OPTIMIZE, "--budget", "1e300", "--value", "40", "--out", f"{H}/p.csv"],
         "the budget is 1e+300, beyond 1e+15",
     ),
     "negative-value": Case(
-        nothing, [*OPTIMIZE, "--budget", "100", "--value", "-5", "--out", f"{H}/p.csv"],
+        nothing,
+        [*OPTIMIZE, "--budget", "100", "--value", "-5", "--out", f"{H}/p.csv"],
         "must be > 0, got -5",
     ),
     "unpriced-offer": Case(
         economics("offers:\n  cashback: {contact_cost: 0.5, redemption_cost: 10.0}\n"),
-        ["optimize", f"{G}/scores.parquet", "--economics", f"{H}/economics.yaml", "--budget",
-         "100", "--value", "40", "--out", f"{H}/p.csv"],
+        [
+            "optimize",
+            f"{G}/scores.parquet",
+            "--economics",
+            f"{H}/economics.yaml",
+            "--budget",
+            "100",
+            "--value",
+            "40",
+            "--out",
+            f"{H}/p.csv",
+        ],
         "do not price offer(s) 'bonus_points', 'fee_waiver'",
     ),
     "absurd-contact-cost": Case(
         economics(ECONOMICS.replace("contact_cost: 0.5", "contact_cost: 1e300")),
-        ["optimize", f"{G}/scores.parquet", "--economics", f"{H}/economics.yaml", "--budget",
-         "100", "--value", "40", "--out", f"{H}/p.csv"],
+        [
+            "optimize",
+            f"{G}/scores.parquet",
+            "--economics",
+            f"{H}/economics.yaml",
+            "--budget",
+            "100",
+            "--value",
+            "40",
+            "--out",
+            f"{H}/p.csv",
+        ],
         "offers.cashback.contact_cost",
     ),
 }

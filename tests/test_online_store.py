@@ -317,6 +317,33 @@ def test_reader_returns_every_tier_in_one_read(tmp_path: Path) -> None:
     assert reader.read_many([1, 99], at_us=AT_US)[0]["card_amount_30d"] == 150.5
 
 
+def test_materialize_defaults_to_just_after_the_lakes_latest_event(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "o.sqlite")
+    summary = materialize(write_small_lake(tmp_path / "lake"), store, memory_limit="1GB")
+    assert summary.as_of_from == "latest event"
+    assert summary.as_of == (AT + timedelta(days=1, microseconds=1)).isoformat()
+    assert store.get("2")["logins_30d"] == "1"  # the lake's latest event counts
+    assert store.get("1")["logins_30d"] == "3"
+
+
+def test_cli_materialize_keeps_its_sqlite_store_in_the_lake(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from uplift_engine.cli.main import app
+
+    lake = write_small_lake(tmp_path / "lake")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for name in ("UPLIFT_ONLINE_STORE__TYPE", "UPLIFT_ONLINE_STORE__PATH"):
+        monkeypatch.delenv(name, raising=False)
+    done = CliRunner().invoke(app, ["features", "materialize", "--lake", lake])
+    assert done.exit_code == 0, done.output
+    assert "(just after the lake's latest event)" in done.stdout
+    assert (tmp_path / "lake" / "online.sqlite").exists()
+    assert not (elsewhere / "lake").exists()
+
+
 def test_materialize_refuses_a_naive_time(tmp_path: Path) -> None:
     store = SQLiteStore(":memory:")
     with pytest.raises(ConfigError, match="as_of needs a time zone"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -42,7 +44,9 @@ def test_train_and_score_on_s3(s3_server, campaign_table, tmp_path):
     )
     assert done.exit_code == 0, done.output
     bundle = resolve("s3://bank-lake/models/m1", settings)
-    assert sorted(f.uri.rsplit("/", 1)[-1] for f in bundle.list_files()) == [
+    names = sorted(f.uri.rsplit("/", 1)[-1] for f in bundle.list_files())
+    # on S3 model files are named by their content: a replacement never overwrites them
+    assert [re.sub(r"\.[0-9a-f]{12}\.txt$", ".txt", n) for n in names] == [
         "manifest.json",
         "manifest.sha256",
         "mu_0.txt",
@@ -50,6 +54,19 @@ def test_train_and_score_on_s3(s3_server, campaign_table, tmp_path):
         "mu_2.txt",
         "mu_3.txt",
     ]
+    first = load_bundle("s3://bank-lake/models/m1", settings).manifest["model_files"]
+
+    done = runner.invoke(
+        app,
+        ["train", "s3://bank-lake/campaigns/c1.parquet", "--treatment", "arm", "--control",
+         "control", "--outcome", "converted", "--exclude", "revenue", "--learner", "t_learner",
+         "--set", "n_estimators=30", "--out", "s3://bank-lake/models/m1", "--overwrite"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    second = load_bundle("s3://bank-lake/models/m1", settings).manifest["model_files"]
+    assert set(first.values()).isdisjoint(second.values())
+    left = sorted(f.uri.rsplit("/", 1)[-1] for f in bundle.list_files())
+    assert len(left) == 6  # the replaced bundle's files are gone
 
     done = runner.invoke(
         app,

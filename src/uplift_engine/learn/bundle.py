@@ -14,8 +14,9 @@
 No pickle anywhere: loading parses JSON, LightGBM text, CatBoost ``.cbm`` (a flat buffer of
 trees, no code) and ``.npy`` arrays read with ``allow_pickle=False``, so a bundle fetched from
 shared storage cannot run code. Loading verifies the manifest checksum and every file's checksum
-before building anything. Writing is atomic (staged folder renamed into place; on S3 the
-manifest and its checksum go last). This module is on the scoring path: NumPy and LightGBM
+before building anything, and that the manifest agrees with the model files (arms, feature
+count, a one-row prediction). Writing is atomic: a staged folder swapped into place locally;
+on S3 model files named by their content and the manifest and its checksum last. This module is on the scoring path: NumPy and LightGBM
 only; CatBoost is imported only for a bundle that holds a CatBoost model, and the lake (for
 ``s3://``) only when a URI needs it.
 """
@@ -26,6 +27,7 @@ import hashlib
 import io
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,30 +155,72 @@ def write_bundle(
     *,
     overwrite: bool = False,
 ) -> str:
-    """Write the bundle folder atomically; returns the manifest's checksum."""
+    """Write the bundle folder atomically; returns the manifest's checksum.
+
+    Locally the folder is staged and swapped into place. On S3 the model files are named by
+    their content (``models/mu_0.<sha>.txt``), so that replacing a bundle never overwrites a
+    file of the one being replaced; the manifest and its checksum go last, and the files that
+    the new manifest no longer names are deleted after them.
+    """
     from uplift_engine.lake import atomic_folder, resolve
 
+    target = resolve(uri, settings)
     files = {_model_path(name, text): _model_bytes(text) for name, text in graph.models.items()}
     for name, ensemble in sorted(graph.ensembles.items()):
         for array, values in sorted(ensemble.arrays().items()):
             files[f"models/{name}/{array}.npy"] = _npy_bytes(values)
+    if not target.is_local:
+        renamed = {path: _addressed(path, data) for path, data in files.items()}
+        manifest = _renamed_paths(manifest, renamed)
+        files = {renamed[path]: data for path, data in files.items()}
     manifest = dict(manifest, files={path: sha256(data) for path, data in files.items()})
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
     checksum = sha256(manifest_bytes)
-    with atomic_folder(resolve(uri, settings), overwrite=overwrite) as folder:
+    with atomic_folder(target, overwrite=overwrite) as folder:
         for path, data in files.items():
             folder.child(*path.split("/")).write_bytes(data)
         folder.child(MANIFEST).write_bytes(manifest_bytes)
         folder.child(MANIFEST_CHECKSUM).write_bytes(f"{checksum}\n".encode())
+    if not target.is_local:
+        keep = {*files, MANIFEST, MANIFEST_CHECKSUM}
+        base = target.path.rstrip("/") + "/"
+        for old in target.list_files():
+            if old.path[len(base) :] not in keep:
+                old.delete()
     return checksum
 
 
+def _addressed(path: str, data: bytes) -> str:
+    """``models/mu_0.txt`` → ``models/mu_0.<first 12 hex of its SHA-256>.txt``."""
+    stem, _, suffix = path.rpartition(".")
+    return f"{stem}.{sha256(data)[:12]}.{suffix}"
+
+
+def _renamed_paths(manifest: dict[str, Any], renamed: Mapping[str, str]) -> dict[str, Any]:
+    models = {name: renamed[path] for name, path in manifest["model_files"].items()}
+    ensembles = {
+        name: {array: renamed[path] for array, path in arrays.items()}
+        for name, arrays in manifest.get("ensemble_files", {}).items()
+    }
+    return dict(manifest, model_files=models, ensemble_files=ensembles)
+
+
 def load_bundle(uri: str | Path, settings: Settings | None = None, *, threads: int = 2) -> Bundle:
-    """Load and verify a bundle from a local folder or an ``s3://`` URI."""
+    """Load and verify a bundle from a local folder or an ``s3://`` URI.
+
+    On S3 a manifest that does not match its checksum is read again (twice, 0.2 s apart): a
+    bundle being replaced there has its new manifest a moment before its new checksum.
+    """
     read = _reader(str(uri), settings)
-    manifest_bytes = read(MANIFEST)
-    expected = read(MANIFEST_CHECKSUM).decode().strip()
-    if sha256(manifest_bytes) != expected:
+    remote = "://" in str(uri) and not str(uri).startswith("file://")
+    for attempt in range(3 if remote else 1):
+        if attempt:
+            time.sleep(0.2)
+        manifest_bytes = read(MANIFEST)
+        expected = read(MANIFEST_CHECKSUM).decode().strip()
+        if sha256(manifest_bytes) == expected:
+            break
+    else:
         raise BundleError(f"bundle {str(uri)!r}: manifest.json does not match its checksum")
     try:
         manifest = json.loads(manifest_bytes)

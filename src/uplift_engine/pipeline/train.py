@@ -41,7 +41,11 @@ from uplift_engine.learn import (
 )
 from uplift_engine.learn.base import MIN_ARM_ROWS, UpliftLearner
 from uplift_engine.learn.boosting import LIBRARIES, Library
-from uplift_engine.learn.bootstrap import MAX_REPLICATES, BootstrapIntervals
+from uplift_engine.learn.bootstrap import (
+    MAX_REPLICATES,
+    MIN_BOOTSTRAP_ARM_ROWS,
+    BootstrapIntervals,
+)
 from uplift_engine.learn.dataset import CampaignData
 from uplift_engine.learn.leakage import find_leaks
 from uplift_engine.learn.roles import ColumnRoles, choose, choose_outcome, declared_roles
@@ -353,6 +357,8 @@ def _check_arm_rows(data: CampaignData, train: CampaignData, options: TrainOptio
     """Every arm has the rows its fit needs in the training part; say which arm lacks them."""
     auto = options.learner == AUTO
     need = -(-MIN_ARM_ROWS * SELECTION_FOLDS // (SELECTION_FOLDS - 1)) if auto else MIN_ARM_ROWS
+    bootstrap = options.intervals == "bootstrap" and need < MIN_BOOTSTRAP_ARM_ROWS
+    need = max(need, MIN_BOOTSTRAP_ARM_ROWS) if bootstrap else need
     counts = np.bincount(train.treatment, minlength=len(data.arms.names))
     total = np.bincount(data.treatment, minlength=len(data.arms.names))
     short = [
@@ -362,7 +368,9 @@ def _check_arm_rows(data: CampaignData, train: CampaignData, options: TrainOptio
     ]
     if short:
         why = (
-            f"--learner auto cross-fits its candidates on {SELECTION_FOLDS} folds"
+            "--intervals bootstrap refits on resamples that keep about 63% of them"
+            if bootstrap
+            else f"--learner auto cross-fits its candidates on {SELECTION_FOLDS} folds"
             if auto
             else "a learner needs them"
         )
