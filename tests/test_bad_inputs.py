@@ -169,6 +169,8 @@ G, H = "{ground}", "{here}"
 TRAIN = ["train", f"{H}/data.csv", *ROLES, "--out", f"{H}/m"]
 SCORE = ["score", f"{G}/model", f"{G}/campaign.parquet"]
 OPTIMIZE = ["optimize", f"{G}/scores.parquet", "--economics", f"{G}/economics.yaml"]
+OPTIMIZE_HERE = ["optimize", f"{G}/scores.parquet", "--economics", f"{H}/economics.yaml",
+                 "--budget", "100", "--value", "40", "--out", f"{H}/p.csv"]  # fmt: skip
 LEAK = add_column("redeemed", lambda t: pc.cast(t.column("converted"), pa.int64()))
 
 CASES = {
@@ -285,34 +287,12 @@ CASES = {
     ),
     "unpriced-offer": Case(
         economics("offers:\n  cashback: {contact_cost: 0.5, redemption_cost: 10.0}\n"),
-        [
-            "optimize",
-            f"{G}/scores.parquet",
-            "--economics",
-            f"{H}/economics.yaml",
-            "--budget",
-            "100",
-            "--value",
-            "40",
-            "--out",
-            f"{H}/p.csv",
-        ],
+        OPTIMIZE_HERE,
         "do not price offer(s) 'bonus_points', 'fee_waiver'",
     ),
     "absurd-contact-cost": Case(
         economics(ECONOMICS.replace("contact_cost: 0.5", "contact_cost: 1e300")),
-        [
-            "optimize",
-            f"{G}/scores.parquet",
-            "--economics",
-            f"{H}/economics.yaml",
-            "--budget",
-            "100",
-            "--value",
-            "40",
-            "--out",
-            f"{H}/p.csv",
-        ],
+        OPTIMIZE_HERE,
         "offers.cashback.contact_cost",
     ),
 }

@@ -131,10 +131,10 @@ def writing(
     generation._record()
     try:
         yield generation
-        commit(generation)
     except BaseException:
         _abandon(generation)
         raise
+    commit(generation)
 
 
 def commit(generation: Generation) -> dict[str, Any]:
@@ -167,7 +167,8 @@ def commit(generation: Generation) -> dict[str, Any]:
         root.child(LAKE_DIR, "log", f"{current['seq']:08d}.json").write_bytes(text)
         root.child(LAKE_DIR, CURRENT).write_bytes(text, sync=True)
         root.child(LAKE_DIR, "writers", f"{generation.tag}.json").delete()
-    _collect(root, current, generation.datasets)
+    with contextlib.suppress(OSError, StorageError):  # the next writer collects what is left
+        _collect(root, current, generation.datasets)
     return current
 
 
@@ -260,6 +261,12 @@ def relative_dataset(root: Location, target: Location) -> str | None:
 def collect_garbage(root: Location) -> None:
     """Delete what dead writers left in the lake, and files that no generation lists."""
     writers = root.child(LAKE_DIR, "writers")
+    current = read_current(root)
+    listed = {
+        (dataset, name)
+        for dataset, entry in (current or {}).get("datasets", {}).items()
+        for name in entry.get("files", [])
+    }  # a writer killed between its commit and removing its record: its files stay
     for record_file in writers.list_files(".json"):
         try:
             record = json.loads(record_file.read_bytes())
@@ -270,9 +277,9 @@ def collect_garbage(root: Location) -> None:
         for dataset in record.get("datasets", []):
             folder = root.child(*dataset.split("/"))
             for name, _ in _tagged_files(folder, str(record.get("tag"))):
-                folder.child(name).delete()
+                if (dataset, name) not in listed:
+                    folder.child(name).delete()
         record_file.delete()
-    current = read_current(root)
     if current is not None:
         _collect(root, current, dict.fromkeys(current.get("written", []), True))
 

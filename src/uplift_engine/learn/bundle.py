@@ -16,9 +16,9 @@ trees, no code) and ``.npy`` arrays read with ``allow_pickle=False``, so a bundl
 shared storage cannot run code. Loading verifies the manifest checksum and every file's checksum
 before building anything, and that the manifest agrees with the model files (arms, feature
 count, a one-row prediction). Writing is atomic: a staged folder swapped into place locally;
-on S3 model files named by their content and the manifest and its checksum last. This module is on the scoring path: NumPy and LightGBM
-only; CatBoost is imported only for a bundle that holds a CatBoost model, and the lake (for
-``s3://``) only when a URI needs it.
+on S3 model files named by their content and the manifest and its checksum last. This module
+is on the scoring path: NumPy and LightGBM only; CatBoost is imported only for a bundle that
+holds a CatBoost model, and the lake (for ``s3://``) only when a URI needs it.
 """
 
 from __future__ import annotations
