@@ -14,5 +14,10 @@ def untag(name: str) -> str:
 
 
 def names(folder: Path) -> list[str]:
-    """The visible files of a dataset folder, sorted, without their generation tags."""
-    return sorted(untag(p.name) for p in folder.iterdir() if not p.name.startswith("."))
+    """The files of a dataset folder, sorted, without their generation tags.
+
+    Hidden temporaries and the ``_lake`` folder of a dataset that is its own lake are left out.
+    """
+    return sorted(
+        untag(p.name) for p in folder.iterdir() if not p.name.startswith(".") and p.name != "_lake"
+    )

@@ -68,12 +68,15 @@ class Generation:
     """Dataset (relative path) → True when written, False when dropped."""
 
     def folder(self, dataset: str) -> Location:
-        """The folder to write ``dataset``'s files into (its files must go through :meth:`name`)."""
+        """The folder to write ``dataset``'s files into (its files must go through :meth:`name`).
+
+        ``""`` is the root folder itself: a dataset that is its own lake.
+        """
         dataset = _clean(dataset)
         if dataset not in self.datasets:
             self.datasets[dataset] = True
             self._record()
-        return self.root.child(*dataset.split("/"))
+        return _folder(self.root, dataset)
 
     def name(self, file_name: str) -> str:
         """``part-00000.parquet`` → ``part-00000.<tag>.parquet``."""
@@ -83,7 +86,7 @@ class Generation:
         """The files this generation wrote so far for ``dataset``, or None if it writes none."""
         if not self.datasets.get(dataset):
             return None
-        folder = self.root.child(*dataset.split("/"))
+        folder = _folder(self.root, dataset)
         return [folder.child(n) for n, _ in _tagged_files(folder, self.tag) if n.endswith(suffix)]
 
     def drop(self, dataset: str) -> None:
@@ -144,7 +147,7 @@ def commit(generation: Generation) -> dict[str, Any]:
         previous = read_current(root) or {}
         datasets = dict(previous.get("datasets", {}))
         for dataset, written in generation.datasets.items():
-            folder = root.child(*dataset.split("/"))
+            folder = _folder(root, dataset)
             files = _tagged_files(folder, generation.tag) if written else []
             nested = _nested(dataset, [*datasets, *generation.datasets])
             datasets[dataset] = {
@@ -251,7 +254,9 @@ def find_root(folder: Location) -> tuple[Location, str, dict[str, Any]] | None:
 
 
 def relative_dataset(root: Location, target: Location) -> str | None:
-    """``target``'s path relative to ``root``, or None when it is not strictly below it."""
+    """``target``'s path relative to ``root`` (``""`` for the root), or None outside it."""
+    if _same(root, target):
+        return ""
     base = root.path.rstrip("/") + "/"
     if type(root.fs) is not type(target.fs) or not target.path.startswith(base):
         return None
@@ -275,7 +280,7 @@ def collect_garbage(root: Location) -> None:
         if _alive(record):
             continue
         for dataset in record.get("datasets", []):
-            folder = root.child(*dataset.split("/"))
+            folder = _folder(root, dataset)
             for name, _ in _tagged_files(folder, str(record.get("tag"))):
                 if (dataset, name) not in listed:
                     folder.child(name).delete()
@@ -293,7 +298,9 @@ def _collect(root: Location, current: dict[str, Any], datasets: dict[str, bool])
     live = _live_tags(root)
     listed = current.get("datasets", {})
     for dataset in datasets:
-        folder = root.child(*dataset.split("/"))
+        folder = _folder(root, dataset)
+        if dataset:  # the lake of a dataset once written on its own: this one replaces it
+            folder.child(LAKE_DIR).delete()
         entry = listed.get(dataset, {})
         keep = set(entry.get("files", []))
         for name in entry.get("superseded", []):
@@ -301,11 +308,11 @@ def _collect(root: Location, current: dict[str, Any], datasets: dict[str, bool])
         for item in _entries(folder):
             name = item.base_name
             tagged, temporary = _TAGGED.match(name), _TEMPORARY.match(name)
-            if name in keep or (tagged and tagged["tag"] in live):
+            if name in keep or name == LAKE_DIR or (tagged and tagged["tag"] in live):
                 continue
             if tagged or (temporary and not owner_alive(int(temporary["pid"]))):
                 folder.child(name).delete()
-        if not keep and folder.is_dir() and not _entries(folder):
+        if dataset and not keep and folder.is_dir() and not _entries(folder):
             folder.delete()
 
 
@@ -329,7 +336,7 @@ def _abandon(generation: Generation) -> None:
     """A writer that failed removes its own files and record (a killed one is collected later)."""
     with contextlib.suppress(Exception):
         for dataset in generation.datasets:
-            folder = generation.root.child(*dataset.split("/"))
+            folder = _folder(generation.root, dataset)
             for name, _ in _tagged_files(folder, generation.tag):
                 folder.child(name).delete()
         generation.root.child(LAKE_DIR, "writers", f"{generation.tag}.json").delete()
@@ -372,12 +379,13 @@ def _entries(folder: Location) -> list[_Entry]:
 
 
 def _untagged(folder: Location, nested: list[str]) -> list[str]:
-    """Files in ``folder`` (recursively, hidden ones and nested datasets aside) without a tag."""
+    """Files in ``folder`` (recursively; hidden ones, nested datasets and lakes aside) untagged."""
     base = folder.path.rstrip("/") + "/"
     names = []
     for file in folder.list_files():
         name = file.path[len(base) :]
-        if _TAGGED.match(_base(name)) or any(name.startswith(n + "/") for n in nested):
+        inside = any(name.startswith(n + "/") for n in (*nested, LAKE_DIR))
+        if inside or _TAGGED.match(_base(name)) or f"/{LAKE_DIR}/" in f"/{name}":
             continue
         names.append(name)
     return names
@@ -417,9 +425,13 @@ def _base(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _folder(root: Location, dataset: str) -> Location:
+    return root.child(*dataset.split("/")) if dataset else root
+
+
 def _clean(dataset: str) -> str:
     cleaned = "/".join(p for p in dataset.strip("/").split("/") if p not in ("", "."))
-    if not cleaned or ".." in cleaned.split("/") or cleaned.split("/")[0] == LAKE_DIR:
+    if ".." in cleaned.split("/") or cleaned.split("/")[0] == LAKE_DIR:
         raise StorageError(f"{dataset!r} is not a dataset path inside a lake")
     return cleaned
 
@@ -435,17 +447,15 @@ def writing_dataset(
     """A generation that writes the one dataset at ``uri``, and the dataset's folder.
 
     The generation is ``within`` when ``uri`` lies in its lake; else one of the lake that
-    ``uri`` belongs to; else, outside any lake, one with ``uri``'s parent folder as the lake.
+    ``uri`` belongs to; else, outside any lake, one of the dataset as a lake of its own
+    (``URI/_lake/``), which a lake that later writes the same folder replaces.
     """
     target = resolve(uri, settings)
     if within is not None and relative_dataset(within.root, target) is not None:
         root = within.root
     else:
         found = find_root(target)
-        parent = found[0] if found is not None else _parent(target)
-        if parent is None:
-            raise StorageError(f"{uri!r} is not a folder inside a bucket or a directory")
-        root = parent
+        root = found[0] if found is not None else target
     dataset = relative_dataset(root, target)
     if dataset is None:  # pragma: no cover - root is an ancestor by construction
         raise StorageError(f"{uri!r} is not inside {root.uri!r}")
@@ -461,4 +471,5 @@ def drop_dataset(
     if not target.exists() and within is None:
         return
     with writing_dataset(uri, settings, command="drop", within=within) as (generation, folder):
-        generation.drop(relative_dataset(generation.root, folder) or "")
+        dataset = relative_dataset(generation.root, folder)
+        generation.drop(dataset or "")
