@@ -250,6 +250,20 @@ CASES = {
     "simulate-out-is-a-file": Case(
         nothing, ["simulate", "--customers", "100", "--out", f"{G}/a_file"], "is a file"
     ),
+    "features-build-out-is-a-file": Case(
+        nothing,
+        [
+            "features",
+            "build",
+            "--campaign",
+            "c2026q4",
+            "--lake",
+            f"{G}/lake",
+            "--out",
+            f"{G}/a_file",
+        ],
+        "is a file; give a folder path",
+    ),
     "score-out-under-a-file": Case(
         nothing, [*SCORE, "--out", f"{G}/a_file/s.csv"], "is a file, not a folder"
     ),

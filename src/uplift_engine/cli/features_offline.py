@@ -40,12 +40,15 @@ def build(
     averages) to LAKE/curated/campaign_table/<campaign>/, on DuckDB or Spark.
     """
     from uplift_engine.features.engines import build_training_sets
+    from uplift_engine.lake import check_folder_target, resolve
 
     settings = load_settings(config)
     if out is not None and len(campaign) != 1:
         raise UserInputError(
             f"--out takes one campaign, got {len(campaign)}: {', '.join(campaign)}", field="out"
         )
+    if out is not None:
+        check_folder_target(resolve(out, settings))
     choice, summaries = build_training_sets(
         lake or settings.lake.uri,
         campaign,

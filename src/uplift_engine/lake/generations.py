@@ -470,6 +470,10 @@ def drop_dataset(
     target = resolve(uri, settings)
     if not target.exists() and within is None:
         return
+    found = find_root(target) if within is None else None
+    if found is not None and found[1] == "":  # a dataset that is its own lake: nothing else
+        target.delete()  # lists it
+        return
     with writing_dataset(uri, settings, command="drop", within=within) as (generation, folder):
         dataset = relative_dataset(generation.root, folder)
         generation.drop(dataset or "")

@@ -39,7 +39,7 @@ import pyarrow.types as pat
 from uplift_engine.config import Settings
 from uplift_engine.errors import DataError, StorageError, UserInputError
 from uplift_engine.lake import layout
-from uplift_engine.lake.generations import Generation, drop_dataset, writing_dataset
+from uplift_engine.lake.generations import Generation, drop_dataset, writing, writing_dataset
 from uplift_engine.lake.storage import resolve
 from uplift_engine.lake.tables import dataset, write_table
 
@@ -450,18 +450,21 @@ class LakeValidator:
 
     def _write_quarantine(self, check: Check, quarantined: int) -> str:
         uri = f"{self.lake_uri}/{check.quarantine_path}"
-        if quarantined == 0:
-            drop_dataset(uri, self.settings, within=self.generation)
-            return uri
-        relation = self.con.sql(
-            f"SELECT * FROM reasons_{check.name} WHERE {REASON} IS NOT NULL ORDER BY ALL"
-        )
-        replace_dataset(
-            uri,
-            arrow_reader(relation, ROWS_PER_PART),
-            self.settings,
-            generation=self.generation,
-        )
+        with writing(
+            self.lake_uri, self.settings, command="quarantine", within=self.generation
+        ) as generation:
+            if quarantined == 0:
+                drop_dataset(uri, self.settings, within=generation)
+                return uri
+            relation = self.con.sql(
+                f"SELECT * FROM reasons_{check.name} WHERE {REASON} IS NOT NULL ORDER BY ALL"
+            )
+            replace_dataset(
+                uri,
+                arrow_reader(relation, ROWS_PER_PART),
+                self.settings,
+                generation=generation,
+            )
         return uri
 
     def _run(self, sql: str) -> duckdb.DuckDBPyConnection:
