@@ -68,11 +68,12 @@ STAGE = textwrap.dedent(
     elif stage == "baseline_fit":
         import numpy as np
         from uplift_engine.lake import read_table
-        from uplift_engine.learn import assign_roles, prepare_campaign, BoosterParams
-        from uplift_engine.learn.boosting import fit_booster
+        from uplift_engine.learn.data import assign_roles, encode_campaign
+        from uplift_engine.learn.training import BoosterParams
+        from uplift_engine.learn.training.boosting import fit_booster
         table = read_table(args["lake"] + "/curated/campaign_table/c2026q4")
         roles = assign_roles(table, treatment="arm", outcome="converted", exclude=("revenue",))
-        data = prepare_campaign(table, roles, "control")
+        data = encode_campaign(table, roles, "control")
         t = time.perf_counter()
         fit_booster(data.X, data.y, objective="binary", params=BoosterParams(), seed=1,
                     categorical=data.encoder.categorical_indices)
@@ -81,7 +82,7 @@ STAGE = textwrap.dedent(
         import numpy as np
         from uplift_engine.lake import read_table
         from uplift_engine.learn import load_bundle
-        from uplift_engine.learn.scoring import score_table
+        from uplift_engine.learn.data.scoring import score_table
         bundle = load_bundle(args["model"], threads=2)
         table = read_table(args["lake"] + "/curated/campaign_table/c2026q4")
         X = bundle.encoder.transform({n: table.column(n) for n in bundle.encoder.names})

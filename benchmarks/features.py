@@ -63,8 +63,8 @@ def stage_simulate(args: dict) -> dict:
 
 
 def stage_build(args: dict) -> dict:
-    from uplift_engine.config import Settings
-    from uplift_engine.features.engines import build_training_sets
+    from uplift_engine.config.settings import Settings
+    from uplift_engine.features.offline.engines import build_training_sets
     from uplift_engine.lake import read_table
 
     conf = {"spark.driver.memory": "4g"}

@@ -230,7 +230,7 @@ def bare_redis(url: str) -> Callable[[str], object]:
 
 
 def bench_materialize(work: Path, customers: int) -> dict[str, float]:
-    from uplift_engine.features.online import materialize
+    from uplift_engine.features.offline import materialize
     from uplift_engine.features.online.sqlite import SQLiteStore
     from uplift_engine.simulate import SimulationConfig, simulate_bank
 

@@ -18,10 +18,11 @@ import time
 
 import numpy as np
 
-from uplift_engine.decide import load_economics, plan_campaign, solve
-from uplift_engine.decide.lagrangian import prepare
-from uplift_engine.decide.milp import solve_highs
-from uplift_engine.decide.synthetic import synthetic_campaign
+from uplift_engine.decide.planning import load_economics, plan_campaign
+from uplift_engine.decide.planning.synthetic import synthetic_campaign
+from uplift_engine.decide.solver import solve
+from uplift_engine.decide.solver.lagrangian import prepare
+from uplift_engine.decide.solver.milp import solve_highs
 
 OFFERS = ("cashback", "fee_waiver", "bonus_points", "rate_boost", "free_transfer")
 COSTS = [(2.0, 25.0), (1.0, 10.0), (0.5, 6.0), (3.0, 30.0), (0.8, 8.0)]

@@ -55,14 +55,14 @@ def measure(work: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 def campaign(lake: Path) -> Any:
     from uplift_engine.lake import read_table
-    from uplift_engine.learn import assign_roles, prepare_campaign
+    from uplift_engine.learn.data import assign_roles, encode_campaign
 
     table = read_table(lake / "curated" / "campaign_table" / "c2026q4")
     roles = assign_roles(
         table, treatment="arm", outcome="converted", id_column=None, propensity=None,
         exclude=("revenue",),
     )
-    return prepare_campaign(table, roles, "control")
+    return encode_campaign(table, roles, "control")
 
 
 def size_of(graph: Any) -> str:
@@ -77,9 +77,9 @@ def size_of(graph: Any) -> str:
 def bench(lake: Path, learners: list[str], repeats: int) -> tuple[list[dict], dict]:
     import lightgbm
 
-    from uplift_engine.learn import LEARNERS as ALL
-    from uplift_engine.learn import BoosterParams
     from uplift_engine.learn.arm_split import split_by_arm
+    from uplift_engine.learn.training import LEARNERS as ALL
+    from uplift_engine.learn.training import BoosterParams
 
     data = campaign(lake)
     X = np.ascontiguousarray(data.X)

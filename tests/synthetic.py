@@ -43,7 +43,7 @@ def make_campaign(n: int = 20_000, seed: int = 0, kind: str = "binary") -> Campa
 
 def save_bundle(model, encoder, folder) -> None:
     """Write a fitted learner as a bundle of the three-arm campaign above (arms none/cash/fee)."""
-    from uplift_engine.learn import build_manifest, write_bundle
+    from uplift_engine.learn.training import build_manifest, write_bundle
 
     manifest = build_manifest(
         graph=model.export(),

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from synthetic import make_campaign
-from uplift_engine.learn import LEARNERS, BoosterParams
 from uplift_engine.learn.arm_split import split_by_arm
+from uplift_engine.learn.training import LEARNERS, BoosterParams
 
 PARAMS = BoosterParams(threads=2)
 

@@ -375,8 +375,8 @@ def test_user_errors_exit_2_every_time(ground: Path, tmp_path: Path) -> None:
 
 def test_features_found_by_the_leak_check_on_real_features_are_none(campaign_table) -> None:
     """The simulator's behavioural features are all pre-treatment: none is refused."""
-    from uplift_engine.learn import fit_encoder
-    from uplift_engine.learn.leakage import find_leaks
+    from uplift_engine.learn.data import fit_encoder
+    from uplift_engine.learn.data.leakage import find_leaks
 
     table = read_table(campaign_table)
     features = [c for c in table.column_names if c not in ("customer_id", "arm", "converted",

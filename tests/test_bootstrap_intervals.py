@@ -14,19 +14,18 @@ from typer.testing import CliRunner
 from synthetic import make_campaign, save_bundle
 from uplift_engine.cli.main import app
 from uplift_engine.errors import ConfigError, DataError
-from uplift_engine.learn import (
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import fit_encoder, read_scores
+from uplift_engine.learn.data.scoring import score_table
+from uplift_engine.learn.graph import IntervalSpec, ScoringGraph
+from uplift_engine.learn.training import (
     BoosterParams,
     CausalForest,
     TLearner,
     UpliftForest,
     XLearner,
-    fit_encoder,
-    load_bundle,
-    read_scores,
 )
-from uplift_engine.learn.bootstrap import BootstrapIntervals
-from uplift_engine.learn.graph import IntervalSpec, ScoringGraph
-from uplift_engine.learn.scoring import score_table
+from uplift_engine.learn.training.bootstrap import BootstrapIntervals
 from uplift_engine.pipeline.train import TrainOptions
 
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)

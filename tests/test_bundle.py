@@ -11,13 +11,9 @@ import pytest
 from isolation import run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, UserInputError
-from uplift_engine.learn import (
-    BoosterParams,
-    XLearner,
-    fit_encoder,
-    load_bundle,
-    write_bundle,
-)
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import fit_encoder
+from uplift_engine.learn.training import BoosterParams, XLearner, write_bundle
 
 FAST = BoosterParams(n_estimators=80, learning_rate=0.1)
 
@@ -115,7 +111,7 @@ def test_scoring_path_needs_no_pandas_nor_sklearn(trained):
 @pytest.mark.parametrize("name", ["s_learner", "transformed_outcome"])
 def test_other_graph_shapes_round_trip(name, tmp_path):
     """The S-learner's arm column and effect-plus-baseline terms survive a bundle."""
-    from uplift_engine.learn import LEARNERS
+    from uplift_engine.learn.training import LEARNERS
 
     data = make_campaign(n=4_000, seed=8)
     table = pa.table({f"x{j}": data.X[:, j] for j in range(6)})

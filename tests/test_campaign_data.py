@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from uplift_engine.errors import DataError
-from uplift_engine.learn import assign_roles, discover_arms, fit_encoder, prepare_campaign
+from uplift_engine.learn.data import assign_roles, discover_arms, encode_campaign, fit_encoder
 
 
 def _table(n=200, seed=0, **extra):
@@ -84,7 +84,7 @@ def test_text_outcome_is_refused():
     table = _table(outcome=pa.array(["yes", "no"] * 100))
     roles = assign_roles(table, treatment="segment", outcome="outcome")
     with pytest.raises(DataError, match="column 'outcome' must be numeric"):
-        prepare_campaign(table, roles, "No E-Mail")
+        encode_campaign(table, roles, "No E-Mail")
 
 
 def test_encoding_categories_and_missing():
@@ -98,7 +98,7 @@ def test_encoding_categories_and_missing():
 
 
 def test_balance_check_flags_a_feature_that_decided_the_arm():
-    from uplift_engine.learn import check_balance
+    from uplift_engine.learn.data import check_balance
 
     rng = np.random.default_rng(3)
     n = 20_000
@@ -112,7 +112,7 @@ def test_balance_check_flags_a_feature_that_decided_the_arm():
 
 
 def test_propensity_column_completes_to_rows_that_sum_to_one():
-    from uplift_engine.learn.dataset import propensity_matrix
+    from uplift_engine.learn.data.dataset import propensity_matrix
 
     treatment = np.array([0, 1, 2, 1])
     matrix = propensity_matrix(treatment, np.array([0.5, 0.2, 0.9, 0.4]), 3)

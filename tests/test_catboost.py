@@ -12,10 +12,12 @@ import pytest
 from isolation import run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, ConfigError
-from uplift_engine.learn import LEARNERS, BoosterParams, XLearner, fit_encoder, load_bundle
-from uplift_engine.learn.boosting import fit_booster, model_text, predict
+from uplift_engine.learn import load_bundle
 from uplift_engine.learn.bundle import MANIFEST, MANIFEST_CHECKSUM, sha256
 from uplift_engine.learn.catboost_model import CatBoostBooster, model_library
+from uplift_engine.learn.data import fit_encoder
+from uplift_engine.learn.training import LEARNERS, BoosterParams, XLearner
+from uplift_engine.learn.training.boosting import fit_booster, model_text, predict
 
 pytest.importorskip("catboost")
 

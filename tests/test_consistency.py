@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401 (fixtures)
 from uplift_engine.cli.features_online import check, ingest, materialize
-from uplift_engine.features.consistency import check_consistency
+from uplift_engine.features.offline import materialize as materialize_store
+from uplift_engine.features.offline.consistency import check_consistency
 from uplift_engine.features.online import OnlineStore, window_field
-from uplift_engine.features.online import materialize as materialize_store
 from uplift_engine.features.online.redis import RedisStore
 from uplift_engine.features.online.sqlite import SQLiteStore
 from uplift_engine.features.registry import default_registry

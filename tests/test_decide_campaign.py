@@ -6,18 +6,19 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from uplift_engine.decide import (
+from uplift_engine.decide import Decider
+from uplift_engine.decide.planning import (
     PLAN_SCHEMA_VERSION,
     ColumnSource,
-    Decider,
+    evaluate_columns,
     load_economics,
     load_policy,
     plan_campaign,
     read_plan,
     write_plan,
 )
-from uplift_engine.decide.baselines import top_k
-from uplift_engine.decide.synthetic import synthetic_campaign
+from uplift_engine.decide.planning.baselines import top_k
+from uplift_engine.decide.planning.synthetic import synthetic_campaign
 from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.learn.scores import ScoresMeta
 
@@ -111,7 +112,9 @@ def test_budget_and_every_cap_hold(plan):
 def test_protected_customers_with_intervals_crossing_zero_are_never_treated(camp, plan):
     protected = load_policy(POLICY).protected
     source = ColumnSource(camp.scores, "customer_id", camp.customers)
-    is_protected = protected.evaluate(source.gather(protected.columns), camp.scores.num_rows, True)
+    is_protected = evaluate_columns(
+        protected, source.gather(protected.columns), camp.scores.num_rows, True
+    )
     offer = np.asarray(plan.table.column("offer").to_pylist())
     assert is_protected.sum() > 300
     for name in camp.offers:

@@ -11,10 +11,10 @@ import typer
 from typer.testing import CliRunner
 
 from uplift_engine.cli.optimize import optimize
-from uplift_engine.decide import read_plan
-from uplift_engine.decide.synthetic import synthetic_campaign
+from uplift_engine.decide.planning import read_plan
+from uplift_engine.decide.planning.synthetic import synthetic_campaign
 from uplift_engine.lake import read_table, write_table
-from uplift_engine.learn.scores import write_scores
+from uplift_engine.learn.data.scores_files import write_scores
 
 app = typer.Typer()
 app.command("optimize")(optimize)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uplift_engine.decide import load_economics, load_policy, offer_figures
+from uplift_engine.decide import offer_figures
+from uplift_engine.decide.planning import load_economics, load_policy
 from uplift_engine.errors import ConfigError
 
 BINARY_YAML = """

@@ -3,14 +3,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from uplift_engine.decide import (
-    ColumnSource,
-    Effects,
-    apply_guardrails,
-    load_policy,
-    row_guardrails,
-)
-from uplift_engine.decide.columns import match_ids, read_id_list
+from uplift_engine.decide import row_guardrails
+from uplift_engine.decide.planning import ColumnSource, Effects, apply_guardrails, load_policy
+from uplift_engine.decide.planning.columns import match_ids, read_id_list
 from uplift_engine.errors import DataError
 
 OFFERS = ["a", "b"]

@@ -7,11 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from uplift_engine.decide import Problem, budget_frontier, solve
-from uplift_engine.decide.baselines import top_k
-from uplift_engine.decide.lagrangian import prepare
-from uplift_engine.decide.milp import solve_highs
-from uplift_engine.decide.problem import build_rows, chosen, tallies
+from uplift_engine.decide.planning import budget_frontier
+from uplift_engine.decide.planning.baselines import top_k
+from uplift_engine.decide.solver import Problem, solve
+from uplift_engine.decide.solver.lagrangian import prepare
+from uplift_engine.decide.solver.milp import solve_highs
+from uplift_engine.decide.solver.problem import build_rows, chosen, tallies
 from uplift_engine.errors import ConfigError
 
 

@@ -7,11 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 from uplift_engine.cli.main import app
-from uplift_engine.decide import load_economics, plan_campaign
-from uplift_engine.decide.baselines import top_k
+from uplift_engine.decide.planning import load_economics, plan_campaign
+from uplift_engine.decide.planning.baselines import top_k
 from uplift_engine.evaluate.truth_table import truth_matrix
 from uplift_engine.lake import read_table
-from uplift_engine.learn.scores import read_scores
+from uplift_engine.learn.data.scores_files import read_scores
 
 pytestmark = pytest.mark.slow
 VALUE = 40.0

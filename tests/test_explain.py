@@ -18,14 +18,15 @@ from synthetic import make_campaign
 from uplift_engine.cli import explain as explain_cli
 from uplift_engine.cli import train as train_cli
 from uplift_engine.lake import read_table_and_meta
-from uplift_engine.learn import LEARNERS, BoosterParams, load_bundle
-from uplift_engine.learn.explain import (
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.explain.contributions import (
     explain_bundle,
     explain_graph,
     global_importance,
     top_drivers,
 )
 from uplift_engine.learn.graph import ScoringGraph, Term
+from uplift_engine.learn.training import LEARNERS, BoosterParams
 from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)
@@ -187,12 +188,12 @@ def test_s_learner_arm_column_share_goes_to_the_base(fitted):
 
 def test_explanations_need_neither_pyarrow_nor_pandas(fitted, tmp_path):
     """Explaining from a loaded bundle runs where pandas, pyarrow, pydantic, numba are blocked."""
-    from uplift_engine.learn import build_manifest, write_bundle
-    from uplift_engine.learn.encoding import FeatureEncoder, FeatureSpec
+    from uplift_engine.learn.encoding import EncodedFeature, FeatureEncoder
+    from uplift_engine.learn.training import build_manifest, write_bundle
 
     encoder = FeatureEncoder(
-        [FeatureSpec(f"x{j}", "numeric") for j in range(5)]
-        + [FeatureSpec("tier", "categorical", ("a", "b", "c", "d"))]
+        [EncodedFeature(f"x{j}", "numeric") for j in range(5)]
+        + [EncodedFeature("tier", "categorical", ("a", "b", "c", "d"))]
     )
     graph = fitted["causal_forest"].export()
     manifest = build_manifest(
@@ -206,7 +207,7 @@ def test_explanations_need_neither_pyarrow_nor_pandas(fitted, tmp_path):
         TRAINING_STACK,
         f"""
         from uplift_engine.learn.bundle import load_bundle
-        from uplift_engine.learn.explain import explain_bundle, top_drivers
+        from uplift_engine.learn.explain.contributions import explain_bundle, top_drivers
         bundle = load_bundle({str(tmp_path / "m")!r})
         row = {{f"x{{j}}": [0.0] for j in range(5)}} | {{"x1": [1.2], "tier": ["c"]}}
         drivers = top_drivers(explain_bundle(bundle, row), k=6)

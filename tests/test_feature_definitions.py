@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from uplift_engine.errors import ConfigError, DataError
-from uplift_engine.features.consistency import check_consistency
+from uplift_engine.features.declarations import load_registry, registry_from_dict
 from uplift_engine.features.definitions import (
     CAMPAIGN_FEATURES,
     EVENTS,
@@ -20,14 +20,11 @@ from uplift_engine.features.definitions import (
     EventSource,
     FeatureSpec,
 )
-from uplift_engine.features.online import FeatureReader, materialize
+from uplift_engine.features.offline import materialize
+from uplift_engine.features.offline.consistency import check_consistency
+from uplift_engine.features.online import FeatureReader
 from uplift_engine.features.online.sqlite import SQLiteStore
-from uplift_engine.features.registry import (
-    FeatureRegistry,
-    default_registry,
-    load_registry,
-    registry_from_dict,
-)
+from uplift_engine.features.registry import FeatureRegistry, default_registry
 from uplift_engine.features.request_time import (
     REQUEST_FEATURES,
     RequestFeature,

@@ -17,12 +17,14 @@ from uplift_engine.features import (
     CAMPAIGN_FEATURES,
     EVENTS,
     FeatureSpec,
+    markdown_table,
+    parse_window,
+)
+from uplift_engine.features.offline import (
     build_campaign_table,
     build_campaign_tables,
     campaign_table_schema,
     feature_query,
-    markdown_table,
-    parse_window,
 )
 from uplift_engine.lake import layout, read_table
 
@@ -527,7 +529,7 @@ def test_simulated_lake_builds_one_row_per_assignment(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_build_on_s3(s3_server: str, tmp_path: Path) -> None:
-    from uplift_engine.config import Settings
+    from uplift_engine.config.settings import Settings
     from uplift_engine.lake import resolve, write_table
     from uplift_engine.lake.generations import read_current
 

@@ -7,19 +7,19 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from uplift_engine.learn import BoosterParams
-from uplift_engine.learn.forest import CausalForest
-from uplift_engine.learn.forest.binning import fit_bins
-from uplift_engine.learn.forest.correction import r_loss, shift_outcome
-from uplift_engine.learn.forest.criteria import CAUSAL
-from uplift_engine.learn.forest.honest import (
+from uplift_engine.learn.graph import ScoringGraph
+from uplift_engine.learn.training import BoosterParams
+from uplift_engine.learn.training.forest import CausalForest
+from uplift_engine.learn.training.forest.binning import fit_bins
+from uplift_engine.learn.training.forest.correction import r_loss, shift_outcome
+from uplift_engine.learn.training.forest.criteria import CAUSAL
+from uplift_engine.learn.training.forest.honest import (
     HonestSettings,
     bag_positions,
     causal_values,
     grow_honest_forest,
     grow_honest_forest_out_of_bag,
 )
-from uplift_engine.learn.graph import ScoringGraph
 
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)
 

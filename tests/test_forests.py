@@ -15,16 +15,16 @@ import pytest
 from isolation import TRAINING_STACK, run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import BundleError, ConfigError
-from uplift_engine.learn import (
-    BoosterParams,
-    fit_encoder,
-    load_bundle,
-)
+from uplift_engine.learn import load_bundle
 from uplift_engine.learn.bundle import sha256
-from uplift_engine.learn.forest import CausalForest, UpliftForest
-from uplift_engine.learn.forest.binning import fit_bins
-from uplift_engine.learn.forest.builder import GrownTree, GrowSpec, assemble, grow
-from uplift_engine.learn.forest.criteria import (
+from uplift_engine.learn.data import fit_encoder
+from uplift_engine.learn.data.scoring import score_table
+from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
+from uplift_engine.learn.training import BoosterParams
+from uplift_engine.learn.training.forest import CausalForest, UpliftForest
+from uplift_engine.learn.training.forest.binning import fit_bins
+from uplift_engine.learn.training.forest.builder import GrownTree, GrowSpec, assemble, grow
+from uplift_engine.learn.training.forest.criteria import (
     CAUSAL,
     KL,
     causal_gain,
@@ -36,15 +36,13 @@ from uplift_engine.learn.forest.criteria import (
     kl_divergence,
     norm_i,
 )
-from uplift_engine.learn.forest.honest import (
+from uplift_engine.learn.training.forest.honest import (
     DEEP_SPLIT_ROWS,
     HonestSettings,
     causal_values,
     grow_honest_forest,
 )
-from uplift_engine.learn.forest.leaves import causal_leaf_values, route_stats
-from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
-from uplift_engine.learn.scoring import score_table
+from uplift_engine.learn.training.forest.leaves import causal_leaf_values, route_stats
 from uplift_engine.learn.tree_ensemble import TreeEnsemble, _bayes_debias
 
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)

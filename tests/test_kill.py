@@ -26,7 +26,9 @@ import pyarrow.csv as pacsv
 import pytest
 
 from synthetic import make_campaign, save_bundle
-from uplift_engine.learn import BoosterParams, TLearner, fit_encoder, load_bundle
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import fit_encoder
+from uplift_engine.learn.training import BoosterParams, TLearner
 
 pytestmark = pytest.mark.slow
 UPLIFT = str(Path(sys.executable).parent / "uplift")
@@ -82,7 +84,8 @@ def test_bundle_replaced_under_kill_is_old_or_new(two_bundles, tmp_path: Path) -
     expected = {manifest_sha(old), manifest_sha(new)}
     rng = random.Random(SEED)
     writer = f"""
-        from uplift_engine.learn import load_bundle, write_bundle
+        from uplift_engine.learn import load_bundle
+        from uplift_engine.learn.training import write_bundle
         bundles = [load_bundle({str(old)!r}), load_bundle({str(new)!r})]
         i = 0
         while True:
@@ -100,7 +103,7 @@ def test_bundle_replaced_under_kill_is_old_or_new(two_bundles, tmp_path: Path) -
         bundle = load_bundle(target)  # whole: every checksum verified
         assert bundle.offers == ["cash", "fee"]
         assert manifest_sha(target) in expected
-    from uplift_engine.learn import write_bundle
+    from uplift_engine.learn.training import write_bundle
 
     loaded = load_bundle(new)  # the next run replaces the target and sweeps what kills left
     write_bundle(loaded.manifest, loaded.graph, target, overwrite=True)
@@ -143,7 +146,7 @@ def test_plan_csv_and_its_metadata_stay_together_under_kill(tmp_path: Path) -> N
     target = tmp_path / "plan.csv"
     writer = f"""
         import numpy as np, pyarrow as pa
-        from uplift_engine.decide.plan import plan_table, write_plan
+        from uplift_engine.decide.planning.plan import plan_table, write_plan
         plans = []
         for budget, n in ((100.0, 3), (250.0, 5)):
             table = plan_table(pa.array(np.arange(n)), "customer_id", ["cash"],
@@ -157,7 +160,7 @@ def test_plan_csv_and_its_metadata_stay_together_under_kill(tmp_path: Path) -> N
                 print("ready", flush=True)
             i += 1
     """
-    from uplift_engine.decide.plan import read_plan
+    from uplift_engine.decide.planning.plan import read_plan
 
     rng = random.Random(SEED)
     for _ in range(10):
@@ -168,7 +171,7 @@ def test_plan_csv_and_its_metadata_stay_together_under_kill(tmp_path: Path) -> N
         table, meta = read_plan(target)
         assert table.num_rows == meta["rows"]
         assert sum(table.column("expected_cost").to_pylist()) == pytest.approx(meta["budget"])
-    from uplift_engine.decide.plan import write_plan
+    from uplift_engine.decide.planning.plan import write_plan
 
     write_plan(table, meta, target)  # the next run sweeps what the killed writers left
     assert leftovers(tmp_path) == []

@@ -7,7 +7,7 @@ import pytest
 
 from synthetic import make_campaign
 from uplift_engine.errors import DataError
-from uplift_engine.learn import LEARNERS, BoosterParams
+from uplift_engine.learn.training import LEARNERS, BoosterParams
 
 FAST = BoosterParams(n_estimators=150, learning_rate=0.1, threads=2)
 NAMES = sorted(LEARNERS)
@@ -112,7 +112,7 @@ def test_unfitted_learner_says_so():
     [(20_000, None, 0.05), (120_000, None, 0.1), (120_000, 0.03, 0.03)],
 )
 def test_default_learning_rate_follows_the_rows_a_booster_is_fitted_on(rows, given, expected):
-    from uplift_engine.learn.boosting import fit_booster, model_text
+    from uplift_engine.learn.training.boosting import fit_booster, model_text
 
     data = make_campaign(n=rows, seed=2)
     params = BoosterParams(n_estimators=3, early_stopping_rounds=0, learning_rate=given)

@@ -24,7 +24,7 @@ from test_features import DAY, customers_table, events_table
 from test_spark_engine import assert_same_table, spark  # noqa: F401 - the session fixture
 from uplift_engine.cli.features_offline import build
 from uplift_engine.features import CAMPAIGN_FEATURES
-from uplift_engine.features.engines import build_training_sets
+from uplift_engine.features.offline.engines import build_training_sets
 from uplift_engine.lake import layout, read_table
 
 CAMPAIGN = "c2026q4"

@@ -10,14 +10,20 @@ import pytest
 from isolation import TRAINING_STACK, run_without
 from synthetic import make_campaign, save_bundle
 from uplift_engine.errors import ConfigError
-from uplift_engine.learn import BoosterParams, fit_encoder, load_bundle
-from uplift_engine.learn.forest import CausalForest
-from uplift_engine.learn.forest.binning import fit_bins
-from uplift_engine.learn.forest.builder import GrownTree, GrowSpec, assemble, grow
-from uplift_engine.learn.forest.criteria import REGRESSION, REGRESSION_SLOTS, regression_gain
-from uplift_engine.learn.forest.honest import regression_values
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import fit_encoder
 from uplift_engine.learn.graph import ScoringGraph, Term
-from uplift_engine.learn.meta_learners import LEARNERS, DRLearner, RLearner, TLearner
+from uplift_engine.learn.training import BoosterParams, DRLearner, RLearner, TLearner
+from uplift_engine.learn.training.forest import CausalForest
+from uplift_engine.learn.training.forest.binning import fit_bins
+from uplift_engine.learn.training.forest.builder import GrownTree, GrowSpec, assemble, grow
+from uplift_engine.learn.training.forest.criteria import (
+    REGRESSION,
+    REGRESSION_SLOTS,
+    regression_gain,
+)
+from uplift_engine.learn.training.forest.honest import regression_values
+from uplift_engine.learn.training.registry import LEARNERS
 from uplift_engine.learn.tree_ensemble import TreeEnsemble, _bayes_debias
 
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)
@@ -374,8 +380,8 @@ def test_marginal_nuisance_is_the_arm_weighted_outcome():
     # Revenue campaign, arms drawn 0.3/0.4/0.3: the cross-fitted marginal model m(x) (the joint
     # causal forest's Ŷ) tracks E[y | x] = Σ_a e_a·μ_a(x) of the truth as closely as the
     # composite of the per-arm models does, and the propensities are the design's shares.
-    from uplift_engine.learn.base import validate_training_data
-    from uplift_engine.learn.nuisance import fit_nuisances
+    from uplift_engine.learn.training.base import validate_training_data
+    from uplift_engine.learn.training.nuisance import fit_nuisances
 
     camp = make_campaign(20_000, seed=4, kind="revenue")
     data = validate_training_data(camp.X, camp.treatment, camp.y, categorical=[5])

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from uplift_engine.cli.main import app
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.lake import read_table, resolve, write_table
 from uplift_engine.learn import load_bundle
 

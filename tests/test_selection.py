@@ -14,7 +14,8 @@ from uplift_engine.evaluate import select_learner, truth_matrix
 from uplift_engine.evaluate.selection import cross_fitted_effects
 from uplift_engine.lake import read_table
 from uplift_engine.lake.layout import expected_column
-from uplift_engine.learn import ArmSet, BoosterParams, CampaignData, assign_roles, prepare_campaign
+from uplift_engine.learn.data import ArmSet, CampaignData, assign_roles, encode_campaign
+from uplift_engine.learn.training import BoosterParams
 
 CANDIDATES = ("s_learner", "t_learner", "uplift_forest")
 FAST = BoosterParams(n_estimators=80, learning_rate=0.1, threads=2)
@@ -76,7 +77,7 @@ def test_revenue_selection_ranks_candidates_by_their_true_error(lake):
         propensity=None,
         exclude=("converted",),
     )
-    data = prepare_campaign(table, roles, "control")
+    data = encode_campaign(table, roles, "control")
     arms = list(data.arms.names)
     truth = read_table(lake / "truth" / "campaign_truth")
     expected = truth_matrix(data.ids, "customer_id", truth, "revenue", arms, column=expected_column)

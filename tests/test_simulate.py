@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -494,7 +495,7 @@ def test_classify_applies_the_thresholds() -> None:
     ],
 )  # fmt: skip
 def test_bad_config_raises_config_error_naming_the_field(data: dict, field: str) -> None:
-    with pytest.raises(ConfigError, match=f"field '{field}'") as info:
+    with pytest.raises(ConfigError, match=rf"simulation config: {re.escape(field)}: ") as info:
         SimulationConfig(**data)
     assert info.value.field == field
 

@@ -18,10 +18,10 @@ import pytest
 
 from conftest import require
 from test_features import ARMS, DAY, EXTRA, T0, events_table, one_customer_lake, write_lake
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.features import CAMPAIGN_FEATURES, EventSource, FeatureSpec
-from uplift_engine.features.engines import build_training_sets, choose_engine, input_bytes
+from uplift_engine.features.offline.engines import build_training_sets, choose_engine, input_bytes
 from uplift_engine.lake import layout, read_table
 from uplift_engine.lake.validate import CHECKS
 

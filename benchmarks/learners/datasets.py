@@ -100,7 +100,7 @@ def _shares(treatment: np.ndarray, n_arms: int) -> np.ndarray:
 
 def _simulated_lake(n: int, work: Path, seed: int) -> str:
     """Simulate the bank once per size and seed, and build its campaign table."""
-    from uplift_engine.features import build_campaign_table
+    from uplift_engine.features.offline import build_campaign_table
     from uplift_engine.lake import layout
     from uplift_engine.simulate import SimulationConfig, simulate_bank
 
@@ -116,12 +116,12 @@ def _simulator(outcome: str, other: str) -> Callable[[int, Path, int], Raw]:
     def make(n: int, work: Path, seed: int) -> Raw:
         from uplift_engine.evaluate import truth_matrix
         from uplift_engine.lake import layout, read_table
-        from uplift_engine.learn import assign_roles, prepare_campaign
+        from uplift_engine.learn.data import assign_roles, encode_campaign
 
         lake = _simulated_lake(n, work, seed)
         table = read_table(f"{lake}/{layout.campaign_table_path(CAMPAIGN)}")
         roles = assign_roles(table, treatment="arm", outcome=outcome, exclude=(other,))
-        data = prepare_campaign(table, roles, "control")
+        data = encode_campaign(table, roles, "control")
         arms = list(data.arms.names)
         truth_table = read_table(f"{lake}/{layout.TRUTH}")
         truth = truth_matrix(data.ids, str(roles.id_column), truth_table, outcome, arms, CAMPAIGN)
@@ -282,7 +282,7 @@ def _impute(X: np.ndarray) -> tuple[np.ndarray, int]:
 
 def prepare(name: str, n: int, seed: int, work: Path) -> Path:
     """Generate, split and save one dataset (once: an existing folder is reused)."""
-    from uplift_engine.learn import holdout_split
+    from uplift_engine.learn.data import holdout_split
 
     folder = work / "data" / dataset_id(name, n, seed)
     if (folder / "meta.json").exists():

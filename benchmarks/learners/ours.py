@@ -45,7 +45,7 @@ class OurLearner(Contender):
         self.kwargs = kwargs
 
     def _build(self, name: str, kwargs: dict[str, Any]) -> Any:
-        from uplift_engine.learn import LEARNERS, BoosterParams
+        from uplift_engine.learn.training import LEARNERS, BoosterParams
 
         return LEARNERS[name](params=BoosterParams(threads=self.threads), seed=self.seed, **kwargs)
 
@@ -80,7 +80,7 @@ class OurBootstrap(OurLearner):
     bootstrap`` builds it: the learner plus ``BOOTSTRAP_REPLICATES`` refits on resamples."""
 
     def _build(self, name: str, kwargs: dict[str, Any]) -> Any:
-        from uplift_engine.learn.bootstrap import BootstrapIntervals
+        from uplift_engine.learn.training.bootstrap import BootstrapIntervals
 
         inner = super()._build(name, kwargs)
         return BootstrapIntervals(inner, n_replicates=BOOTSTRAP_REPLICATES, seed=self.seed)
@@ -96,7 +96,8 @@ class OurAuto(OurLearner):
         import pyarrow as pa
 
         from uplift_engine.evaluate import select_learner
-        from uplift_engine.learn import ArmSet, BoosterParams, CampaignData
+        from uplift_engine.learn.data import ArmSet, CampaignData
+        from uplift_engine.learn.training import BoosterParams
         from uplift_engine.pipeline.train import AUTO_CANDIDATES
 
         data = CampaignData(
@@ -122,7 +123,7 @@ class OurAuto(OurLearner):
 
 def cells(ds_meta: dict[str, Any]) -> list[Cell]:
     """Every learner of ours for a dataset, in ``LEARNERS`` order, then ``auto``."""
-    from uplift_engine.learn import LEARNERS
+    from uplift_engine.learn.training import LEARNERS
 
     binary = ds_meta["outcome"] == "binary"
     out = []
@@ -202,7 +203,7 @@ def forest_size() -> str:
 
 def uplift_forest_params() -> dict[str, Any]:
     """Trees, depth and leaf sizes of our uplift forest (its defaults), or causalml-like ones."""
-    from uplift_engine.learn import LEARNERS
+    from uplift_engine.learn.training import LEARNERS
 
     keys = (
         "n_trees",
@@ -222,7 +223,7 @@ def uplift_forest_params() -> dict[str, Any]:
 
 def causal_forest_trees() -> int:
     """Our causal forest's default number of trees (EconML's default 100 when we have none)."""
-    from uplift_engine.learn import LEARNERS
+    from uplift_engine.learn.training import LEARNERS
 
     cls = LEARNERS.get(CAUSAL_FOREST)
     if cls is None:

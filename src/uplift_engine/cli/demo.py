@@ -20,18 +20,19 @@ from uplift_engine.cli.console import steps
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.simulate import run_simulation
 from uplift_engine.cli.summary import describe_evaluation
-from uplift_engine.config import load_settings
-from uplift_engine.decide import load_economics, load_policy, plan_campaign, write_plan
-from uplift_engine.decide.baselines import top_k
-from uplift_engine.decide.campaign import CampaignPlan
+from uplift_engine.config.settings import load_settings
 from uplift_engine.decide.economics import offer_figures
-from uplift_engine.decide.problem import chosen
+from uplift_engine.decide.planning import load_economics, load_policy, plan_campaign, write_plan
+from uplift_engine.decide.planning.baselines import top_k
+from uplift_engine.decide.planning.campaign import CampaignPlan
+from uplift_engine.decide.solver.problem import chosen
 from uplift_engine.errors import UserInputError
 from uplift_engine.evaluate import evaluate_uplift, truth_matrix
 from uplift_engine.lake import layout, read_table, write_table
-from uplift_engine.learn import ArmSet, load_bundle, score_table, write_scores
-from uplift_engine.learn.dataset import outcome_values
-from uplift_engine.learn.scoring import predict_batched
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import ArmSet, score_table, write_scores
+from uplift_engine.learn.data.dataset import outcome_values
+from uplift_engine.learn.data.scoring import predict_batched
 from uplift_engine.pipeline.train import TrainOptions, TrainResult, train_bundle
 
 MARKER = ".uplift-demo"

@@ -10,16 +10,17 @@ import typer
 from uplift_engine.cli.console import print_json, steps
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.summary import describe_evaluation
-from uplift_engine.config import load_settings
+from uplift_engine.config.settings import load_settings
 from uplift_engine.errors import DataError
 from uplift_engine.evaluate import evaluate_uplift, truth_matrix
 from uplift_engine.evaluate.truth_table import has_conditional_truth
 from uplift_engine.lake import check_file_target, read_table, resolve
 from uplift_engine.lake.layout import expected_column
-from uplift_engine.learn import ArmSet, load_bundle
-from uplift_engine.learn.dataset import outcome_values, propensity_matrix
-from uplift_engine.learn.roles import ROW_ID
-from uplift_engine.learn.scoring import predict_batched
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import ArmSet
+from uplift_engine.learn.data.dataset import outcome_values, propensity_matrix
+from uplift_engine.learn.data.roles import ROW_ID
+from uplift_engine.learn.data.scoring import predict_batched
 
 
 @user_errors

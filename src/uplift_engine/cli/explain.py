@@ -2,7 +2,8 @@
 
 Every input is checked (output format, feature columns, id column, customer ids) before any
 model work, and nothing is written unless all of it holds; the file goes through the lake
-(atomic, local or ``s3://``) in the schema of :mod:`uplift_engine.learn.explain_io`.
+(atomic, local or ``s3://``) in the schema of
+:mod:`uplift_engine.learn.explain.files`.
 """
 
 from __future__ import annotations
@@ -16,24 +17,24 @@ import typer
 
 from uplift_engine.cli.console import print_json, steps
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.config import load_settings
+from uplift_engine.config.settings import load_settings
 from uplift_engine.errors import DataError, quote_values
 from uplift_engine.lake import check_table_target, read_table
 from uplift_engine.learn import load_bundle
 from uplift_engine.learn.bundle import Bundle
-from uplift_engine.learn.explain import (
+from uplift_engine.learn.data.roles import ROW_ID
+from uplift_engine.learn.explain.contributions import (
     FeatureImportance,
     OfferDrivers,
     explain_bundle,
     global_importance,
     top_drivers,
 )
-from uplift_engine.learn.explain_io import (
+from uplift_engine.learn.explain.files import (
     EXPLANATIONS_SCHEMA_VERSION,
     ExplanationsMeta,
     write_importance,
 )
-from uplift_engine.learn.roles import ROW_ID
 
 
 @user_errors

@@ -8,7 +8,7 @@ import typer
 
 from uplift_engine.cli.console import print_json
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.config import load_settings
+from uplift_engine.config.settings import load_settings
 from uplift_engine.errors import UserInputError
 
 
@@ -39,7 +39,7 @@ def build(
     Writes one row per valid assignment (customers without history get 0 counts and null
     averages) to LAKE/curated/campaign_table/<campaign>/, on DuckDB or Spark.
     """
-    from uplift_engine.features.engines import build_training_sets
+    from uplift_engine.features.offline.engines import build_training_sets
     from uplift_engine.lake import check_folder_target, resolve
 
     settings = load_settings(config)

@@ -1,7 +1,7 @@
 """``uplift features materialize | ingest | check``: the online side of the feature store.
 
 Thin commands over :mod:`uplift_engine.features.online`, :mod:`~uplift_engine.features.streaming`
-and :mod:`~uplift_engine.features.consistency`; the store is the one of the settings
+and :mod:`~uplift_engine.features.offline.consistency`; the store is the one of the settings
 (``online_store``: SQLite by default, Redis), the lake the one of ``--lake`` or the settings.
 """
 
@@ -17,7 +17,8 @@ import typer
 
 from uplift_engine.cli.console import print_json
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.config import Settings, load_settings
+from uplift_engine.config import OnlineStoreConfig, SQLiteOnlineStore
+from uplift_engine.config.settings import Settings, load_settings
 from uplift_engine.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def materialize(
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Put every customer's batch features (as of the lake's latest event, or --as-of) online."""
-    from uplift_engine.features.online import materialize as run
+    from uplift_engine.features.offline import materialize as run
     from uplift_engine.features.online import open_store
 
     settings = load_settings(config)
@@ -156,7 +157,7 @@ def check(
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Compare online feature values with the offline computation; exit 1 on any skew."""
-    from uplift_engine.features.consistency import check_consistency
+    from uplift_engine.features.offline.consistency import check_consistency
     from uplift_engine.features.online import open_store
 
     settings = load_settings(config)
@@ -196,19 +197,17 @@ def _lake(lake: str | None, settings: Settings) -> str:
     return lake or settings.lake.uri
 
 
-def _store_config(settings: Settings, lake: str | None) -> Any:
+def _store_config(settings: Settings, lake: str | None) -> OnlineStoreConfig:
     """The settings' online store; a SQLite file not set explicitly lives in ``--lake``'s folder."""
-    from uplift_engine.config.settings import SQLiteOnlineStore
-
     store = settings.online_store
-    explicit = "path" in store.model_fields_set or "online_store" in settings.model_fields_set
+    explicit = "online_store" in settings.model_fields_set
     if isinstance(store, SQLiteOnlineStore) and lake and "://" not in lake and not explicit:
         return SQLiteOnlineStore(path=str(Path(lake) / "online.sqlite"))
     return store
 
 
 def _registry(definitions: str | None) -> FeatureRegistry:
-    from uplift_engine.features.registry import default_registry, load_registry
+    from uplift_engine.features import default_registry, load_registry
 
     return load_registry(definitions) if definitions else default_registry()
 

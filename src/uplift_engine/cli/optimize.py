@@ -11,20 +11,20 @@ import typer
 
 from uplift_engine.cli.console import print_json, steps
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.config import load_settings
-from uplift_engine.decide import (
+from uplift_engine.config.settings import load_settings
+from uplift_engine.decide.planning import (
     budget_frontier,
     load_economics,
     load_policy,
     plan_campaign,
-    prepare_campaign,
+    prepare_plan,
     read_id_list,
     write_plan,
 )
-from uplift_engine.decide.optimizer import METHODS
+from uplift_engine.decide.solver.optimizer import METHODS
 from uplift_engine.errors import UserInputError
 from uplift_engine.lake import check_table_target, read_table, write_table
-from uplift_engine.learn.scores import read_scores
+from uplift_engine.learn.data.scores_files import read_scores
 
 
 @user_errors
@@ -123,7 +123,7 @@ def optimize(
             prep = (
                 plan.prepared
                 if plan is not None
-                else prepare_campaign(table, meta, eco, budget=math.inf, **common)
+                else prepare_plan(table, meta, eco, budget=math.inf, **common)
             )
             curve = budget_frontier(
                 prep.problem, points=frontier_points, max_budget=frontier_max, seed=seed

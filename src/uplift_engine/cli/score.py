@@ -8,9 +8,10 @@ import typer
 
 from uplift_engine.cli.console import split_list, steps
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.config import load_settings
+from uplift_engine.config.settings import load_settings
 from uplift_engine.lake import check_table_target, read_table
-from uplift_engine.learn import load_bundle, score_table, write_scores
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import score_table, write_scores
 
 
 @user_errors

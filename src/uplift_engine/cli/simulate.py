@@ -8,7 +8,7 @@ import typer
 
 from uplift_engine.cli.console import bar, print_json, steps
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.config import load_settings
+from uplift_engine.config.settings import load_settings
 
 
 @user_errors
@@ -64,7 +64,7 @@ def run_simulation(
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Simulate, then build the campaign tables; returns a JSON-ready summary."""
-    from uplift_engine.features import build_campaign_tables
+    from uplift_engine.features.offline import build_campaign_tables
     from uplift_engine.lake import check_folder_target, resolve
     from uplift_engine.lake.generations import writing
     from uplift_engine.simulate import SimulationConfig, load_simulation_config, simulate_bank

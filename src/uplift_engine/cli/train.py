@@ -9,9 +9,9 @@ import typer
 from uplift_engine.cli.console import print_json, split_list, steps
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.summary import describe_training
-from uplift_engine.config import load_settings
+from uplift_engine.config.settings import load_settings
 from uplift_engine.lake import read_table
-from uplift_engine.learn.arms import parse_arm_map
+from uplift_engine.learn.data.arms import parse_arm_map
 from uplift_engine.pipeline.learner_settings import parse_pairs
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
 

@@ -12,15 +12,16 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from uplift_engine.config.files import read_mapping
-from uplift_engine.errors import ConfigError
+from uplift_engine.config.stores import RedisOnlineStore, SQLiteOnlineStore
+from uplift_engine.config.strict import StrictModel, config_error
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(StrictModel):
+    what = "setting"
 
 
 class LocalLake(_Strict):
@@ -31,12 +32,10 @@ class LocalLake(_Strict):
 
 
 class S3Lake(_Strict):
-    """A lake under an ``s3://bucket/prefix`` URI; ``endpoint_url`` for S3-compatible servers."""
+    """A lake under an ``s3://bucket/prefix`` URI (reached by the settings' ``s3_*`` fields)."""
 
     type: Literal["s3"] = "s3"
     uri: str
-    region: str = "ap-southeast-1"
-    endpoint_url: str | None = None
 
     @field_validator("uri")
     @classmethod
@@ -44,21 +43,6 @@ class S3Lake(_Strict):
         if not value.startswith("s3://"):
             raise ValueError(f"an S3 lake needs an s3://bucket/prefix URI, got {value!r}")
         return value
-
-
-class SQLiteOnlineStore(_Strict):
-    """Online features in a SQLite file (the embedded default)."""
-
-    type: Literal["sqlite"] = "sqlite"
-    path: str = "./lake/online.sqlite"
-
-
-class RedisOnlineStore(_Strict):
-    """Online features in Redis (production)."""
-
-    type: Literal["redis"] = "redis"
-    url: str = "redis://127.0.0.1:6379/0"
-    key_prefix: str = "uplift:"
 
 
 _DURATION = re.compile(r"^\d+[dhms]$")
@@ -133,6 +117,4 @@ def load_settings(path: str | Path | None = None) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting {where!r}: {first['msg']}", field=where) from exc
+        raise config_error(exc, "setting") from exc

@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from uplift_engine.config.records import from_mapping
 from uplift_engine.decide.economics import Economics, offer_figures
 from uplift_engine.decide.guardrails import row_guardrails
 from uplift_engine.decide.policy import CompiledPolicy, Policy
@@ -72,12 +73,12 @@ class Decider:
         """A decider from a plan file's metadata (economics, policy, value and prices)."""
         policy = meta.get("policy")
         return cls(
-            Economics.model_validate(meta["economics"]),
+            from_mapping(Economics, meta["economics"]),
             control=meta["control"],
             outcome_kind=meta.get("outcome_kind"),
             value=meta.get("value"),
             value_col=meta.get("value_col"),
-            policy=None if policy is None else Policy.model_validate(policy).compiled(),
+            policy=None if policy is None else from_mapping(Policy, policy).compiled(),
             dnc=dnc,
             id_column=meta["id_column"],
             prices=meta["optimizer"]["prices"],

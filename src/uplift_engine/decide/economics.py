@@ -13,90 +13,86 @@ customer (floats):
   profit = ``margin_rate · (r_k − r_0) − cost_rate · max(r_k, 0) − contact_cost``.
 
 The budget constrains the expected cost; profit is *incremental* (against no offer).
+
+The economics are records (:mod:`uplift_engine.config.records`): declared once here, validated
+from a file by :func:`uplift_engine.decide.planning.load_economics`, rebuilt from a plan's
+metadata on the request corridor (NumPy at most).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from annotated_types import Ge, Le, MinLen
 
-from uplift_engine.config import Settings
-from uplift_engine.decide.files import load_mapping, validation_message
+from uplift_engine.config.records import STRICT
 from uplift_engine.errors import ConfigError
 from uplift_engine.learn.scores import arm_name
 from uplift_engine.limits import MAX_AMOUNT
 
 ArrayOrFloat = TypeVar("ArrayOrFloat", np.ndarray, float)
+Amount = Annotated[float, Ge(0), Le(MAX_AMOUNT)]
+"""Money: a finite number from 0 to :data:`~uplift_engine.limits.MAX_AMOUNT`."""
+Share = Annotated[float, Ge(0), Le(1)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class OfferEconomics(_Strict):
+@dataclass(frozen=True)
+class OfferEconomics:
     """One offer's costs and optional caps."""
 
-    contact_cost: float = Field(
-        ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
-        description="Paid for every customer who gets the offer.",
-    )  # fmt: skip
-    redemption_cost: float | None = Field(
-        default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False,
-        description="Binary outcome: paid for every conversion under offer.",
-    )  # fmt: skip
-    cost_rate: float | None = Field(
-        default=None, ge=0, le=1, description="Continuous outcome: share of revenue given back."
-    )
-    max_customers: int | None = Field(default=None, ge=0)
-    max_budget: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+    contact_cost: Amount
+    """Paid for every customer who gets the offer."""
+    redemption_cost: Amount | None = None
+    """Binary outcome: paid for every conversion under the offer."""
+    cost_rate: Share | None = None
+    """Continuous outcome: the share of revenue given back."""
+    max_customers: Annotated[int, Ge(0)] | None = None
+    max_budget: Amount | None = None
 
 
-class ShareBounds(_Strict):
+@dataclass(frozen=True)
+class ShareBounds:
     """Minimum and maximum share of the treated customers that a segment may take."""
 
-    min: float = Field(default=0.0, ge=0, le=1)
-    max: float = Field(default=1.0, ge=0, le=1)
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+    min: Share = 0.0
+    max: Share = 1.0
 
-    @model_validator(mode="after")
-    def _ordered(self) -> ShareBounds:
+    def __post_init__(self) -> None:
         if self.min > self.max:
             raise ValueError(f"min share {self.min} is above max share {self.max}")
-        return self
 
 
-class SegmentShares(_Strict):
+@dataclass(frozen=True)
+class SegmentShares:
     """Share limits per value of a segment column (e.g. ``segment: {priority: {max: 0.3}}``)."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
     column: str
     shares: dict[str, ShareBounds]
 
-    @field_validator("shares", mode="before")
-    @classmethod
-    def _names(cls, value: Any) -> Any:
-        return {arm_name(k): v for k, v in value.items()} if isinstance(value, dict) else value
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shares", {arm_name(k): v for k, v in self.shares.items()})
 
 
-class Economics(_Strict):
+@dataclass(frozen=True)
+class Economics:
     """The economics file: offers with costs and caps, optional segment shares."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+    offers: Annotated[dict[str, OfferEconomics], MinLen(1)]
     control: str | None = None
     outcome: Literal["binary", "continuous"] | None = None
-    margin_rate: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    offers: dict[str, OfferEconomics] = Field(min_length=1)
+    margin_rate: Annotated[float, Ge(0)] | None = None
     segments: SegmentShares | None = None
 
-    @field_validator("offers", mode="before")
-    @classmethod
-    def _offer_names(cls, value: Any) -> Any:
-        return {arm_name(k): v for k, v in value.items()} if isinstance(value, dict) else value
-
-    @field_validator("control", mode="before")
-    @classmethod
-    def _control_name(cls, value: Any) -> Any:
-        return None if value is None else arm_name(value)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "offers", {arm_name(k): v for k, v in self.offers.items()})
+        if self.control is not None:
+            object.__setattr__(self, "control", arm_name(self.control))
 
     def outcome_kind(self, scores_kind: str | None) -> str:
         """``"binary"`` or ``"continuous"``, checked against what the scores say."""
@@ -134,22 +130,6 @@ class Economics(_Strict):
                     field="margin_rate",
                 )
         return kind
-
-
-def load_economics(
-    source: str | Path | dict[str, Any], settings: Settings | None = None
-) -> Economics:
-    """Read an economics file (YAML or JSON, local or s3://) or validate a mapping."""
-    if isinstance(source, dict):
-        data: Any = source
-        where = "economics"
-    else:
-        where = f"economics file {str(source)!r}"
-        data = load_mapping(source, settings, where)
-    try:
-        return Economics.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(where, exc), field="economics") from exc
 
 
 def binary_cost(p_k: ArrayOrFloat, contact: float, redemption: float) -> ArrayOrFloat:

@@ -14,72 +14,26 @@ each option remembers the first guardrail that removed it:
 5. ``rule:<name>`` — an eligibility rule does not hold (a missing answer counts as not holding).
 
 A customer left with no option is *excluded*; ``excluded_by`` lists the reasons that removed
-their options (``;``-separated, in the order above). The same logic runs over whole columns
-(:func:`apply_guardrails`) and over one customer (:func:`row_guardrails`), with equal results.
+their options (``;``-separated, in the order above). The same logic runs over one customer here
+(:func:`row_guardrails`, the request corridor: standard library) and over whole columns
+(:func:`uplift_engine.decide.planning.apply_guardrails`), with equal results.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
-from uplift_engine.decide.columns import ColumnSource
 from uplift_engine.decide.policy import CompiledPolicy
-from uplift_engine.errors import ConfigError
 from uplift_engine.learn.scores import uplift_column
 
 DNC, PROTECTED, HARM = "dnc", "protected", "harm"
 MAX_RULES = 60  # reasons are bits of one int64 per customer
 
 
-@dataclass(frozen=True)
-class Effects:
-    """Estimated effects per offer, ``(K, n)``; ``lower``/``upper`` NaN where there is none."""
-
-    point: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-
-    @classmethod
-    def from_scores(cls, scores: pa.Table, offers: list[str]) -> Effects:
-        """Read ``uplift_<offer>`` and, when present, ``uplift_<offer>_lower`` / ``_upper``."""
-        n, k = scores.num_rows, len(offers)
-        out = np.empty((3, k, n))
-        for j, offer in enumerate(offers):
-            for i, bound in enumerate((None, "lower", "upper")):
-                name = uplift_column(offer, bound)
-                if name in scores.column_names:
-                    column = scores.column(name).combine_chunks().cast(pa.float64())
-                    out[i, j] = column.to_numpy(zero_copy_only=False)
-                else:
-                    out[i, j] = np.nan
-        return cls(point=out[0], lower=out[1], upper=out[2])
-
-
-@dataclass(frozen=True)
-class Guarded:
-    """What the guardrails left: allowed options and, per customer, why they were excluded."""
-
-    allowed: np.ndarray  # (K, n) bool
-    excluded_code: np.ndarray  # (n,) int32 index into ``labels``; 0 = not excluded
-    labels: tuple[str, ...]  # labels[0] == ''
-    reasons: tuple[str, ...]  # every guardrail that ran, in order
-    customers_excluded: dict[str, int]  # excluded customers per reason
-    options_blocked: dict[str, int]  # (customer, offer) pairs removed first by each reason
-
-    @property
-    def excluded_by(self) -> pa.Array:
-        """Per customer, the reasons that excluded them ('' when an option is left)."""
-        labels = pa.array(self.labels, pa.string())
-        return pa.DictionaryArray.from_arrays(self.excluded_code, labels).cast(pa.string())
-
-
-def _reasons(policy: CompiledPolicy | None) -> list[str]:
+def reasons(policy: CompiledPolicy | None) -> list[str]:
+    """Every guardrail that runs under ``policy``, in order (a reason's bit is its index)."""
     names = [DNC]
     if policy is not None:
         names += [f"contact_cap:{cap.column}" for cap in policy.contact_caps]
@@ -89,70 +43,9 @@ def _reasons(policy: CompiledPolicy | None) -> list[str]:
     return names
 
 
-def _offer_mask(offers: list[str], listed: list[str] | None) -> np.ndarray:
-    return np.array([listed is None or o in listed for o in offers])[:, None]
-
-
-def apply_guardrails(
-    offers: list[str],
-    effects: Effects,
-    source: ColumnSource,
-    policy: CompiledPolicy | None = None,
-    dnc: np.ndarray | None = None,
-) -> Guarded:
-    """Run every guardrail over all customers."""
-    k, n = effects.point.shape
-    if policy is not None and len(policy.eligibility) + len(policy.contact_caps) > MAX_RULES:
-        raise ConfigError(f"a policy may hold at most {MAX_RULES} eligibility rules and caps")
-    blocks: list[np.ndarray] = [
-        np.zeros((1, n), bool) if dnc is None else np.asarray(dnc, bool)[None, :]
-    ]
-    if policy is not None:
-        for cap in policy.contact_caps:
-            contacts = source.get(cap.column).cast(pa.float64()).to_numpy(zero_copy_only=False)
-            capped = np.nan_to_num(np.asarray(contacts, dtype=float), nan=0.0) >= cap.max
-            blocks.append(capped[None, :] & _offer_mask(offers, cap.offers))
-    if policy is not None and policy.protected is not None:
-        rule = policy.protected
-        protected = rule.evaluate(source.gather(rule.columns), n, unknown=True)
-        with np.errstate(invalid="ignore"):
-            blocks.append(protected[None, :] & ~(effects.lower > 0))
-    else:
-        blocks.append(np.zeros((1, n), bool))
-    with np.errstate(invalid="ignore"):
-        has_interval = ~np.isnan(effects.upper)
-        blocks.append(np.where(has_interval, effects.upper < 0, effects.point < 0))
-    if policy is not None:
-        for entry, rule in policy.eligibility:
-            holds = rule.evaluate(source.gather(rule.columns), n, unknown=False)
-            blocks.append(~holds[None, :] & _offer_mask(offers, entry.offers))
-    return _summarise(_reasons(policy), blocks, k, n)
-
-
-def _summarise(reasons: list[str], blocks: list[np.ndarray], k: int, n: int) -> Guarded:
-    first = np.full((k, n), -1, dtype=np.int8)
-    for r, block in enumerate(blocks):
-        if block.any():
-            first[np.broadcast_to(block, (k, n)) & (first < 0)] = r
-    allowed = first < 0
-    excluded = np.flatnonzero(~allowed.any(axis=0))
-    bits = np.zeros(excluded.size, dtype=np.int64)
-    for row in first[:, excluded].astype(np.int64):
-        bits |= np.left_shift(1, row)  # every offer of an excluded customer is blocked
-    codes, inverse = np.unique(bits, return_inverse=True)
-    code = np.zeros(n, dtype=np.int32)
-    code[excluded] = inverse + 1
-    labels = ("", *(_label(reasons, int(c)) for c in codes))
-    customers = {name: int(((bits >> r) & 1).sum()) for r, name in enumerate(reasons)}
-    counts = np.zeros(len(reasons), dtype=np.int64)
-    for row in first:
-        counts += np.bincount(row[row >= 0], minlength=len(reasons))[: len(reasons)]
-    options = {name: int(c) for name, c in zip(reasons, counts, strict=True)}
-    return Guarded(allowed, code, labels, tuple(reasons), customers, options)
-
-
-def _label(reasons: list[str], bits: int) -> str:
-    return ";".join(name for r, name in enumerate(reasons) if bits >> r & 1)
+def label(names: list[str], bits: int) -> str:
+    """The ``excluded_by`` text of a set of reasons (bit ``r`` = ``names[r]``)."""
+    return ";".join(name for r, name in enumerate(names) if bits >> r & 1)
 
 
 def row_guardrails(
@@ -163,11 +56,11 @@ def row_guardrails(
     id_column: str | None = None,
 ) -> tuple[list[bool], str]:
     """Run every guardrail for one customer: allowed per offer, and ``excluded_by``."""
-    reasons = _reasons(policy)
+    names = reasons(policy)
     first: list[int | None] = [None] * len(offers)
 
     def block(reason: str, which: list[bool]) -> None:
-        r = reasons.index(reason)
+        r = names.index(reason)
         for j, hit in enumerate(which):
             if hit and first[j] is None:
                 first[j] = r
@@ -204,7 +97,7 @@ def row_guardrails(
     bits = 0
     for f in first:
         bits |= 1 << (f or 0)  # every offer is blocked here, so f is never None
-    return allowed, _label(reasons, bits)
+    return allowed, label(names, bits)
 
 
 def _number(value: Any) -> float | None:

@@ -14,69 +14,63 @@ Example (YAML or JSON)::
 
 Invariant: every rule is compiled when the policy is loaded, so a syntax error surfaces before
 any data is read, and each rule carries a name that the errors and the plan's ``excluded_by``
-use (``rule:<name>``).
+use (``rule:<name>``). The policy is a record (:mod:`uplift_engine.config.records`): declared
+once here, validated from a file by :func:`uplift_engine.decide.planning.load_policy`, rebuilt
+from a plan's metadata on the request corridor (standard library).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from annotated_types import Ge, MinLen
 
-from uplift_engine.config import Settings
-from uplift_engine.decide.expressions import Rule, compile_rule
-from uplift_engine.decide.files import load_mapping, validation_message
+from uplift_engine.config.records import STRICT
+from uplift_engine.decide.rules import Rule, compile_rule
 from uplift_engine.errors import ConfigError
 from uplift_engine.learn.scores import arm_name
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _names(offers: list[str] | None) -> list[str] | None:
+    return None if offers is None else [arm_name(v) for v in offers]
 
 
-def _names(value: Any) -> Any:
-    return [arm_name(v) for v in value] if isinstance(value, list) else value
-
-
-class EligibilityRule(_Strict):
+@dataclass(frozen=True)
+class EligibilityRule:
     """Customers may get ``offers`` (all when None) only where ``when`` holds."""
 
-    name: str = Field(min_length=1)
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
+    name: Annotated[str, MinLen(1)]
     when: str
     offers: list[str] | None = None
 
-    _offer_names = field_validator("offers", mode="before")(_names)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "offers", _names(self.offers))
 
 
-class ContactCap(_Strict):
+@dataclass(frozen=True)
+class ContactCap:
     """Customers whose ``column`` (recent contacts) is already ≥ ``max`` get no offer."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
     column: str
-    max: float = Field(ge=0)
+    max: Annotated[float, Ge(0)]
     offers: list[str] | None = None
 
-    _offer_names = field_validator("offers", mode="before")(_names)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "offers", _names(self.offers))
 
 
-class Policy(_Strict):
+@dataclass(frozen=True)
+class Policy:
     """A policy file, validated."""
 
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
     dnc: str | None = None
     protected: str | None = None
-    eligibility: list[EligibilityRule] = Field(default_factory=list)
-    contact_caps: list[ContactCap] = Field(default_factory=list)
-
-    @field_validator("eligibility", mode="before")
-    @classmethod
-    def _mapping_form(cls, value: Any) -> Any:
-        """Accept ``{name: "rule"}`` or ``{name: {when, offers}}`` as well as a list."""
-        if isinstance(value, dict):
-            return [
-                {"name": str(k), "when": v} if isinstance(v, str) else {"name": str(k), **v}
-                for k, v in value.items()
-            ]
-        return value
+    eligibility: list[EligibilityRule] = field(default_factory=list)
+    contact_caps: list[ContactCap] = field(default_factory=list)
 
     def compiled(self) -> CompiledPolicy:
         """The policy with its rules parsed."""
@@ -139,14 +133,11 @@ class CompiledPolicy:
                 )
 
 
-def load_policy(
-    source: str | Path | dict[str, Any], settings: Settings | None = None
-) -> CompiledPolicy:
-    """Read and compile a policy file (YAML or JSON, local or s3://) or a mapping."""
-    where = "policy" if isinstance(source, dict) else f"policy file {str(source)!r}"
-    data = source if isinstance(source, dict) else load_mapping(source, settings, where)
-    try:
-        policy = Policy.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(validation_message(where, exc), field="policy") from exc
-    return policy.compiled()
+def eligibility_entries(value: Any) -> Any:
+    """``{name: "rule"}`` or ``{name: {when, offers}}`` as the list of entries it stands for."""
+    if isinstance(value, dict):
+        return [
+            {"name": str(k), "when": v} if isinstance(v, str) else {"name": str(k), **v}
+            for k, v in value.items()
+        ]
+    return value

@@ -42,8 +42,9 @@ import numpy as np
 from uplift_engine.evaluate.bootstrap import bootstrap_interval
 from uplift_engine.evaluate.curves import PairCurves
 from uplift_engine.evaluate.weighting import pair_weights
-from uplift_engine.learn import LEARNERS, BoosterParams, CampaignData
-from uplift_engine.learn.boosting import fit_booster, predict
+from uplift_engine.learn.data import CampaignData
+from uplift_engine.learn.training import LEARNERS, BoosterParams
+from uplift_engine.learn.training.boosting import fit_booster, predict
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 """Resample counts (b, n) → one score per resample (b,)."""

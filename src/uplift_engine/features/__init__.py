@@ -1,47 +1,43 @@
-"""Features: declared once (definitions), computed by an engine (DuckDB or Spark), as of a time.
+"""features layer: declared once, computed offline for training and online for deciding.
 
-Names are loaded on first use (PEP 562): the scoring path's online read
-(``uplift_engine.features.online``) does not pay for DuckDB or PyArrow it never uses.
+This face is the request corridor's (standard library, the online store's client): feature
+declarations (:mod:`.definitions`, :mod:`.request_time`, :class:`FeatureRegistry`), the online
+read (:class:`FeatureReader` over :func:`open_store`) and the stream (:mod:`.streaming`). The
+offline engines — DuckDB, Spark, campaign tables, materialisation — are
+:mod:`uplift_engine.features.offline`'s.
 """
 
-from __future__ import annotations
+from uplift_engine.features.declarations import load_registry, registry_from_dict
+from uplift_engine.features.definitions import (
+    CAMPAIGN_FEATURES,
+    EVENTS,
+    STREAM_FEATURES,
+    EventSource,
+    FeatureSpec,
+    check_specs,
+    markdown_table,
+    parse_window,
+)
+from uplift_engine.features.online import FeatureReader, OnlineStore, open_store
+from uplift_engine.features.registry import FeatureRegistry, default_registry
+from uplift_engine.features.request_time import REQUEST_FEATURES, RequestFeature
 
-from importlib import import_module
-from typing import Any
-
-_EXPORTS = {
-    "CampaignTableSummary": "campaign_table",
-    "build_campaign_table": "campaign_table",
-    "build_campaign_tables": "campaign_table",
-    "campaign_table_schema": "campaign_table",
-    "CAMPAIGN_FEATURES": "definitions",
-    "EVENTS": "definitions",
-    "STREAM_FEATURES": "definitions",
-    "EventSource": "definitions",
-    "FeatureSpec": "definitions",
-    "markdown_table": "definitions",
-    "parse_window": "definitions",
-    "DuckDBEngine": "duckdb_engine",
-    "as_of_bounds": "duckdb_engine",
-    "feature_query": "duckdb_engine",
-    "EngineChoice": "engines",
-    "build_training_sets": "engines",
-    "choose_engine": "engines",
-    "OfflineEngine": "offline",
-    "FeatureRegistry": "registry",
-    "default_registry": "registry",
-    "load_registry": "registry",
-    "REQUEST_FEATURES": "request_time",
-    "RequestFeature": "request_time",
-    "SkewReport": "consistency",
-    "check_consistency": "consistency",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'uplift_engine.features' has no attribute {name!r}")
-    return getattr(import_module(f"uplift_engine.features.{module}"), name)
+__all__ = [
+    "CAMPAIGN_FEATURES",
+    "EVENTS",
+    "REQUEST_FEATURES",
+    "STREAM_FEATURES",
+    "EventSource",
+    "FeatureReader",
+    "FeatureRegistry",
+    "FeatureSpec",
+    "OnlineStore",
+    "RequestFeature",
+    "check_specs",
+    "default_registry",
+    "load_registry",
+    "markdown_table",
+    "open_store",
+    "parse_window",
+    "registry_from_dict",
+]

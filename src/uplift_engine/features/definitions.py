@@ -30,11 +30,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
+from uplift_engine.config.records import STRICT
 from uplift_engine.errors import ConfigError
-from uplift_engine.lake import layout
-from uplift_engine.lake.validate import AMOUNT_TYPES
+from uplift_engine.vocabulary import AMOUNT_TYPES, EVENT_TYPES, EVENTS_DATASET
 
 if TYPE_CHECKING:  # Arrow is imported by the dtype property, not by the serving read path
     import pyarrow as pa
@@ -77,6 +77,8 @@ class EventSource:
     known event types (empty: any non-empty string), ``valued_types`` the types whose events
     must carry every column of ``values`` (numbers ≥ 0); the entity key is an integer.
     """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     name: str
     dataset: str
@@ -122,9 +124,9 @@ class EventSource:
 
 EVENTS = EventSource(
     "events",
-    layout.EVENTS,
+    EVENTS_DATASET,
     values=("amount",),
-    types=layout.EVENT_TYPES,
+    types=EVENT_TYPES,
     valued_types=AMOUNT_TYPES,
     description="The bank's digital events (app, transfers, card, openings, biometrics).",
 )
@@ -134,6 +136,8 @@ EVENTS = EventSource(
 @dataclass(frozen=True)
 class FeatureSpec:
     """One declared feature: what to aggregate, over which events and which window."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     name: str
     source: EventSource

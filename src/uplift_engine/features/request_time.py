@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
+from uplift_engine.config.records import STRICT
 from uplift_engine.errors import ConfigError, DataError
-from uplift_engine.simulate.config import CHANNELS
+from uplift_engine.vocabulary import CHANNELS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,6 +86,8 @@ REQUEST_FUNCTIONS: dict[str, tuple[Callable[[object], RequestValue], str]] = {
 @dataclass(frozen=True)
 class RequestFeature:
     """A feature computed from one field of the request payload by a catalogue function."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = STRICT
 
     name: str
     function: FunctionName

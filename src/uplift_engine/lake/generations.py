@@ -40,7 +40,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import DataError, StorageError
 from uplift_engine.lake.replace import owner_alive, sweep_stale
 from uplift_engine.lake.storage import Location, resolve

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from uplift_engine.vocabulary import EVENT_TYPES as EVENT_TYPES  # the lake's event types
+from uplift_engine.vocabulary import EVENTS_DATASET
+
 CUSTOMERS = "raw/customers"
-EVENTS = "raw/events"
+EVENTS = EVENTS_DATASET
 CAMPAIGNS = "raw/campaigns"
 ASSIGNMENTS = "raw/campaign_assignments"
 OUTCOMES = "raw/campaign_outcomes"
@@ -30,8 +33,6 @@ QUARANTINE = "quarantine"
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-EVENT_TYPES = ("login", "transfer", "card_txn", "account_opening", "biometric_auth")
-"""Digital event types; ``transfer`` and ``card_txn`` carry an amount (VND thousands)."""
 
 CUSTOMERS_SCHEMA = pa.schema(
     [

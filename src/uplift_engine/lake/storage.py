@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import StorageError, UserInputError
 from uplift_engine.lake.replace import staged_folder, sweep_stale, write_file
 

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import DataError, UserInputError
 from uplift_engine.lake.generations import Generation, dataset_files
 from uplift_engine.lake.storage import Location, check_file_target, resolve

@@ -36,18 +36,17 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.types as pat
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import DataError, StorageError, UserInputError
 from uplift_engine.lake import layout
 from uplift_engine.lake.generations import Generation, drop_dataset, writing, writing_dataset
 from uplift_engine.lake.storage import resolve
 from uplift_engine.lake.tables import dataset, write_table
+from uplift_engine.vocabulary import AMOUNT_TYPES, EVENT_TYPES
 
 if TYPE_CHECKING:  # DuckDB is imported when a session opens, not with the lake package
     import duckdb
 
-AMOUNT_TYPES = ("transfer", "card_txn")
-"""Event types that carry an amount (VND thousands); other types have a null amount."""
 
 TS_MIN = "2000-01-01 00:00:00+00"
 TS_MAX = "2100-01-01 00:00:00+00"
@@ -236,7 +235,7 @@ CHECKS: dict[str, Check] = {
         duplicate=Rule("event_id", "duplicate event (one row kept)", ""),
         rules=(
             *_missing("event_id", "customer_id", "type", "ts"),
-            Rule("type", "unknown event type", f"type NOT IN ({_sql_list(layout.EVENT_TYPES)})"),
+            Rule("type", "unknown event type", f"type NOT IN ({_sql_list(EVENT_TYPES)})"),
             _in_range("ts"),
             Rule(
                 "amount",

@@ -1,60 +1,52 @@
-"""Uplift learners behind one estimator interface, and bundles that score on their own.
+"""learn layer: the portable scoring core, the face the request corridor imports.
 
-Names are loaded on first use (PEP 562), so that ``from uplift_engine.learn.bundle import
-load_bundle`` on the scoring path does not import the training modules.
+A bundle (:func:`load_bundle`) is read through a one-method file reader (:mod:`.bundle_files`),
+its features encoded (:class:`FeatureEncoder`) and scored by its graph of boosted models and
+tree ensembles (:class:`ScoringGraph`, :class:`TreeEnsemble`); the scores contract's names are
+:mod:`.scores`'. Every module of this package face imports NumPy and LightGBM at most (boto3 for
+an S3 bundle, CatBoost for a CatBoost model, when used). Training lives in
+:mod:`uplift_engine.learn.training`, campaign data in :mod:`uplift_engine.learn.data`,
+explanations in :mod:`uplift_engine.learn.explain`.
 """
 
-from __future__ import annotations
+from uplift_engine.learn.bundle import Bundle, load_bundle
+from uplift_engine.learn.bundle_files import (
+    BundleFiles,
+    LocalFiles,
+    S3Access,
+    S3Files,
+    bundle_files,
+)
+from uplift_engine.learn.encoding import EncodedFeature, FeatureEncoder
+from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
+from uplift_engine.learn.scores import (
+    INTERVAL_LEVEL,
+    SCORES_SCHEMA_VERSION,
+    ScoresMeta,
+    arm_name,
+    pred_column,
+    uplift_column,
+)
+from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
-from importlib import import_module
-from typing import Any
-
-_EXPORTS = {
-    "ArmSet": "arms",
-    "discover_arms": "arms",
-    "UpliftLearner": "base",
-    "TrainingData": "base",
-    "BoosterParams": "boosting",
-    "BootstrapIntervals": "bootstrap",
-    "Bundle": "bundle",
-    "build_manifest": "bundle",
-    "load_bundle": "bundle",
-    "write_bundle": "bundle",
-    "CampaignData": "dataset",
-    "holdout_split": "dataset",
-    "prepare_campaign": "dataset",
-    "Contributions": "explain",
-    "explain_bundle": "explain",
-    "explain_graph": "explain",
-    "global_importance": "explain",
-    "top_drivers": "explain",
-    "FeatureEncoder": "encoding",
-    "fit_encoder": "encoding",
-    "ScoringGraph": "graph",
-    "LEARNERS": "meta_learners",
-    "DRLearner": "meta_learners",
-    "SLearner": "meta_learners",
-    "TransformedOutcomeLearner": "meta_learners",
-    "TLearner": "meta_learners",
-    "RLearner": "r_learner",
-    "XLearner": "meta_learners",
-    "ColumnRoles": "roles",
-    "assign_roles": "roles",
-    "check_balance": "balance",
-    "ScoresMeta": "scores",
-    "read_scores": "scores",
-    "write_scores": "scores",
-    "score_table": "scoring",
-    "CausalForest": "forest",
-    "UpliftForest": "forest",
-    "TreeEnsemble": "tree_ensemble",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'uplift_engine.learn' has no attribute {name!r}")
-    return getattr(import_module(f"uplift_engine.learn.{module}"), name)
+__all__ = [
+    "INTERVAL_LEVEL",
+    "SCORES_SCHEMA_VERSION",
+    "Bundle",
+    "BundleFiles",
+    "EncodedFeature",
+    "FeatureEncoder",
+    "IntervalSpec",
+    "LocalFiles",
+    "S3Access",
+    "S3Files",
+    "ScoresMeta",
+    "ScoringGraph",
+    "Term",
+    "TreeEnsemble",
+    "arm_name",
+    "bundle_files",
+    "load_bundle",
+    "pred_column",
+    "uplift_column",
+]

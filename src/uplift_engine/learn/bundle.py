@@ -15,10 +15,11 @@ No pickle anywhere: loading parses JSON, LightGBM text, CatBoost ``.cbm`` (a fla
 trees, no code) and ``.npy`` arrays read with ``allow_pickle=False``, so a bundle fetched from
 shared storage cannot run code. Loading verifies the manifest checksum and every file's checksum
 before building anything, and that the manifest agrees with the model files (arms, feature
-count, a one-row prediction). Writing is atomic: a staged folder swapped into place locally;
-on S3 model files named by their content and the manifest and its checksum last. This module
-is on the scoring path: NumPy and LightGBM only; CatBoost is imported only for a bundle that
-holds a CatBoost model, and the lake (for ``s3://``) only when a URI needs it.
+count, a one-row prediction). Writing is :mod:`uplift_engine.learn.training.packaging`'s.
+
+This module is on the request corridor (docs/architecture.md): NumPy and LightGBM only, files
+read through :mod:`.bundle_files` (boto3 for ``s3://``, imported when needed); CatBoost is
+imported only for a bundle that holds a CatBoost model.
 """
 
 from __future__ import annotations
@@ -31,17 +32,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from uplift_engine.errors import BundleError
-from uplift_engine.learn.catboost_model import catboost_bytes, catboost_text, model_library
+from uplift_engine.learn.bundle_files import BundleFiles, S3Access, bundle_files
+from uplift_engine.learn.catboost_model import catboost_text, model_library
 from uplift_engine.learn.encoding import FeatureEncoder
 from uplift_engine.learn.graph import ScoringGraph
-
-if TYPE_CHECKING:
-    from uplift_engine.config import Settings
 
 BUNDLE_SCHEMA_VERSION = "uplift.bundle/1"
 MANIFEST = "manifest.json"
@@ -105,114 +104,22 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def build_manifest(
-    *,
-    graph: ScoringGraph,
-    encoder: FeatureEncoder,
-    arms: list[str],
-    columns: dict[str, Any],
-    outcome_kind: str,
-    learner: dict[str, Any],
-    metrics: dict[str, Any],
-    fingerprint: dict[str, Any],
-    versions: dict[str, str],
-    created_at: str,
-) -> dict[str, Any]:
-    """Everything a bundle says about itself, but the file checksums."""
-    models = sorted(graph.models.items())
-    return {
-        "schema_version": BUNDLE_SCHEMA_VERSION,
-        "created_at": created_at,
-        "arms": arms,
-        "control": arms[0],
-        "columns": columns,
-        "outcome_kind": outcome_kind,
-        "features": encoder.to_manifest(),
-        "learner": learner,
-        "scoring": graph.to_manifest(),
-        "model_files": {name: _model_path(name, text) for name, text in models},
-        "model_libraries": {name: model_library(text) for name, text in models},
-        "ensemble_files": {
-            name: {array: f"models/{name}/{array}.npy" for array in sorted(ensemble.arrays())}
-            for name, ensemble in sorted(graph.ensembles.items())
-        },
-        "intervals": (
-            {"level": graph.intervals.level, "kind": graph.intervals.kind}
-            if graph.intervals is not None
-            else None
-        ),
-        "metrics": metrics,
-        "data_fingerprint": fingerprint,
-        "versions": versions,
-    }
-
-
-def write_bundle(
-    manifest: dict[str, Any],
-    graph: ScoringGraph,
+def load_bundle(
     uri: str | Path,
-    settings: Settings | None = None,
+    s3: S3Access | None = None,
     *,
-    overwrite: bool = False,
-) -> str:
-    """Write the bundle folder atomically; returns the manifest's checksum.
+    threads: int = 2,
+    files: BundleFiles | None = None,
+) -> Bundle:
+    """Load and verify a bundle from a local folder or an ``s3://`` URI (reached by ``s3``).
 
-    Locally the folder is staged and swapped into place. On S3 the model files are named by
-    their content (``models/mu_0.<sha>.txt``), so that replacing a bundle never overwrites a
-    file of the one being replaced; the manifest and its checksum go last, and the files that
-    the new manifest no longer names are deleted after them.
+    ``files`` reads the bundle's files instead (another store). On S3 a manifest that does not
+    match its checksum is read again (twice, 0.2 s apart): a bundle being replaced there has
+    its new manifest a moment before its new checksum.
     """
-    from uplift_engine.lake import atomic_folder, resolve
-
-    target = resolve(uri, settings)
-    files = {_model_path(name, text): _model_bytes(text) for name, text in graph.models.items()}
-    for name, ensemble in sorted(graph.ensembles.items()):
-        for array, values in sorted(ensemble.arrays().items()):
-            files[f"models/{name}/{array}.npy"] = _npy_bytes(values)
-    if not target.is_local:
-        renamed = {path: _addressed(path, data) for path, data in files.items()}
-        manifest = _renamed_paths(manifest, renamed)
-        files = {renamed[path]: data for path, data in files.items()}
-    manifest = dict(manifest, files={path: sha256(data) for path, data in files.items()})
-    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    checksum = sha256(manifest_bytes)
-    with atomic_folder(target, overwrite=overwrite) as folder:
-        for path, data in files.items():
-            folder.child(*path.split("/")).write_bytes(data)
-        folder.child(MANIFEST).write_bytes(manifest_bytes)
-        folder.child(MANIFEST_CHECKSUM).write_bytes(f"{checksum}\n".encode())
-    if not target.is_local:
-        keep = {*files, MANIFEST, MANIFEST_CHECKSUM}
-        base = target.path.rstrip("/") + "/"
-        for old in target.list_files():
-            if old.path[len(base) :] not in keep:
-                old.delete()
-    return checksum
-
-
-def _addressed(path: str, data: bytes) -> str:
-    """``models/mu_0.txt`` → ``models/mu_0.<first 12 hex of its SHA-256>.txt``."""
-    stem, _, suffix = path.rpartition(".")
-    return f"{stem}.{sha256(data)[:12]}.{suffix}"
-
-
-def _renamed_paths(manifest: dict[str, Any], renamed: Mapping[str, str]) -> dict[str, Any]:
-    models = {name: renamed[path] for name, path in manifest["model_files"].items()}
-    ensembles = {
-        name: {array: renamed[path] for array, path in arrays.items()}
-        for name, arrays in manifest.get("ensemble_files", {}).items()
-    }
-    return dict(manifest, model_files=models, ensemble_files=ensembles)
-
-
-def load_bundle(uri: str | Path, settings: Settings | None = None, *, threads: int = 2) -> Bundle:
-    """Load and verify a bundle from a local folder or an ``s3://`` URI.
-
-    On S3 a manifest that does not match its checksum is read again (twice, 0.2 s apart): a
-    bundle being replaced there has its new manifest a moment before its new checksum.
-    """
-    read = _reader(str(uri), settings)
-    remote = "://" in str(uri) and not str(uri).startswith("file://")
+    files = files or bundle_files(str(uri), s3)
+    read = files.read
+    remote = str(uri).startswith("s3://")
     for attempt in range(3 if remote else 1):
         if attempt:
             time.sleep(0.2)
@@ -319,12 +226,9 @@ def _check_consistent(
         )
 
 
-def _model_path(name: str, text: str) -> str:
+def model_path(name: str, text: str) -> str:
+    """Where a boosted model is stored in a bundle: ``models/<name>.txt`` or ``.cbm``."""
     return f"models/{name}.{MODEL_SUFFIX[model_library(text)]}"
-
-
-def _model_bytes(text: str) -> bytes:
-    return catboost_bytes(text) if model_library(text) == "catboost" else text.encode()
 
 
 def _model_text(data: bytes, library: str, uri: str) -> str:
@@ -345,44 +249,8 @@ def _model_text(data: bytes, library: str, uri: str) -> str:
     return catboost_text(data)
 
 
-def _npy_bytes(values: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(values), allow_pickle=False)
-    return buffer.getvalue()
-
-
 def _load_npy(data: bytes, where: str) -> np.ndarray:
     try:
         return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
     except (ValueError, OSError) as exc:
         raise BundleError(f"{where} is not a NumPy array file without pickled objects") from exc
-
-
-def _reader(uri: str, settings: Settings | None) -> Any:
-    if "://" in uri and not uri.startswith("file://"):
-        from uplift_engine.errors import UserInputError
-        from uplift_engine.lake import resolve
-
-        root = resolve(uri, settings)
-
-        def read_remote(name: str) -> bytes:
-            try:
-                return root.child(*name.split("/")).read_bytes()
-            except UserInputError as exc:
-                raise BundleError(f"bundle {uri!r} has no {name}: is it a model bundle?") from exc
-
-        return read_remote
-    folder = Path(uri.removeprefix("file://"))
-    if not folder.is_dir():
-        raise BundleError(f"no model bundle at {uri!r}: not a folder")
-
-    def read_local(name: str) -> bytes:
-        path = folder / name
-        if not path.resolve().is_relative_to(folder.resolve()):
-            raise BundleError(f"bundle {uri!r}: file {name!r} points outside the bundle")
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"bundle {uri!r} has no {name}: is it a model bundle?") from exc
-
-    return read_local

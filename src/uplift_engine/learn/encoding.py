@@ -5,8 +5,9 @@ of ``specs``; missing values are NaN; a categorical value is its level's index (
 by training frequency, at most ``MAX_LEVELS``), and a value never seen in training (or rarer
 than the kept levels) is NaN, so it scores as missing instead of failing. Booleans are 0/1.
 
-This module is on the scoring path: it needs NumPy only. Arrow columns are handled when given
-(imported lazily); plain lists and NumPy arrays work without PyArrow.
+This module is on the request corridor: it needs NumPy only. Arrow columns are handled when
+given (imported lazily); plain lists and NumPy arrays work without PyArrow. The encoder is
+learnt from a table by :func:`uplift_engine.learn.data.fit_encoder`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ Kind = Literal["numeric", "boolean", "categorical"]
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
+class EncodedFeature:
     """One feature: its column name, kind and (for categoricals) its levels."""
 
     name: str
@@ -39,7 +40,7 @@ class FeatureSpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
+    def from_dict(cls, data: Mapping[str, Any]) -> EncodedFeature:
         """Parse :meth:`to_dict` output."""
         return cls(str(data["name"]), data["type"], tuple(data.get("levels", ())))
 
@@ -47,7 +48,7 @@ class FeatureSpec:
 class FeatureEncoder:
     """Encode named columns into the model's float matrix."""
 
-    def __init__(self, specs: Sequence[FeatureSpec]) -> None:
+    def __init__(self, specs: Sequence[EncodedFeature]) -> None:
         self.specs = tuple(specs)
         self._lookup = {
             s.name: {level: float(i) for i, level in enumerate(s.levels)}
@@ -84,7 +85,7 @@ class FeatureEncoder:
             out[:, j] = part
         return out
 
-    def _encode_one(self, spec: FeatureSpec, values: Any) -> np.ndarray:
+    def _encode_one(self, spec: EncodedFeature, values: Any) -> np.ndarray:
         if spec.kind == "categorical":
             return self._encode_categorical(spec, values)
         if _is_arrow(values):
@@ -106,7 +107,7 @@ class FeatureEncoder:
             ) from exc
         return array.reshape(-1)
 
-    def _encode_categorical(self, spec: FeatureSpec, values: Any) -> np.ndarray:
+    def _encode_categorical(self, spec: EncodedFeature, values: Any) -> np.ndarray:
         if _is_arrow(values):
             import pyarrow as pa
             import pyarrow.compute as pc
@@ -130,44 +131,7 @@ class FeatureEncoder:
     @classmethod
     def from_manifest(cls, items: Sequence[Mapping[str, Any]]) -> FeatureEncoder:
         """Rebuild the encoder from a manifest's feature list."""
-        return cls([FeatureSpec.from_dict(item) for item in items])
-
-
-def fit_encoder(table: Any, features: Sequence[str]) -> FeatureEncoder:
-    """Learn each feature's kind (and levels) from an Arrow table."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    specs = []
-    for name in features:
-        column = table.column(name)
-        kind = column.type
-        if pa.types.is_dictionary(kind):
-            column = pc.cast(column, pa.string())
-            kind = column.type
-        if pa.types.is_boolean(kind):
-            specs.append(FeatureSpec(name, "boolean"))
-        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-            specs.append(FeatureSpec(name, "numeric"))
-        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            counts = pc.value_counts(column.drop_null())
-            pairs = sorted(
-                zip(
-                    counts.field("values").to_pylist(),
-                    counts.field("counts").to_pylist(),
-                    strict=True,
-                ),
-                key=lambda p: (-p[1], p[0]),
-            )
-            levels = tuple(str(v) for v, _ in pairs[:MAX_LEVELS])
-            specs.append(FeatureSpec(name, "categorical", levels))
-        else:
-            raise DataError(
-                f"feature column {name!r} has type {kind} that cannot be a feature; "
-                "leave it out with --exclude",
-                field=name,
-            )
-    return FeatureEncoder(specs)
+        return cls([EncodedFeature.from_dict(item) for item in items])
 
 
 def _is_arrow(values: Any) -> bool:

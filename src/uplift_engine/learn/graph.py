@@ -22,7 +22,8 @@ When ``intervals`` is set, offer ``k``'s effect ``θ_k`` is bounded at level ``L
   (to 0.02%), so it covers at level ``L`` whenever the bias is within the bound;
 - ``intervals.replicates``: the arm levels of B refits on bootstrap resamples (models named
   ``b03__mu_1``…), combined like ``levels``; ``s_k = √(mean_b (θ_k,b − θ_k)²)``, the replicates'
-  root-mean-square deviation from the main estimate (see :mod:`uplift_engine.learn.bootstrap`).
+  root-mean-square deviation from the main estimate (see
+  :mod:`uplift_engine.learn.training.bootstrap`).
 
 Either way the bounds bracket the point estimate, and replicates are evaluated only when bounds
 are asked for — :meth:`ScoringGraph.predict_levels` reads the main models alone.

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from uplift_engine.errors import ConfigError
-from uplift_engine.learn import LEARNERS, BoosterParams
+from uplift_engine.learn.training import LEARNERS, BoosterParams
 
 RESERVED = {"seed": "--seed", "threads": "the threads setting", "library": "--base"}
 

@@ -24,31 +24,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from uplift_engine import __version__
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.evaluate import evaluate_uplift, select_learner
 from uplift_engine.evaluate.selection import FOLDS as SELECTION_FOLDS
 from uplift_engine.lake import check_folder_target, resolve
-from uplift_engine.learn import (
-    LEARNERS,
-    BoosterParams,
-    assign_roles,
-    build_manifest,
-    check_balance,
-    holdout_split,
-    prepare_campaign,
-    write_bundle,
-)
-from uplift_engine.learn.base import MIN_ARM_ROWS, UpliftLearner
-from uplift_engine.learn.boosting import LIBRARIES, Library
-from uplift_engine.learn.bootstrap import (
+from uplift_engine.learn.data import assign_roles, check_balance, encode_campaign, holdout_split
+from uplift_engine.learn.data.dataset import CampaignData
+from uplift_engine.learn.data.leakage import find_leaks
+from uplift_engine.learn.data.roles import ColumnRoles, choose, choose_outcome, declared_roles
+from uplift_engine.learn.training import LEARNERS, BoosterParams, build_manifest, write_bundle
+from uplift_engine.learn.training.base import MIN_ARM_ROWS, UpliftLearner
+from uplift_engine.learn.training.boosting import LIBRARIES, Library
+from uplift_engine.learn.training.bootstrap import (
     MAX_REPLICATES,
     MIN_BOOTSTRAP_ARM_ROWS,
     BootstrapIntervals,
 )
-from uplift_engine.learn.dataset import CampaignData
-from uplift_engine.learn.leakage import find_leaks
-from uplift_engine.learn.roles import ColumnRoles, choose, choose_outcome, declared_roles
 from uplift_engine.pipeline.learner_settings import split_settings
 
 AUTO = "auto"
@@ -169,7 +161,7 @@ def train_bundle(
             field="out",
         )
     roles, control, notes = _roles(table, options)
-    data = prepare_campaign(table, roles, control, options.arm_map)
+    data = encode_campaign(table, roles, control, options.arm_map)
     encoder = data.encoder
     kept = _check_leaks(data, options) + _repeated_ids(data)
     imbalances = check_balance(

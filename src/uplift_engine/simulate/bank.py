@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import UpliftError, UserInputError
 from uplift_engine.lake import layout, resolve
 from uplift_engine.lake.generations import Generation, tagged_name, writing

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from uplift_engine.config import read_mapping
+from uplift_engine.config.files import read_mapping
 from uplift_engine.errors import quote_values
 from uplift_engine.simulate.offers import OfferProfile
 from uplift_engine.simulate.strict import StrictModel
@@ -24,8 +24,6 @@ from uplift_engine.simulate.strict import StrictModel
 CUSTOMER_TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
 """The four customer types of docs/design.md, in the order of the type codes."""
 
-SEGMENTS = ("mass", "affluent", "priority")
-CHANNELS = ("app", "web", "branch", "contact_center")
 VIETNAM_REGIONS: dict[str, float] = {
     "Red River Delta": 0.23,
     "Northern Midlands and Mountains": 0.12,

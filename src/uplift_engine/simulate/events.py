@@ -21,11 +21,12 @@ from uplift_engine.lake import layout
 from uplift_engine.simulate.config import SimulationConfig, epoch_us
 from uplift_engine.simulate.population import MEDIAN_INCOME_M_VND, Population, labels
 from uplift_engine.simulate.streams import BLOCK_DOMAIN, Kind, stream
+from uplift_engine.vocabulary import EVENT_TYPES
 
 US_PER_HOUR = 3_600_000_000
 US_PER_DAY = 24 * US_PER_HOUR
 _LOGIN, _TRANSFER, _CARD, _OPENING, _BIOMETRIC = (
-    layout.EVENT_TYPES.index(t)
+    EVENT_TYPES.index(t)
     for t in ("login", "transfer", "card_txn", "account_opening", "biometric_auth")
 )
 _LOCAL_HOUR_WEIGHTS = np.array(
@@ -45,7 +46,7 @@ _CHANNEL_LOGIN_FACTOR = np.array([1.0, 0.8, 0.35, 0.5])  # app, web, branch, con
 def daily_rates(population: Population) -> np.ndarray:
     """Expected events per day, shape ``(customers, len(EVENT_TYPES))``."""
     t = population.traits
-    rates = np.empty((population.size, len(layout.EVENT_TYPES)))
+    rates = np.empty((population.size, len(EVENT_TYPES)))
     login = 0.7 * np.exp(0.75 * t.engagement - 0.28)
     login *= _CHANNEL_LOGIN_FACTOR[population.preferred_channel]
     rates[:, _LOGIN] = login
@@ -81,7 +82,7 @@ def draw_events(config: SimulationConfig, block: int, population: Population) ->
         [
             pa.array((np.int64(block) << 32) + np.arange(m, dtype=np.int64)),
             pa.array(population.customer_id[customer]),
-            labels(layout.EVENT_TYPES, kind),
+            labels(EVENT_TYPES, kind),
             pa.array(start_us + offset, type=layout.TIMESTAMP),
             pa.array(amount, mask=~has_amount),
         ],

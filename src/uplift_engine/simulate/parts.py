@@ -13,7 +13,7 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.lake import resolve
 
 DELTA_COLUMNS = frozenset({"event_id", "customer_id", "ts"})

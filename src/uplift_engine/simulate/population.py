@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from uplift_engine.lake import layout
-from uplift_engine.simulate.config import CHANNELS, SEGMENTS, SimulationConfig
+from uplift_engine.simulate.config import SimulationConfig
 from uplift_engine.simulate.streams import BLOCK_DOMAIN, Kind, stream
+from uplift_engine.vocabulary import CHANNELS, SEGMENTS
 
 TRAIT_NAMES = ("engagement", "spending", "transacting", "affluence", "loyalty")
 TRAIT_CORRELATION = np.array(

@@ -1,27 +1,34 @@
 """The online store named by the settings: SQLite (embedded default) or Redis.
 
-Invariant: the backend is chosen by ``Settings.online_store``, a union discriminated on
-``type``; nothing else picks a backend.
+Invariant: the backend is chosen by the store's record (``online_store`` of the settings or of
+the serving settings read from the environment), told apart by ``type``; nothing else picks a
+backend. On the request corridor: standard library, and the Redis client when Redis is chosen.
 """
 
 from __future__ import annotations
 
-from uplift_engine.config.settings import RedisOnlineStore, Settings, SQLiteOnlineStore
+from typing import Protocol
+
+from uplift_engine.config import OnlineStoreConfig, RedisOnlineStore, SQLiteOnlineStore
 from uplift_engine.features.online.store import OnlineStore
 
 
-def open_store(
-    config: Settings | SQLiteOnlineStore | RedisOnlineStore | None = None,
-) -> OnlineStore:
-    """Open the store of ``config`` (settings, or their ``online_store``; default SQLite)."""
-    if config is None:
-        config = Settings()
-    if isinstance(config, Settings):
-        config = config.online_store
-    if isinstance(config, RedisOnlineStore):
+class HasOnlineStore(Protocol):
+    """Settings that name an online store (the full settings, or the serving settings)."""
+
+    @property
+    def online_store(self) -> OnlineStoreConfig:
+        """The store's record."""
+
+
+def open_store(config: HasOnlineStore | OnlineStoreConfig) -> OnlineStore:
+    """Open the store of ``config`` (settings, or a store's record)."""
+    records = SQLiteOnlineStore | RedisOnlineStore
+    store = config if isinstance(config, records) else config.online_store
+    if isinstance(store, RedisOnlineStore):
         from uplift_engine.features.online.redis import RedisStore
 
-        return RedisStore(config.url, config.key_prefix)
+        return RedisStore(store.url, store.key_prefix)
     from uplift_engine.features.online.sqlite import SQLiteStore
 
-    return SQLiteStore(config.path)
+    return SQLiteStore(store.path)

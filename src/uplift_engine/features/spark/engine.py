@@ -2,7 +2,7 @@
 
 Invariant: the engine implements :class:`~uplift_engine.features.offline.OfflineEngine`
 with Spark doing what grows with the data — reading, validating and aggregating the event
-datasets (:mod:`.validate`, :func:`~uplift_engine.features.spark_engine.feature_frame`) —
+datasets (:mod:`.validate`, :func:`~uplift_engine.features.offline.spark_engine.feature_frame`) —
 while the campaign-table build keeps the small datasets, the final join, the row order and
 the writer in DuckDB on the driver. So the two tiers write the same table: equal keys and
 rows, equal counts, floating-point values equal up to the order of additions (~1e-15).
@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from uplift_engine.features.definitions import FeatureSpec
-from uplift_engine.features.duckdb_engine import AS_OF
+from uplift_engine.features.offline.duckdb_engine import AS_OF
+from uplift_engine.features.offline.spark_engine import feature_frame
 from uplift_engine.features.spark.validate import validate_dataset
-from uplift_engine.features.spark_engine import feature_frame
 from uplift_engine.lake.validate import arrow_reader
 
 if TYPE_CHECKING:

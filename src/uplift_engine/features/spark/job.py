@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from uplift_engine.config import load_settings
+    from uplift_engine.config.settings import load_settings
     from uplift_engine.errors import UserInputError
-    from uplift_engine.features.engines import build_training_sets
+    from uplift_engine.features.offline.engines import build_training_sets
     from uplift_engine.features.spark.session import spark_session
 
     if args.out and len(args.campaign) != 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, UserInputError
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.types as pat
 
-from uplift_engine.config import Settings
+from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, DataError
 from uplift_engine.features.spark.session import spark_path
 from uplift_engine.lake.generations import Generation, dataset_files, drop_dataset

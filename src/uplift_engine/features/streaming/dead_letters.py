@@ -18,9 +18,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from uplift_engine.config import Settings
-from uplift_engine.lake import layout
+if TYPE_CHECKING:
+    from uplift_engine.config.settings import Settings
 
 DEAD_LETTER_COLUMNS = ("_raw", "_reason", "_origin", "_received_at")
 
@@ -46,6 +47,8 @@ def as_text(payload: str | bytes | Mapping[str, object]) -> str:
 
 def dead_letter_path(stream: str) -> str:
     """Where a stream's dead letters live, relative to the lake root."""
+    from uplift_engine.lake import layout
+
     return f"{layout.QUARANTINE}/{stream}"
 
 
@@ -60,6 +63,7 @@ def write_dead_letters(
         return None
     import pyarrow as pa
 
+    from uplift_engine.lake import layout
     from uplift_engine.lake.tables import write_table
 
     table = pa.table(

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from uplift_engine.config.settings import StreamingSettings
+if TYPE_CHECKING:
+    from uplift_engine.config.settings import StreamingSettings
+
 from uplift_engine.errors import ConfigError
 from uplift_engine.features.definitions import FeatureSpec
 from uplift_engine.features.online.codec import window_field

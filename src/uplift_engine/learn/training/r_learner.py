@@ -1,0 +1,144 @@
+"""R-learner (Nie & Wager 2021): effects that minimise the R-loss on cross-fitted residuals.
+
+Invariant: per offer ``k``, on the rows of control and ``k``, the residuals Ỹ = y − m_k(x) and
+W̃ = 1[arm = k] − e_k(x) come from :mod:`uplift_engine.learn.training.nuisance` exactly as the causal
+forest's do (cross-fitted per-arm LightGBM outcome models; the design's propensities when
+assignment is randomised, a cross-fitted classifier clipped to [0.01, 0.99] otherwise), and
+the effect τ_k minimises Σ w·(Ỹ − τ_k(x)·W̃)². The final stage is chosen by ``final_stage``:
+
+- ``"lightgbm"``: a LightGBM regression of Ỹ/W̃ with weights w·W̃² (the R-loss rewritten as a
+  weighted squared error) — point estimates, no intervals;
+- ``"forest"``: an honest causal forest on the same kind of residuals (the causal forest's
+  final stage, :func:`~uplift_engine.learn.training.forest.causal_forest.orthogonal_forest_graph`,
+  by default one forest for all offers on every row, ``joint_arms``) — with per-customer
+  confidence intervals from its little bags.
+
+``pred_<control>`` comes from a LightGBM model fitted on all control rows, ``pred_<offer>`` is
+that plus τ_k (levels clipped to [0, 1] for binary outcomes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from uplift_engine.errors import ConfigError
+from uplift_engine.learn.graph import ScoringGraph, Term
+from uplift_engine.learn.training.base import TrainingData, UpliftLearner
+from uplift_engine.learn.training.boosting import BoosterParams, fit_booster, model_text
+from uplift_engine.learn.training.forest.binning import MAX_BINS
+from uplift_engine.learn.training.forest.causal_forest import orthogonal_forest_graph
+from uplift_engine.learn.training.forest.honest import HonestSettings
+from uplift_engine.learn.training.nuisance import fit_nuisances, offer_residuals
+
+FINAL_STAGES = ("lightgbm", "forest")
+
+
+def check_final_stage(learner: str, final_stage: str) -> str:
+    """``final_stage`` if it is one of :data:`FINAL_STAGES`, else a ``ConfigError``."""
+    if final_stage not in FINAL_STAGES:
+        raise ConfigError(
+            f"{learner} final_stage must be one of {', '.join(FINAL_STAGES)}, "
+            f"got {final_stage!r}",
+            field="final_stage",
+        )
+    return final_stage
+
+
+class FinalStageIntervals:
+    """``has_intervals`` of a learner with a ``final_stage``: whether it gives intervals.
+
+    On the class it is ``False`` (the default final stage, LightGBM, has none), so code that
+    asks the class — "may this learner be wrapped for bootstrap intervals?" — gets the
+    default's answer; on an instance it is ``True`` exactly when ``final_stage="forest"``.
+    """
+
+    def __get__(self, learner: Any, owner: type | None = None) -> bool:
+        return learner is not None and getattr(learner, "final_stage", None) == "forest"
+
+
+def intervals_of(learner: UpliftLearner, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted learner's effect bounds; a ``ConfigError`` when its final stage has none."""
+    graph = learner._graph()
+    if graph.intervals is None:
+        raise ConfigError(
+            f"{learner.name} gives confidence intervals only with final_stage='forest'; "
+            f"this one was fitted with final_stage={getattr(learner, 'final_stage', None)!r}",
+            field="final_stage",
+        )
+    return graph.predict_interval(X)
+
+
+class RLearner(UpliftLearner):
+    """R-learner on cross-fitted residuals; LightGBM or honest-forest final stage."""
+
+    name = "r_learner"
+    has_intervals = FinalStageIntervals()
+
+    def __init__(
+        self,
+        *,
+        params: BoosterParams | None = None,
+        seed: int = 0,
+        final_stage: str = "lightgbm",
+        n_trees: int = 100,
+        group_size: int = 20,
+        min_samples_leaf: int | None = None,
+        min_samples_treatment: int = 2,
+        max_depth: int | None = None,
+        max_features: int | None = 10,
+        sample_fraction: float = 0.5,
+        interval_level: float = 0.9,
+        max_bins: int = MAX_BINS,
+        joint_arms: bool = True,
+        boost_trees: int = 60,
+    ) -> None:
+        super().__init__(params=params, seed=seed)
+        self.final_stage = final_stage
+        self.n_trees = n_trees
+        self.group_size = group_size
+        self.min_samples_leaf = min_samples_leaf
+        self.min_samples_treatment = min_samples_treatment
+        self.max_depth = max_depth
+        self.max_features = max_features
+        self.sample_fraction = sample_fraction
+        self.interval_level = interval_level
+        self.max_bins = max_bins
+        self.joint_arms = joint_arms
+        self.boost_trees = boost_trees
+
+    def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper confidence bounds of every offer's effect, each (n, K).
+
+        Only with ``final_stage="forest"``; a ``ConfigError`` otherwise.
+        """
+        return intervals_of(self, X)
+
+    def _fit(self, data: TrainingData) -> ScoringGraph:
+        params = self._booster_params
+        if check_final_stage(self.name, self.final_stage) == "forest":
+            settings = HonestSettings.of(self)
+            return orthogonal_forest_graph(
+                data, settings, params, self.seed, prefix="tau", joint_arms=self.joint_arms
+            )
+        nuisances = fit_nuisances(data, params, self.seed)
+        mu = nuisances.mu
+        weight = data.sample_weight if data.sample_weight is not None else np.ones(len(data.y))
+        models = {"mu_0": nuisances.control_model}
+        levels: list[list[Term]] = [[Term("mu_0")]]
+        for k in range(1, data.n_arms):
+            res = offer_residuals(data, mu, k, params, self.seed)
+            tau = fit_booster(
+                data.X[res.rows],
+                res.y_res / res.w_res,
+                objective="regression",
+                params=params,
+                seed=self.seed + 300 + k,
+                categorical=[int(c) for c in data.categorical],
+                sample_weight=weight[res.rows] * res.w_res * res.w_res,
+            )
+            models[f"tau_{k}"] = model_text(tau)
+            levels.append([Term("mu_0"), Term(f"tau_{k}")])
+        clip = (0.0, 1.0) if data.objective == "binary" else None
+        return ScoringGraph(models, levels, clip=clip, threads=params.threads)
