@@ -61,7 +61,9 @@ STAGE = textwrap.dedent(
                                exclude=("revenue",), learner=args["learner"], seed=1,
                                bootstrap=50)
         t = time.perf_counter()
-        result = train_bundle(table, options, args["model"], overwrite=True)
+        from uplift_engine.config.settings import Settings
+
+        result = train_bundle(table, options, args["model"], Settings(), overwrite=True)
         out["seconds"] = time.perf_counter() - t
         out["steps"] = result.seconds
         out["learner"] = result.learner

@@ -91,7 +91,7 @@ def stage_build(args: dict) -> dict:
 
 def stage_asof(args: dict) -> dict:
     from uplift_engine.lake import dataset
-    from uplift_engine.lake.validate import duckdb_session
+    from uplift_engine.lake.sessions import duckdb_session
 
     out: dict = {}
     with duckdb_session(2, "4GB") as con:

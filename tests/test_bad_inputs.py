@@ -226,13 +226,17 @@ CASES = {
         code=0,
     ),
     "unknown-keep-feature": Case(
-        campaign_csv(lambda t: t), [*TRAIN, "--keep-feature", "nope"], "--keep-feature names"
+        campaign_csv(lambda t: t),
+        [*TRAIN, "--keep-feature", "nope"],
+        "the columns to keep as features name 'nope', which are not features of this table "
+        "[--keep-feature]",
     ),
     "bad-arm-map": Case(campaign_csv(lambda t: t), [*TRAIN, "--arm-map", "control"], "FROM=TO"),
     "roles-missing": Case(
         campaign_csv(lambda t: t),
         ["train", f"{H}/data.csv", "--out", f"{H}/m"],
-        "give --treatment",
+        "name the treatment: the column with each row's arm; the table does not declare it "
+        "[--treatment]",
     ),
     "small-arm": Case(
         campaign_csv(lambda t: t.slice(0, 300)), TRAIN, "every arm needs at least 100 rows"

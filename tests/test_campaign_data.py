@@ -76,7 +76,7 @@ def test_identifier_like_columns_are_refused(column, values):
 
 
 def test_missing_flag_column_names_it():
-    with pytest.raises(DataError, match="--outcome column 'conversion' is not in the table"):
+    with pytest.raises(DataError, match="the outcome column 'conversion' is not in the table"):
         assign_roles(_table(), treatment="segment", outcome="conversion")
 
 

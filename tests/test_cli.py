@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from uplift_engine.cli.main import app
 from uplift_engine.lake import read_table, write_table
-from uplift_engine.pipeline.train import AUTO_CANDIDATES
+from uplift_engine.learn.training import AUTO_CANDIDATES
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -212,7 +212,11 @@ def test_revenue_outcome(campaign_table, tmp_path):
 @pytest.mark.parametrize(
     ("change", "args", "message"),
     [
-        (None, ["--outcome", "conversions"], "--outcome column 'conversions' is not in the table"),
+        (
+            None,
+            ["--outcome", "conversions"],
+            "the outcome column 'conversions' is not in the table",
+        ),
         (
             None,
             ["--control", "none"],

@@ -312,7 +312,11 @@ def test_continuous_outcome_plans_on_revenue(camp):
             UserInputError,
             "a binary outcome needs the value of a conversion",
         ),
-        ({"value": 10.0}, UserInputError, "give either --value or --value-col, not both"),
+        (
+            {"value": 10.0},
+            UserInputError,
+            "give either the value of a conversion or a value column, not both",
+        ),
         ({"value_col": "segment", "value": None}, DataError, "column 'segment' must be numeric"),
         ({"holdout": 1.0}, ConfigError, r"the holdout share must be in \[0, 1\), got 1.0"),
         (

@@ -118,7 +118,7 @@ def test_rule_naming_a_missing_column_is_an_error():
     with pytest.raises(
         DataError,
         match=r"policy rule 'rich' \(eligibility\[0\]\) names column "
-        r"'income', which is not in the scores \(give --customers",
+        r"'income', which is not in the scores \(join a customers table on the id",
     ):
         source.require(needed)
     with_customers = ColumnSource(scores, "customer_id", customers_table())

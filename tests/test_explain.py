@@ -316,12 +316,13 @@ def test_cli_csv_output_and_text_summary(bundle_and_data, tmp_path):
 @pytest.mark.parametrize(
     ("change", "args", "message"),
     [
-        (None, ["--customer", "c99999"], r"--customer: id\(s\) 'c99999' are not in column "
-         r"'customer_id'"),
+        (None, ["--customer", "c99999"], r"customer id\(s\) 'c99999' are not in column "
+         r"'customer_id'.*\[--customer\]"),
         ("drop_x1", [], r"lacks feature column\(s\) 'x1'"),
-        ("drop_id", ["--customer", "c00001"], r"--customer needs the id column 'customer_id'"),
+        ("drop_id", ["--customer", "c00001"],
+         r"the customers asked for need the id column 'customer_id'.*\[--id-col\]"),
         (None, ["--customer", "c00001", "--id-col", "segment"],
-         r"--customer needs the id column 'segment'"),
+         r"the customers asked for need the id column 'segment'"),
         (None, ["--top", "0"], r"--top"),
     ],
     ids=["unknown-customer", "missing-feature", "no-id-column", "unknown-id-col", "top-zero"],

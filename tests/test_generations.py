@@ -15,6 +15,7 @@ import pytest
 
 from uplift_engine.errors import DataError
 from uplift_engine.lake import read_table, resolve
+from uplift_engine.lake.datasets import replace_dataset
 from uplift_engine.lake.generations import (
     LAKE_DIR,
     collect_garbage,
@@ -22,7 +23,6 @@ from uplift_engine.lake.generations import (
     read_current,
     writing,
 )
-from uplift_engine.lake.validate import replace_dataset
 
 
 def values(lake: Path, dataset: str = "raw/things") -> list[int]:

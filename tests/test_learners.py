@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from synthetic import make_campaign
-from uplift_engine.errors import DataError
+from uplift_engine.errors import ConfigError, DataError, NotFittedError
 from uplift_engine.learn.training import LEARNERS, BoosterParams
 
 FAST = BoosterParams(n_estimators=150, learning_rate=0.1, threads=2)
@@ -102,9 +102,26 @@ def test_bad_treatment(treatment, message):
         LEARNERS["t_learner"]().fit(X, treatment, np.zeros(520))
 
 
-def test_unfitted_learner_says_so():
-    with pytest.raises(RuntimeError, match="not fitted"):
-        LEARNERS["t_learner"]().predict(np.zeros((1, 2)))
+@pytest.mark.parametrize("name", NAMES)
+def test_unfitted_learner_says_so(name):
+    for method in ("predict", "predict_outcomes", "predict_interval", "export"):
+        call = getattr(make(name, 0), method)
+        with pytest.raises(NotFittedError, match="not fitted") as info:
+            call(np.zeros((1, 6))) if method != "export" else call()
+        assert isinstance(info.value, ValueError) and isinstance(info.value, AttributeError)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_intervals_are_given_exactly_when_the_learner_says_so(name, binary, fitted):
+    model = fitted[name]
+    if model.has_intervals:
+        lower, upper = model.predict_interval(binary.X[:9])
+        point = model.predict(binary.X[:9])
+        assert lower.shape == upper.shape == (9, 2)
+        assert (lower <= point + 1e-12).all() and (point <= upper + 1e-12).all()
+    else:
+        with pytest.raises(ConfigError, match=f"{name} gives confidence intervals"):
+            model.predict_interval(binary.X[:9])
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from test_features import DAY, customers_table, events_table
 from test_spark_engine import assert_same_table, spark  # noqa: F401 - the session fixture
 from uplift_engine.cli.features_offline import build
+from uplift_engine.config.settings import Settings
 from uplift_engine.features import CAMPAIGN_FEATURES
 from uplift_engine.features.offline.engines import build_training_sets
 from uplift_engine.lake import layout, read_table
@@ -46,7 +47,7 @@ def bank(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def baseline(bank: Path, tmp_path_factory) -> pa.Table:
     out = tmp_path_factory.mktemp("pit") / "baseline"
-    build_training_sets(str(bank), [CAMPAIGN], engine="duckdb", out_uris=[str(out)])
+    build_training_sets(str(bank), [CAMPAIGN], Settings(), engine="duckdb", out_uris=[str(out)])
     return read_table(out)
 
 
@@ -86,7 +87,12 @@ def test_events_at_or_after_assignment_never_leak(
     session = request.getfixturevalue("spark") if engine == "spark" else None
     lake = _with_future_events(bank, tmp_path)
     _, (summary,) = build_training_sets(
-        str(lake), [CAMPAIGN], engine=engine, out_uris=[str(tmp_path / "out")], spark=session
+        str(lake),
+        [CAMPAIGN],
+        Settings(),
+        engine=engine,
+        out_uris=[str(tmp_path / "out")],
+        spark=session,
     )
     planted = read_table(summary.path)
     assert summary.quarantined["events"] == 0
@@ -104,7 +110,7 @@ def test_an_event_one_microsecond_before_assignment_counts(
     shutil.copytree(bank, lake)
     ids, at = _assignments(lake)
     _plant(lake, "part-80001", ids, at - 1, np.array(["login"] * len(ids)))
-    _, (summary,) = build_training_sets(str(lake), [CAMPAIGN], engine="duckdb")
+    _, (summary,) = build_training_sets(str(lake), [CAMPAIGN], Settings(), engine="duckdb")
     after = read_table(summary.path)
     for name in ("logins_7d", "logins_30d", "events_30d"):
         delta = np.asarray(after.column(name)) - np.asarray(baseline.column(name))

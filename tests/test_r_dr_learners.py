@@ -287,8 +287,8 @@ def test_r_learner_is_registered():
     assert LEARNERS["r_learner"] is RLearner
     assert RLearner().get_params()["final_stage"] == "lightgbm"
     assert DRLearner().get_params()["final_stage"] == "lightgbm"
-    # the class answers for the default final stage (LightGBM: no intervals of its own)
-    assert not RLearner.has_intervals and not DRLearner.has_intervals
+    # intervals depend on the final stage: not a property of the class, a question to an instance
+    assert not RLearner.intervals and not DRLearner.intervals
     assert not RLearner().has_intervals and not DRLearner(final_stage="lightgbm").has_intervals
     assert RLearner(final_stage="forest").has_intervals
     assert DRLearner(final_stage="forest").has_intervals

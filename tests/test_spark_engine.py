@@ -23,7 +23,7 @@ from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.features import CAMPAIGN_FEATURES, EventSource, FeatureSpec
 from uplift_engine.features.offline.engines import build_training_sets, choose_engine, input_bytes
 from uplift_engine.lake import layout, read_table
-from uplift_engine.lake.validate import CHECKS
+from uplift_engine.lake.quality import CHECKS
 
 CAMPAIGN = "c2026q4"
 HAS_PYSPARK = importlib.util.find_spec("pyspark") is not None
@@ -117,12 +117,17 @@ def test_spark_builds_the_duckdb_table_and_quarantine(spark, simulated: Path, tm
     lake = str(simulated)
     quarantine = simulated / "quarantine" / "events"
     _, (duck,) = build_training_sets(
-        lake, [CAMPAIGN], engine="duckdb", out_uris=[str(tmp_path / "duck")], features=specs
+        lake,
+        [CAMPAIGN],
+        Settings(),
+        engine="duckdb",
+        out_uris=[str(tmp_path / "duck")],
+        features=specs,
     )
     duck_bad = pq.read_table(quarantine)
     choice, (spk,) = build_training_sets(
-        lake, [CAMPAIGN], engine="spark", out_uris=[str(tmp_path / "spark")], features=specs,
-        spark=spark,
+        lake, [CAMPAIGN], Settings(), engine="spark", out_uris=[str(tmp_path / "spark")],
+        features=specs, spark=spark,
     )  # fmt: skip
     spark_bad = pq.read_table(quarantine)
     assert (choice.engine, spk.engine, duck.engine) == ("spark", "spark", "duckdb")
@@ -149,7 +154,7 @@ def test_spark_keeps_point_in_time_and_empty_values(spark, tmp_path: Path) -> No
         [None, None, None, 999.0, 50.0],
     )
     lake = one_customer_lake(tmp_path, events)
-    _, (summary,) = build_training_sets(lake, ["c1"], engine="spark", spark=spark)
+    _, (summary,) = build_training_sets(lake, ["c1"], Settings(), engine="spark", spark=spark)
     rows = {r["customer_id"]: r for r in read_table(summary.path).to_pylist()}
     assert (rows[1]["logins_7d"], rows[1]["events_30d"], rows[1]["transfers_7d"]) == (1, 2, 1)
     assert rows[1]["card_txn_30d"] == 0 and rows[1]["card_amount_max_30d"] is None
@@ -193,7 +198,7 @@ def test_a_declared_source_needs_no_engine_change(request, tmp_path: Path, engin
     (tmp_path / "raw/loan_events").mkdir(parents=True)
     pq.write_table(loans, tmp_path / "raw/loan_events/part-00000.parquet")
     _, (summary,) = build_training_sets(
-        lake, ["c1"], engine=engine, features=LOAN_FEATURES, spark=session
+        lake, ["c1"], Settings(), engine=engine, features=LOAN_FEATURES, spark=session
     )
     rows = {r["customer_id"]: r for r in read_table(summary.path).to_pylist()}
     assert summary.quarantined["src_loans"] == 1  # the negative principal
@@ -221,7 +226,7 @@ def test_spark_refuses_a_broken_writer(spark, tmp_path: Path) -> None:
         events=table,
     )
     with pytest.raises(DataError, match=r"raw/events column 'ts' has Spark type string"):
-        build_training_sets(lake, ["c1"], engine="spark", spark=spark)
+        build_training_sets(lake, ["c1"], Settings(), engine="spark", spark=spark)
 
 
 def _lake_tables() -> dict[str, pa.Table]:
@@ -254,7 +259,7 @@ def test_the_job_runs_under_spark_submit(spark, simulated: Path, tmp_path: Path)
     assert summary["engine"] == "spark"
     assert summary["campaign_tables"][0]["rows"] == 2000
     _, (duck,) = build_training_sets(
-        str(simulated), [CAMPAIGN], engine="duckdb", out_uris=[str(tmp_path / "duck")]
+        str(simulated), [CAMPAIGN], Settings(), engine="duckdb", out_uris=[str(tmp_path / "duck")]
     )
     assert_same_table(read_table(out), read_table(duck.path))
 
@@ -289,7 +294,7 @@ def test_engine_is_chosen_by_input_size_or_flag(
 
 def test_unknown_engine_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="engine must be one of auto, duckdb, spark, got 'x'"):
-        choose_engine("x", str(tmp_path))
+        choose_engine("x", str(tmp_path), Settings())
 
 
 # ---------------------------------------------------------------------------------------------

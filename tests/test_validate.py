@@ -13,12 +13,9 @@ import pytest
 from lakefiles import names, untag
 from uplift_engine.errors import DataError, UserInputError
 from uplift_engine.lake import layout, read_table
-from uplift_engine.lake.validate import (
-    CHECKS,
-    LakeValidator,
-    duckdb_session,
-    quarantine_path,
-)
+from uplift_engine.lake.quality import CHECKS, quarantine_path
+from uplift_engine.lake.sessions import duckdb_session
+from uplift_engine.lake.validate import LakeValidator
 
 DAY = 86_400_000_000
 T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp()) * 1_000_000

@@ -97,8 +97,7 @@ class OurAuto(OurLearner):
 
         from uplift_engine.evaluate import select_learner
         from uplift_engine.learn.data import ArmSet, CampaignData
-        from uplift_engine.learn.training import BoosterParams
-        from uplift_engine.pipeline.train import AUTO_CANDIDATES
+        from uplift_engine.learn.training import AUTO_CANDIDATES, BoosterParams
 
         data = CampaignData(
             X=train.X,

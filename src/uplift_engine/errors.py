@@ -5,7 +5,9 @@
     │   ├── ConfigError             settings, economics or policy files that do not hold
     │   ├── DataError               missing column, wrong type, too few rows
     │   └── BundleError             a model bundle that is missing, corrupt or fails its checksum
-    └── StorageError                a lake or store that fails (exit 1, HTTP 503)
+    ├── StorageError                a lake or store that fails (exit 1, HTTP 503)
+    └── NotFittedError              a model used before it was fitted (also a ValueError and
+                                    an AttributeError, as scikit-learn's)
 
 Every message names the thing, what was expected and what was received. ``field`` names the
 column, option or JSON field at fault when there is one, so that the HTTP layer can put it in
@@ -66,6 +68,12 @@ class StorageError(UpliftError):
     code = "storage_unavailable"
     exit_code = 1
     http_status = 503
+
+
+class NotFittedError(UpliftError, ValueError, AttributeError):
+    """A learner asked to predict before ``fit``: a defect of the calling code, not of input."""
+
+    code = "not_fitted"
 
 
 def quote_values(values: Iterable[object], limit: int = 12) -> str:

@@ -46,11 +46,20 @@ def steps(enabled: bool = True) -> Iterator[Callable[[str], None]]:
 @contextlib.contextmanager
 def bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
     """A progress bar fed with ``(done, total)`` (on stderr, when it is a terminal)."""
+    with bar_and_steps(label, enabled) as (progress, _):
+        yield progress
+
+
+@contextlib.contextmanager
+def bar_and_steps(
+    label: str, enabled: bool = True
+) -> Iterator[tuple[Callable[[int, int], None], Callable[[str], None]]]:
+    """A progress bar fed with ``(done, total)``, and a ``say`` that retitles it (stderr)."""
     if not (enabled and err.is_terminal):
-        yield lambda _done, _total: None
+        yield (lambda _done, _total: None), (lambda _text: None)
         return
     with Progress(
-        TextColumn(label),
+        TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
@@ -58,4 +67,7 @@ def bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]
         transient=True,
     ) as progress:
         task = progress.add_task(label, total=None)
-        yield lambda done, total: progress.update(task, completed=done, total=total)
+        yield (
+            lambda done, total: progress.update(task, completed=done, total=total),
+            lambda text: progress.update(task, description=text),
+        )

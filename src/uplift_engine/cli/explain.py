@@ -10,31 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import typer
 
 from uplift_engine.cli.console import print_json, steps
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
-from uplift_engine.errors import DataError, quote_values
 from uplift_engine.lake import check_table_target, read_table
 from uplift_engine.learn import load_bundle
-from uplift_engine.learn.bundle import Bundle
-from uplift_engine.learn.data.roles import ROW_ID
 from uplift_engine.learn.explain.contributions import (
     FeatureImportance,
     OfferDrivers,
-    explain_bundle,
-    global_importance,
-    top_drivers,
 )
-from uplift_engine.learn.explain.files import (
-    EXPLANATIONS_SCHEMA_VERSION,
-    ExplanationsMeta,
-    write_importance,
-)
+from uplift_engine.learn.explain.files import ExplanationsMeta, write_importance
+from uplift_engine.learn.explain.report import explain_table
 
 
 @user_errors
@@ -73,131 +61,33 @@ def explain(
     with steps(not json) as say:
         say(f"loading {model}")
         bundle = load_bundle(model, settings, threads=settings.threads)
-        id_name = id_col or str(bundle.columns["id"])
+        id_name = id_col or bundle.columns.id
         say(f"reading {data}")
         table = read_table(data, settings, text_columns=(id_name,))
-        _check_features(bundle, table)
-        if table.num_rows == 0:
-            raise DataError(f"{data!r} has no rows to explain")
-        wanted = list(dict.fromkeys(customer or []))
-        customer_rows = _customer_rows(table, id_name, wanted, data) if wanted else []
-        rows = _sample_rows(table.num_rows, sample, seed)
-        say(f"explaining {rows.size:,} rows")
-        contributions = explain_bundle(bundle, _features(bundle, table.take(rows)))
-        importance = global_importance(contributions)
-        drivers: list[OfferDrivers] = []
-        if customer_rows:
-            say(f"explaining {len(customer_rows)} customer(s)")
-            named = explain_bundle(bundle, _features(bundle, table.take(customer_rows)))
-            drivers = top_drivers(named, top)
-        meta = ExplanationsMeta(
-            rows=int(rows.size),
-            methods=list(contributions.methods),
-            outcome_kind=bundle.outcome_kind,
-            model={
-                "learner": bundle.manifest["learner"]["name"],
-                "created_at": bundle.manifest["created_at"],
-                "bundle": model,
-            },
+        say("explaining")
+        result = explain_table(
+            bundle,
+            table,
+            id_column=id_name,
+            customers=customer,
+            top=top,
+            sample=sample,
+            seed=seed,
+            source=data,
+            model_uri=model,
         )
         if out:
             say(f"writing {out}")
-            write_importance(importance, meta, out, settings)
+            write_importance(result.importance, result.meta, out, settings)
     if json:
-        print_json(_report(meta, importance, drivers, wanted, out))
+        print_json(result.to_dict(out))
         return
-    print(_describe(meta, importance, drivers, wanted, bundle.offers, top))
+    print(
+        _describe(result.meta, result.importance, result.drivers, result.customers,
+                  bundle.offers, top)
+    )  # fmt: skip
     if out:
-        print(f"wrote the importance of {len(importance):,} (offer, feature) pairs to {out}")
-
-
-def _check_features(bundle: Bundle, table: pa.Table) -> None:
-    missing = [n for n in bundle.encoder.names if n not in table.column_names]
-    if missing:
-        raise DataError(
-            f"the data lacks feature column(s) {', '.join(map(repr, missing))} that the model "
-            "was trained with",
-            field=missing[0],
-        )
-
-
-def _features(bundle: Bundle, table: pa.Table) -> dict[str, Any]:
-    return {name: table.column(name) for name in bundle.encoder.names}
-
-
-def _sample_rows(n: int, size: int, seed: int) -> np.ndarray:
-    if n <= size:
-        return np.arange(n, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n, size=size, replace=False)).astype(np.int64)
-
-
-def _customer_rows(table: pa.Table, id_name: str, wanted: list[str], data: str) -> list[int]:
-    """Row of each wanted id (its first occurrence), in the order asked."""
-    if id_name in table.column_names:
-        ids = pc.cast(table.column(id_name), pa.string())
-    elif id_name == ROW_ID:
-        ids = pa.chunked_array([pa.array(np.arange(table.num_rows).astype(str))])
-    else:
-        raise DataError(
-            f"--customer needs the id column {id_name!r}, which {data!r} lacks; name the id "
-            "column with --id-col",
-            field=id_name,
-        )
-    hits = np.flatnonzero(
-        pc.is_in(ids, value_set=pa.array(wanted, pa.string())).to_numpy(zero_copy_only=False)
-    )
-    first: dict[str, int] = {}
-    for row, value in zip(hits.tolist(), ids.take(hits).to_pylist(), strict=True):
-        first.setdefault(value, row)
-    unknown = [w for w in wanted if w not in first]
-    if unknown:
-        raise DataError(
-            f"--customer: id(s) {quote_values(unknown)} are not in column {id_name!r} of {data!r}",
-            field="--customer",
-        )
-    return [first[w] for w in wanted]
-
-
-def _report(
-    meta: ExplanationsMeta,
-    importance: list[FeatureImportance],
-    drivers: list[OfferDrivers],
-    customers: list[str],
-    out: str | None,
-) -> dict[str, Any]:
-    by_offer: dict[str, list[dict[str, Any]]] = {}
-    for item in importance:
-        by_offer.setdefault(item.offer, []).append(
-            {
-                "feature": item.feature,
-                "mean_abs": item.mean_abs,
-                "mean_signed": item.mean_signed,
-                "rank": item.rank,
-            }
-        )
-    return {
-        "schema_version": EXPLANATIONS_SCHEMA_VERSION,
-        "rows": meta.rows,
-        "methods": meta.methods,
-        "effect": meta.effect,
-        "model": meta.model,
-        "importance": by_offer,
-        "drivers": [
-            {
-                "customer": customers[d.row],
-                "offer": d.offer,
-                "effect": d.effect,
-                "base": d.base,
-                "drivers": [
-                    {"feature": x.feature, "contribution": x.contribution, "value": x.value}
-                    for x in d.drivers
-                ],
-            }
-            for d in drivers
-        ],
-        "out": out,
-    }
+        print(f"wrote the importance of {len(result.importance):,} (offer, feature) pairs to {out}")
 
 
 def _describe(

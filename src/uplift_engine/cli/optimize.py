@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-import pyarrow as pa
 import typer
 
 from uplift_engine.cli.console import print_json, steps
@@ -14,16 +12,16 @@ from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
 from uplift_engine.decide.planning import (
     budget_frontier,
+    do_not_contact,
     load_economics,
     load_policy,
     plan_campaign,
     prepare_plan,
-    read_id_list,
     write_plan,
 )
 from uplift_engine.decide.solver.optimizer import METHODS
 from uplift_engine.errors import UserInputError
-from uplift_engine.lake import check_table_target, read_table, write_table
+from uplift_engine.lake import check_table_target, read_table
 from uplift_engine.learn.data.scores_files import read_scores
 
 
@@ -98,10 +96,7 @@ def optimize(
         say(f"reading {scores}")
         table, meta = read_scores(scores, settings)
         extra = read_table(customers, settings) if customers else None
-        lists = [read_id_list(dnc, meta.id_column, settings)] if dnc else []
-        if rules is not None and rules.policy.dnc and policy:
-            lists.append(read_id_list(_beside(policy, rules.policy.dnc), meta.id_column, settings))
-        ids = pa.concat_arrays([x.cast(pa.string()) for x in lists]) if lists else None
+        ids = do_not_contact(meta.id_column, settings, listed=dnc, policy=rules, policy_uri=policy)
         common: dict[str, Any] = dict(
             value=value,
             value_col=value_col,
@@ -132,7 +127,7 @@ def optimize(
             say(f"writing {out}")
             write_plan(plan.table, plan.meta, out, settings)
         if curve is not None and frontier_out is not None:
-            write_table(curve.table(), frontier_out, settings)
+            curve.write(frontier_out, settings)
 
     if json:
         print_json(
@@ -153,10 +148,3 @@ def optimize(
 def _finite(row: dict[str, Any]) -> dict[str, Any]:
     """NaN (ROI of a zero spend) as null, so that the JSON is standard."""
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
-
-
-def _beside(policy_uri: str, path: str) -> str:
-    """A path named in the policy file, taken relative to the policy file's folder."""
-    if "://" in path or path.startswith("/"):
-        return path
-    return str(PurePosixPath(policy_uri).parent / path)

@@ -31,7 +31,7 @@ def score(
         say(f"loading {model_dir}")
         bundle = load_bundle(model_dir, settings, threads=settings.threads)
         say(f"reading {data}")
-        table = read_table(data, settings, text_columns=(str(bundle.columns["id"]),))
+        table = read_table(data, settings, text_columns=(bundle.columns.id,))
         say(f"scoring {table.num_rows:,} rows")
         scores, meta = score_table(bundle, table, split_list(keep))
         write_scores(scores, meta, out, settings)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from uplift_engine.cli.console import bar, print_json, steps
+from uplift_engine.cli.console import bar_and_steps, print_json
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
 
@@ -63,11 +63,9 @@ def run_simulation(
     config: str | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Simulate, then build the campaign tables; returns a JSON-ready summary."""
-    from uplift_engine.features.offline import build_campaign_tables
-    from uplift_engine.lake import check_folder_target, resolve
-    from uplift_engine.lake.generations import writing
-    from uplift_engine.simulate import SimulationConfig, load_simulation_config, simulate_bank
+    """Parse the options, simulate with progress on the terminal; a JSON-ready summary."""
+    from uplift_engine.features.offline import simulate_lake
+    from uplift_engine.simulate import SimulationConfig, load_simulation_config
 
     settings = load_settings(config)
     overrides: dict[str, Any] = {"customers": customers, "seed": seed}
@@ -77,30 +75,11 @@ def run_simulation(
         sim = load_simulation_config(sim_config, **overrides)
     else:
         sim = SimulationConfig(**overrides)
-    check_folder_target(resolve(out, settings))
-    # one generation: readers see the old lake, or the new raw data with its campaign tables
-    with writing(out, settings, command="uplift simulate") as generation:
-        with bar("simulating customer blocks", enabled=not quiet) as progress:
-            result = simulate_bank(
-                sim,
-                out,
-                settings,
-                chunk_size=chunk_size,
-                workers=workers,
-                progress=progress,
-                generation=generation,
-            )
-        with steps(enabled=not quiet) as say:
-            say("validating the lake and building the campaign tables")
-            built = build_campaign_tables(
-                out,
-                [c.campaign_id for c in sim.campaigns],
-                settings,
-                threads=settings.threads,
-                generation=generation,
-            )
-    tables = [_plain(b) for b in built]
-    return {"lake": out, "simulation": _plain(result), "campaign_tables": tables}
+    with bar_and_steps("simulating customer blocks", enabled=not quiet) as (progress, say):
+        lake = simulate_lake(
+            sim, out, settings, chunk_size=chunk_size, workers=workers, progress=progress, say=say
+        )
+    return lake.to_dict()
 
 
 def describe_simulation(summary: dict[str, Any]) -> str:
@@ -116,15 +95,3 @@ def describe_simulation(summary: dict[str, Any]) -> str:
             f"{table.get('path')}"
         )
     return "\n".join(lines)
-
-
-def _plain(obj: Any) -> dict[str, Any]:
-    if hasattr(obj, "to_dict"):
-        return dict(obj.to_dict())
-    if hasattr(obj, "model_dump"):
-        return dict(obj.model_dump(mode="json"))
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return asdict(obj)
-    return dict(obj)

@@ -8,12 +8,13 @@ import typer
 
 from uplift_engine.cli.console import print_json, split_list, steps
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.cli.summary import describe_training
 from uplift_engine.config.settings import load_settings
 from uplift_engine.lake import read_table
 from uplift_engine.learn.data.arms import parse_arm_map
+from uplift_engine.learn.training import AUTO, learner_help
 from uplift_engine.pipeline.learner_settings import parse_pairs
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
+from uplift_engine.report.summaries import describe_training
 
 
 @user_errors
@@ -67,14 +68,7 @@ def train(
     propensity: Annotated[
         str | None, typer.Option(help="Column with each row's probability of its arm.")
     ] = None,
-    learner: Annotated[
-        str,
-        typer.Option(
-            help="auto (cross-fitted choice among s, t, x, dr, r and both forests), or "
-            "s_learner, t_learner, x_learner, dr_learner, r_learner, transformed_outcome, "
-            "uplift_forest, causal_forest."
-        ),
-    ] = "auto",
+    learner: Annotated[str, typer.Option(help=learner_help())] = AUTO,
     base: Annotated[
         str,
         typer.Option(

@@ -112,7 +112,7 @@ class Economics:
                 field = f"offers.{bad[0]}.cost_rate" if bad else "margin_rate"
                 raise ConfigError(
                     f"{field} is for a continuous outcome; for a binary outcome give "
-                    "contact_cost and redemption_cost (and --value or --value-col)",
+                    "contact_cost and redemption_cost (and the value of a conversion)",
                     field=field,
                 )
         else:
@@ -179,7 +179,8 @@ def offer_figures(
     if kind == "binary":
         if value is None:
             raise ConfigError(
-                "a binary outcome needs the value of a conversion: --value V or --value-col COL",
+                "a binary outcome needs the value of a conversion, or a column with each "
+                "customer's value",
                 field="value",
             )
         p_k = _clip(pred_offer, 0.0, 1.0)

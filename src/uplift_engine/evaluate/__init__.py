@@ -16,6 +16,7 @@ from uplift_engine.evaluate.bootstrap import (
     percentile_interval,
     resample_counts,
 )
+from uplift_engine.evaluate.bundle import evaluate_bundle
 from uplift_engine.evaluate.calibration import CalibrationRow, calibration_by_decile
 from uplift_engine.evaluate.curves import (
     PairCurves,
@@ -75,6 +76,7 @@ __all__ = [
     "calibration_by_decile",
     "check_inputs",
     "effect_correlation",
+    "evaluate_bundle",
     "evaluate_uplift",
     "fraction_of_oracle_gain",
     "greedy_policy",

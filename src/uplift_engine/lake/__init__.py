@@ -1,7 +1,10 @@
 """The lake: Parquet datasets on a local folder or S3, read and written as Arrow tables."""
 
 from uplift_engine.lake import layout
+from uplift_engine.lake.datasets import replace_dataset
 from uplift_engine.lake.generations import Generation, writing
+from uplift_engine.lake.quality import CHECKS, Check, QualityRule, quarantine_path
+from uplift_engine.lake.sessions import duckdb_session
 from uplift_engine.lake.storage import (
     Location,
     atomic_folder,
@@ -18,16 +21,7 @@ from uplift_engine.lake.tables import (
     table_format,
     write_table,
 )
-from uplift_engine.lake.validate import (
-    CHECKS,
-    Check,
-    LakeValidator,
-    Rule,
-    Validation,
-    duckdb_session,
-    quarantine_path,
-    replace_dataset,
-)
+from uplift_engine.lake.validate import LakeValidator, Validation
 
 __all__ = [
     "CHECKS",
@@ -35,7 +29,7 @@ __all__ = [
     "Generation",
     "LakeValidator",
     "Location",
-    "Rule",
+    "QualityRule",
     "Validation",
     "atomic_folder",
     "check_file_target",

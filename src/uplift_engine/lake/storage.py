@@ -100,7 +100,10 @@ def resolve(uri: str | Path, settings: Settings | None = None) -> Location:
     """Resolve a local path or an ``s3://`` URI to a :class:`Location`."""
     text = str(uri)
     if text.startswith("s3://"):
-        settings = settings or Settings()
+        if settings is None:  # the edge builds the settings; nothing below reads the environment
+            raise StorageError(
+                f"reaching {text!r} needs the settings (S3 endpoint and region); pass them"
+            )
         bucket_key = text[len("s3://") :].rstrip("/")
         if not bucket_key:
             raise UserInputError(f"S3 URI {text!r} names no bucket")

@@ -9,7 +9,7 @@ an S3 bundle, CatBoost for a CatBoost model, when used). Training lives in
 explanations in :mod:`uplift_engine.learn.explain`.
 """
 
-from uplift_engine.learn.bundle import Bundle, load_bundle
+from uplift_engine.learn.bundle import Bundle, BundleColumns, load_bundle
 from uplift_engine.learn.bundle_files import (
     BundleFiles,
     LocalFiles,
@@ -33,6 +33,7 @@ __all__ = [
     "INTERVAL_LEVEL",
     "SCORES_SCHEMA_VERSION",
     "Bundle",
+    "BundleColumns",
     "BundleFiles",
     "EncodedFeature",
     "FeatureEncoder",

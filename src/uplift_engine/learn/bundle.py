@@ -30,7 +30,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,46 @@ MANIFEST = "manifest.json"
 MANIFEST_CHECKSUM = "manifest.sha256"
 MODEL_SUFFIX = {"lightgbm": "txt", "catboost": "cbm"}
 _MAX_FEATURE = re.compile(r"^max_feature_idx=(\d+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class BundleColumns:
+    """The training table's column roles, as a bundle's manifest records them (``columns``)."""
+
+    treatment: str
+    outcome: str
+    id: str
+    propensity: str | None = None
+    excluded: tuple[str, ...] = ()
+    other_outcomes: tuple[str, ...] = ()
+    """Outcomes the table declared besides the one learned (never features)."""
+    arm_map: Mapping[str, str] = field(default_factory=dict)
+    """Treatment labels read as other labels (``--arm-map``)."""
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> BundleColumns:
+        """The record of a manifest's ``columns`` (older bundles lack the later fields)."""
+        return cls(
+            treatment=str(data["treatment"]),
+            outcome=str(data["outcome"]),
+            id=str(data["id"]),
+            propensity=None if data.get("propensity") is None else str(data["propensity"]),
+            excluded=tuple(data.get("excluded") or ()),
+            other_outcomes=tuple(data.get("other_outcomes") or ()),
+            arm_map=dict(data.get("arm_map") or {}),
+        )
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest's ``columns``."""
+        return {
+            "treatment": self.treatment,
+            "outcome": self.outcome,
+            "id": self.id,
+            "propensity": self.propensity,
+            "excluded": list(self.excluded),
+            "other_outcomes": list(self.other_outcomes),
+            "arm_map": dict(self.arm_map),
+        }
 
 
 @dataclass
@@ -73,9 +113,9 @@ class Bundle:
         return self.arms[1:]
 
     @property
-    def columns(self) -> dict[str, Any]:
+    def columns(self) -> BundleColumns:
         """Column roles of the training table (treatment, outcome, id, …)."""
-        return dict(self.manifest["columns"])
+        return BundleColumns.from_manifest(self.manifest["columns"])
 
     @property
     def outcome_kind(self) -> str:

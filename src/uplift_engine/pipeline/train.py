@@ -29,11 +29,19 @@ from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.evaluate import evaluate_uplift, select_learner
 from uplift_engine.evaluate.selection import FOLDS as SELECTION_FOLDS
 from uplift_engine.lake import check_folder_target, resolve
+from uplift_engine.learn import BundleColumns
 from uplift_engine.learn.data import assign_roles, check_balance, encode_campaign, holdout_split
 from uplift_engine.learn.data.dataset import CampaignData
 from uplift_engine.learn.data.leakage import find_leaks
 from uplift_engine.learn.data.roles import ColumnRoles, choose, choose_outcome, declared_roles
-from uplift_engine.learn.training import LEARNERS, BoosterParams, build_manifest, write_bundle
+from uplift_engine.learn.training import (
+    AUTO,
+    AUTO_CANDIDATES,
+    LEARNERS,
+    BoosterParams,
+    build_manifest,
+    write_bundle,
+)
 from uplift_engine.learn.training.base import MIN_ARM_ROWS, UpliftLearner
 from uplift_engine.learn.training.boosting import LIBRARIES, Library
 from uplift_engine.learn.training.bootstrap import (
@@ -43,18 +51,6 @@ from uplift_engine.learn.training.bootstrap import (
 )
 from uplift_engine.pipeline.learner_settings import split_settings
 
-AUTO = "auto"
-AUTO_CANDIDATES = (
-    "s_learner",
-    "t_learner",
-    "x_learner",
-    "dr_learner",
-    "r_learner",
-    "uplift_forest",
-    "causal_forest",
-)
-"""What ``--learner auto`` cross-fits and compares (every one must be in ``LEARNERS``), simplest
-first: of the candidates statistically tied with the best score, the first wins."""
 TRAINING_SCHEMA_VERSION = "uplift.training/1"
 INTERVAL_METHODS = ("none", "bootstrap")
 """``--intervals``: ``bootstrap`` adds approximate intervals to a learner without its own."""
@@ -91,8 +87,8 @@ class TrainOptions:
         _check_intervals(self)
         if self.learner != AUTO and self.learner not in LEARNERS:
             raise ConfigError(
-                f"--learner {self.learner!r} is not known; choose auto or one of "
-                f"{', '.join(sorted(LEARNERS))}",
+                f"learner {self.learner!r} is not known; choose {AUTO} or one of "
+                f"{', '.join(LEARNERS)}",
                 field="learner",
             )
         if not 0.05 <= self.holdout_share <= 0.5:
@@ -145,13 +141,12 @@ def train_bundle(
     table: pa.Table,
     options: TrainOptions,
     out_uri: str | Path,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train on a randomised campaign table and write the bundle to ``out_uri``."""
-    settings = settings or Settings()
     say = progress or (lambda _: None)
     clock = time.perf_counter()
     check_folder_target(resolve(str(out_uri), settings))
@@ -214,15 +209,15 @@ def train_bundle(
     seconds["evaluate"] = time.perf_counter() - clock
 
     holdout = {"rows": len(held_rows), "share": options.holdout_share, "seed": options.seed}
-    columns = {
-        "treatment": roles.treatment,
-        "outcome": roles.outcome,
-        "id": roles.id_column,
-        "propensity": roles.propensity,
-        "excluded": list(roles.excluded),
-        "other_outcomes": list(roles.other_outcomes),
-        "arm_map": dict(options.arm_map),
-    }
+    columns = BundleColumns(
+        treatment=roles.treatment,
+        outcome=roles.outcome,
+        id=roles.id_column,
+        propensity=roles.propensity,
+        excluded=roles.excluded,
+        other_outcomes=roles.other_outcomes,
+        arm_map=dict(options.arm_map),
+    ).to_manifest()
     manifest = build_manifest(
         graph=learner.export(),
         encoder=encoder,
@@ -261,11 +256,11 @@ def _roles(table: pa.Table, options: TrainOptions) -> tuple[ColumnRoles, str, li
         raise DataError("the campaign table has no rows (a header only)")
     declared = declared_roles(table)
     treatment = choose(
-        "--treatment", options.treatment, declared.treatment, "the column with each row's arm"
+        "treatment", options.treatment, declared.treatment, "the column with each row's arm"
     )
     same = treatment == declared.treatment
     control = choose(
-        "--control", options.control, declared.control if same else None, "the control arm's label"
+        "control", options.control, declared.control if same else None, "the control arm's label"
     )
     outcome = choose_outcome(options.outcome, declared)
     roles = assign_roles(
@@ -279,11 +274,11 @@ def _roles(table: pa.Table, options: TrainOptions) -> tuple[ColumnRoles, str, li
     )
     notes = []
     taken = [
-        f"{flag} {value}"
-        for flag, given, value in (
-            ("--treatment", options.treatment, treatment),
-            ("--control", options.control, control),
-            ("--outcome", options.outcome, outcome),
+        f"{role} {value}"
+        for role, given, value in (
+            ("treatment", options.treatment, treatment),
+            ("control", options.control, control),
+            ("outcome", options.outcome, outcome),
         )
         if given is None
     ]
@@ -303,8 +298,8 @@ def _check_leaks(data: CampaignData, options: TrainOptions) -> list[str]:
     unknown = [c for c in options.keep_features if c not in names]
     if unknown:
         raise DataError(
-            f"--keep-feature names column(s) {', '.join(map(repr, unknown))} that are not "
-            "features of this table",
+            f"the columns to keep as features name {', '.join(map(repr, unknown))}, which are "
+            "not features of this table",
             field="keep_feature",
         )
     binary = data.outcome_kind == "binary"
@@ -318,13 +313,13 @@ def _check_leaks(data: CampaignData, options: TrainOptions) -> list[str]:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         raise DataError(
             f"{leak.describe(outcome, binary)}{more}: it is most likely measured after the offer, "
-            "and a model that learns from it looks excellent here and fails in the field. Leave "
-            f"it out with --exclude {leak.feature}, or keep it with --keep-feature {leak.feature} "
-            "if it is known before the offer",
-            field=leak.feature,
+            "and a model that learns from it looks excellent here and fails in the field. "
+            f"Exclude {leak.feature!r}, or keep it as a feature by name if it is known before "
+            "the offer",
+            field="keep_feature",
         )
     return [
-        f"{leak.describe(outcome, binary)}; kept as a feature because --keep-feature names it"
+        f"{leak.describe(outcome, binary)}; kept as a feature because it was named to keep"
         for leak in leaks
     ]
 
@@ -387,11 +382,13 @@ def _check_intervals(options: TrainOptions) -> None:
             f"--replicates must be between 2 and {MAX_REPLICATES}, got {options.replicates}",
             field="replicates",
         )
-    learner = LEARNERS.get(options.learner)
-    if options.intervals == "bootstrap" and learner is not None and learner.has_intervals:
+    if options.intervals != "bootstrap" or options.learner not in LEARNERS:
+        return
+    chosen = split_settings(options.learner, options.settings, auto=False)
+    if LEARNERS[options.learner](**chosen.learner).has_intervals:
         raise ConfigError(
-            f"--learner {options.learner} gives its own 90% confidence intervals; "
-            "--intervals bootstrap is for learners without them: drop it",
+            f"{options.learner} gives its own 90% confidence intervals; bootstrap intervals "
+            "are for learners without them: drop them",
             field="intervals",
         )
 

@@ -15,7 +15,12 @@ from uplift_engine.decide.planning.campaign import (
     prepare_plan,
 )
 from uplift_engine.decide.planning.columnar_rules import evaluate_columns
-from uplift_engine.decide.planning.columns import ColumnSource, match_ids, read_id_list
+from uplift_engine.decide.planning.columns import (
+    ColumnSource,
+    do_not_contact,
+    match_ids,
+    read_id_list,
+)
 from uplift_engine.decide.planning.files import load_economics, load_mapping, load_policy
 from uplift_engine.decide.planning.frontier import Frontier, FrontierPoint, budget_frontier
 from uplift_engine.decide.planning.guardrails import Effects, Guarded, apply_guardrails
@@ -44,6 +49,7 @@ __all__ = [
     "Summary",
     "apply_guardrails",
     "budget_frontier",
+    "do_not_contact",
     "draw_holdout",
     "evaluate_columns",
     "load_economics",

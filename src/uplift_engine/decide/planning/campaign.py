@@ -87,7 +87,7 @@ def prepare_plan(
     source = ColumnSource(scores, meta.id_column, customers)
     needed: dict[str, str] = {}
     if value_col:
-        needed[value_col] = "--value-col"
+        needed[value_col] = "the value column"
     if policy is not None:
         policy.check_offers(offers)
         needed.update(policy.columns())
@@ -97,7 +97,7 @@ def prepare_plan(
 
     base = source.numbers(pred_column(meta.control), "scores")
     v: np.ndarray | float | None = (
-        source.numbers(value_col, "--value-col", non_negative=True) if value_col else value
+        source.numbers(value_col, "the value column", non_negative=True) if value_col else value
     )
     k, n = len(offers), scores.num_rows
     propensity, profit, cost = np.empty((k, n)), np.empty((k, n)), np.empty((k, n))
@@ -267,21 +267,24 @@ def _check_offers(economics: Economics, meta: ScoresMeta) -> list[str]:
 
 def _check_value(kind: str, value: float | None, value_col: str | None) -> None:
     if value is not None and value_col is not None:
-        raise UserInputError("give either --value or --value-col, not both", field="value")
+        raise UserInputError(
+            "give either the value of a conversion or a value column, not both", field="value"
+        )
     if kind == "binary" and value is None and value_col is None:
         raise UserInputError(
-            "a binary outcome needs the value of a conversion: --value V or --value-col COL",
+            "a binary outcome needs the value of a conversion, or a column with each "
+            "customer's value",
             field="value",
         )
     if kind == "continuous" and (value is not None or value_col is not None):
         raise UserInputError(
-            "--value/--value-col apply to a binary outcome; a continuous outcome uses the "
+            "the value of a conversion applies to a binary outcome; a continuous outcome uses the "
             "economics' margin_rate",
             field="value",
         )
     if value is not None:
         check_amount(
-            value, "--value (what one conversion is worth)", field="value",
+            value, "the value of a conversion", field="value",
             positive=True, allow_zero=False,
         )  # fmt: skip
 

@@ -9,13 +9,14 @@ when the two tables store them with different types (``123`` matches ``"123"``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from uplift_engine.config.settings import Settings
+from uplift_engine.decide.policy import CompiledPolicy
 from uplift_engine.errors import DataError, quote_values
 from uplift_engine.lake import read_table, resolve
 from uplift_engine.limits import MAX_AMOUNT
@@ -74,9 +75,10 @@ class ColumnSource:
         where = "the scores" + (
             " or the customers table"
             if self.customers is not None
-            else " (give --customers to join more columns on the id)"
+            else " (join a customers table on the id for more columns)"
         )
-        return DataError(f"{who} names column {name!r}, which is not in {where}", field=name)
+        field = name if self.customers is not None else "customers"
+        return DataError(f"{who} names column {name!r}, which is not in {where}", field=field)
 
     def get(self, name: str) -> pa.Array:
         """The column aligned with the scores' rows."""
@@ -153,3 +155,25 @@ def read_id_list(uri: str | Path, id_column: str, settings: Settings | None = No
         raise DataError(f"id list {text!r} has no columns")
     name = id_column if id_column in table.column_names else table.column_names[0]
     return _plain(table.column(name)).drop_null()
+
+
+def do_not_contact(
+    id_column: str,
+    settings: Settings | None,
+    *,
+    listed: str | None = None,
+    policy: CompiledPolicy | None = None,
+    policy_uri: str | None = None,
+) -> pa.Array | None:
+    """Every id never to contact: a list file and the policy's ``dnc`` (beside the policy file).
+
+    None when there is neither; ids as text, since that is how they are matched.
+    """
+    uris = [listed] if listed else []
+    if policy is not None and policy.policy.dnc:
+        where = policy.policy.dnc
+        if policy_uri and "://" not in where and not where.startswith("/"):
+            where = str(PurePosixPath(policy_uri).parent / where)
+        uris.append(where)
+    lists = [read_id_list(uri, id_column, settings).cast(pa.string()) for uri in uris]
+    return pa.concat_arrays(lists) if lists else None

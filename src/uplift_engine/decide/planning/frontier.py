@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from uplift_engine.config.settings import Settings
 from uplift_engine.decide.solver.optimizer import solve
 from uplift_engine.decide.solver.problem import Problem, chosen
+from uplift_engine.lake import write_table
 
 FRONTIER_SCHEMA_VERSION = "uplift.frontier/1"
 
@@ -43,11 +46,17 @@ class Frontier:
     best_profit: float
 
     def table(self) -> pa.Table:
-        """The points as an Arrow table (schema version in the metadata)."""
-        rows = [asdict(p) for p in self.points]
-        table = pa.Table.from_pylist(rows)
+        """The points as an Arrow table (its metadata: :meth:`meta`)."""
+        return pa.Table.from_pylist([asdict(p) for p in self.points])
+
+    def meta(self) -> bytes:
+        """The metadata written with the table: the schema version and the best budget."""
         meta = {"schema_version": FRONTIER_SCHEMA_VERSION, "best_budget": self.best_budget}
-        return table.replace_schema_metadata({b"uplift": json.dumps(meta).encode()})
+        return json.dumps(meta).encode()
+
+    def write(self, uri: str | Path, settings: Settings | None = None) -> None:
+        """Write the frontier (CSV or Parquet) with its metadata."""
+        write_table(self.table(), uri, settings, meta=self.meta())
 
     def lines(self) -> list[str]:
         """The frontier as text lines."""

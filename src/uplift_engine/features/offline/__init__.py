@@ -29,6 +29,7 @@ from uplift_engine.features.offline.engines import (
 )
 from uplift_engine.features.offline.lake_values import LakeFeatures, lake_features
 from uplift_engine.features.offline.materialize import MaterializeSummary, materialize
+from uplift_engine.features.offline.simulated import SimulatedLake, simulate_lake
 from uplift_engine.features.offline.source_checks import check_name, source_check
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LakeFeatures",
     "MaterializeSummary",
     "OfflineEngine",
+    "SimulatedLake",
     "SkewReport",
     "as_of_bounds",
     "build_campaign_table",
@@ -51,6 +53,7 @@ __all__ = [
     "feature_query",
     "lake_features",
     "materialize",
+    "simulate_lake",
     "source_check",
     "source_checks",
     "table_roles",

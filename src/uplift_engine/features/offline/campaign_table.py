@@ -30,15 +30,11 @@ from uplift_engine.features.definitions import CAMPAIGN_FEATURES, FeatureSpec, c
 from uplift_engine.features.offline.duckdb_engine import AS_OF, DuckDBEngine, as_of_bounds
 from uplift_engine.features.offline.engine import source_checks
 from uplift_engine.lake import layout
+from uplift_engine.lake.datasets import arrow_reader, replace_dataset
 from uplift_engine.lake.generations import Generation, writing
-from uplift_engine.lake.validate import (
-    CHECKS,
-    LakeValidator,
-    arrow_reader,
-    duckdb_session,
-    quarantine_path,
-    replace_dataset,
-)
+from uplift_engine.lake.quality import CHECKS, quarantine_path
+from uplift_engine.lake.sessions import duckdb_session
+from uplift_engine.lake.validate import LakeValidator
 
 if TYPE_CHECKING:
     import duckdb

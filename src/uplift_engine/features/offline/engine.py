@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from uplift_engine.features.definitions import FeatureSpec
 from uplift_engine.features.offline.source_checks import source_check
-from uplift_engine.lake.validate import Check
+from uplift_engine.lake.quality import Check
 
 if TYPE_CHECKING:
     import duckdb

@@ -67,11 +67,10 @@ def input_bytes(
 def choose_engine(
     requested: str,
     lake_uri: str,
-    settings: Settings | None = None,
+    settings: Settings,
     features: Sequence[FeatureSpec] = CAMPAIGN_FEATURES,
 ) -> EngineChoice:
     """The engine for a build: as ``requested``, or by input size for ``auto``."""
-    settings = settings or Settings()
     if requested not in ENGINES:
         raise UserInputError(
             f"engine must be one of {', '.join(ENGINES)}, got {requested!r}", field="engine"
@@ -100,7 +99,7 @@ def choose_engine(
 def build_training_sets(
     lake_uri: str,
     campaign_ids: Sequence[str],
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     engine: str = "auto",
     out_uris: Sequence[str] | None = None,
@@ -113,7 +112,6 @@ def build_training_sets(
     ``spark``: a session to use (kept open); otherwise the active session, or one started
     from the settings for the build and stopped after it.
     """
-    settings = settings or Settings()
     specs = check_specs(features)
     choice = choose_engine(engine, lake_uri, settings, specs)
     with _engine(choice.engine, settings, spark) as offline:

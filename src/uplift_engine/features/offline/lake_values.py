@@ -20,7 +20,10 @@ from uplift_engine.config.settings import Settings
 from uplift_engine.features.definitions import EventSource, FeatureSpec
 from uplift_engine.features.offline.duckdb_engine import AS_OF, as_of_bounds, feature_query
 from uplift_engine.features.offline.source_checks import check_name, source_check
-from uplift_engine.lake.validate import CHECKS, LakeValidator, arrow_reader, duckdb_session
+from uplift_engine.lake.datasets import arrow_reader
+from uplift_engine.lake.quality import CHECKS
+from uplift_engine.lake.sessions import duckdb_session
+from uplift_engine.lake.validate import LakeValidator
 
 if TYPE_CHECKING:
     import duckdb

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from uplift_engine.features.definitions import EVENTS, EventSource
-from uplift_engine.lake.validate import CHECKS, TS_MAX, TS_MIN, Check, Rule
+from uplift_engine.lake.quality import CHECKS, TS_MAX, TS_MIN, Check, QualityRule
 
 
 def check_name(source: EventSource) -> str:
@@ -40,16 +40,18 @@ def source_check(source: EventSource) -> Check:
         fields.append(pa.field(source.event_type, pa.string()))
     fields.extend(pa.field(v, pa.float64()) for v in source.values)
     ts = _q(source.timestamp)
-    rules = [Rule(c, "missing", f"{_q(c)} IS NULL") for c in (source.id, source.entity)]
-    rules.append(Rule(source.timestamp, "missing", f"{ts} IS NULL"))
+    rules = [QualityRule(c, "missing", f"{_q(c)} IS NULL") for c in (source.id, source.entity)]
+    rules.append(QualityRule(source.timestamp, "missing", f"{ts} IS NULL"))
     if source.event_type:
         kind = _q(source.event_type)
-        rules.append(Rule(source.event_type, "missing", f"{kind} IS NULL"))
+        rules.append(QualityRule(source.event_type, "missing", f"{kind} IS NULL"))
         if source.types:
             known = _list(source.types)
-            rules.append(Rule(source.event_type, "unknown event type", f"{kind} NOT IN ({known})"))
+            rules.append(
+                QualityRule(source.event_type, "unknown event type", f"{kind} NOT IN ({known})")
+            )
     rules.append(
-        Rule(
+        QualityRule(
             source.timestamp,
             f"outside [{TS_MIN[:10]}, {TS_MAX[:10]})",
             f"{ts} < TIMESTAMPTZ '{TS_MIN}' OR {ts} >= TIMESTAMPTZ '{TS_MAX}'",
@@ -62,15 +64,15 @@ def source_check(source: EventSource) -> Check:
     )
     for value in source.values:
         column = _q(value)
-        rules.append(Rule(value, "missing for its type", f"{valued} AND {column} IS NULL"))
-        rules.append(Rule(value, "negative", f"{column} < 0"))
-        rules.append(Rule(value, "not finite", f"NOT isfinite({column})"))
+        rules.append(QualityRule(value, "missing for its type", f"{valued} AND {column} IS NULL"))
+        rules.append(QualityRule(value, "negative", f"{column} < 0"))
+        rules.append(QualityRule(value, "not finite", f"NOT isfinite({column})"))
     return Check(
         name=check_name(source),
         path=source.dataset,
         schema=pa.schema(fields),
         key=(source.id,),
-        duplicate=Rule(source.id, "duplicate event (one row kept)", ""),
+        duplicate=QualityRule(source.id, "duplicate event (one row kept)", ""),
         rules=tuple(rules),
         materialize=False,
     )

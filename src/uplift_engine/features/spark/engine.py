@@ -19,7 +19,7 @@ from uplift_engine.features.definitions import FeatureSpec
 from uplift_engine.features.offline.duckdb_engine import AS_OF
 from uplift_engine.features.offline.spark_engine import feature_frame
 from uplift_engine.features.spark.validate import validate_dataset
-from uplift_engine.lake.validate import arrow_reader
+from uplift_engine.lake.datasets import arrow_reader
 
 if TYPE_CHECKING:
     import duckdb

@@ -32,7 +32,7 @@ def require_pyspark() -> None:
 
 
 def spark_session(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     master: str | None = None,
     app_name: str = "uplift-features",
@@ -45,7 +45,6 @@ def spark_session(
     require_pyspark()
     from pyspark.sql import SparkSession
 
-    settings = settings or Settings()
     if master is None:
         master = settings.spark_master or f"local[{settings.threads}]"
     builder = SparkSession.builder.appName(app_name)

@@ -23,9 +23,10 @@ import pyarrow.types as pat
 from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, DataError
 from uplift_engine.features.spark.session import spark_path
+from uplift_engine.lake.datasets import replace_dataset
 from uplift_engine.lake.generations import Generation, dataset_files, drop_dataset
+from uplift_engine.lake.quality import REASON, Check
 from uplift_engine.lake.storage import resolve
-from uplift_engine.lake.validate import REASON, Check, replace_dataset
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

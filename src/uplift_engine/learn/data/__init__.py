@@ -25,6 +25,7 @@ from uplift_engine.learn.data.roles import (
     choose,
     choose_outcome,
     declared_roles,
+    table_ids,
 )
 from uplift_engine.learn.data.scores_files import read_scores, write_scores
 from uplift_engine.learn.data.scoring import predict_batched, score_table
@@ -54,5 +55,6 @@ __all__ = [
     "propensity_matrix",
     "read_scores",
     "score_table",
+    "table_ids",
     "write_scores",
 ]

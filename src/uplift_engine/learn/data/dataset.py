@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from uplift_engine.errors import DataError
 from uplift_engine.learn.data.arms import ArmSet, discover_arms
 from uplift_engine.learn.data.encoder import fit_encoder
-from uplift_engine.learn.data.roles import ColumnRoles
+from uplift_engine.learn.data.roles import ColumnRoles, table_ids
 from uplift_engine.learn.encoding import FeatureEncoder
 from uplift_engine.limits import MAX_AMOUNT
 
@@ -92,13 +92,13 @@ def encode_campaign(
         bad = ~((propensity > 0) & (propensity <= 1))
         if bad.any():
             raise DataError(
-                f"--propensity column {roles.propensity!r} must hold probabilities in (0, 1]; "
+                f"the propensity column {roles.propensity!r} must hold probabilities in (0, 1]; "
                 f"{int(bad.sum())} row(s) do not (first: row {int(np.argmax(bad))})",
-                field=roles.propensity,
+                field="propensity",
             )
     encoder = fit_encoder(table, roles.features)
     X = encoder.transform({name: table.column(name) for name in roles.features})
-    ids = table.column(roles.id_column) if roles.id_in_table else pa.array(np.arange(len(y)))
+    ids = table_ids(table, roles.id_column)
     if roles.id_in_table and ids.null_count:
         raise DataError(f"id column {roles.id_column!r} has missing values", field=roles.id_column)
     return CampaignData(

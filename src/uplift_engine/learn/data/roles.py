@@ -17,6 +17,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -81,13 +82,13 @@ def declared_roles(table: pa.Table) -> DeclaredRoles:
     )
 
 
-def choose(flag: str, given: str | None, declared: str | None, what: str) -> str:
-    """The value of ``flag``: as given, else as the table declares; else a clear error."""
+def choose(role: str, given: str | None, declared: str | None, what: str) -> str:
+    """The ``role``'s value: as given, else as the table declares; else a clear error."""
     if given is not None:
         return given
     if declared is not None:
         return declared
-    raise DataError(f"give {flag}: {what}", field=flag.lstrip("-"))
+    raise DataError(f"name the {role}: {what}; the table does not declare it", field=role)
 
 
 def choose_outcome(given: str | None, declared: DeclaredRoles) -> str:
@@ -99,10 +100,10 @@ def choose_outcome(given: str | None, declared: DeclaredRoles) -> str:
     if declared.outcomes:
         raise DataError(
             f"the table declares several outcomes ({', '.join(map(repr, declared.outcomes))}); "
-            "choose the one to learn with --outcome",
+            "choose the one to learn",
             field="outcome",
         )
-    raise DataError("give --outcome: the column with each row's result", field="outcome")
+    raise DataError("name the outcome: the column with each row's result", field="outcome")
 
 
 def assign_roles(
@@ -120,20 +121,22 @@ def assign_roles(
     ``other_outcomes``: columns measured after the offer besides ``outcome`` (left out).
     """
     names = table.column_names
-    named = {"--treatment": treatment, "--outcome": outcome, "--id": id_column}
-    named |= {"--propensity": propensity}
-    for flag, column in named.items():
+    named = {"treatment": treatment, "outcome": outcome, "id": id_column}
+    named |= {"propensity": propensity}
+    for role, column in named.items():
         if column is not None and column not in names:
             raise DataError(
-                f"{flag} column {column!r} is not in the table; its columns are "
+                f"the {role} column {column!r} is not in the table; its columns are "
                 f"{', '.join(names[:30])}{' …' if len(names) > 30 else ''}",
-                field=column,
+                field=role,
             )
     missing_excluded = [c for c in exclude if c not in names]
     if missing_excluded:
-        raise DataError(f"--exclude names unknown column(s) {missing_excluded}", field="exclude")
+        raise DataError(
+            f"the columns to exclude name unknown column(s) {missing_excluded}", field="exclude"
+        )
     if treatment == outcome:
-        raise DataError("--treatment and --outcome name the same column", field=outcome)
+        raise DataError("the treatment and the outcome are the same column", field="outcome")
 
     if id_column is None:
         id_column = "customer_id" if "customer_id" in names else ROW_ID
@@ -168,6 +171,24 @@ def assign_roles(
         excluded=tuple(exclude),
         dropped_datetime=tuple(dropped),
         other_outcomes=other_outcomes,
+    )
+
+
+def table_ids(
+    table: pa.Table, id_name: str, *, what: str = "the data"
+) -> pa.ChunkedArray | pa.Array:
+    """The ids of ``table``'s rows: its id column, or the row numbers for :data:`ROW_ID`.
+
+    The one place where a model's id is matched to a table (training, scoring, explanations):
+    a table without the id column gets its 0-based row numbers only when the model itself was
+    trained without one; otherwise the missing column is an error naming it.
+    """
+    if id_name in table.column_names:
+        return table.column(id_name)
+    if id_name == ROW_ID:
+        return pa.array(np.arange(table.num_rows, dtype=np.int64))
+    raise DataError(
+        f"the id column {id_name!r} (the model's id) is not in {what}", field="id"
     )
 
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from uplift_engine.errors import DataError
 from uplift_engine.learn.bundle import Bundle
-from uplift_engine.learn.data.roles import ROW_ID
+from uplift_engine.learn.data.roles import table_ids
 from uplift_engine.learn.scores import ScoresMeta, pred_column, uplift_column
 
 SCORE_BATCH_ROWS = 262_144
@@ -27,16 +27,12 @@ def score_table(
     missing_keep = [c for c in keep if c not in table.column_names]
     if missing_keep:
         raise DataError(
-            f"--keep names column(s) {', '.join(map(repr, missing_keep))} that the data lacks",
-            field=missing_keep[0],
+            f"the columns to keep name {', '.join(map(repr, missing_keep))}, which the data "
+            "lacks",
+            field="keep",
         )
-    id_name = str(bundle.columns["id"])
-    if id_name in table.column_names:
-        ids: pa.ChunkedArray | pa.Array = table.column(id_name)
-    elif id_name == ROW_ID:
-        ids = pa.array(np.arange(table.num_rows, dtype=np.int64))
-    else:
-        raise DataError(f"id column {id_name!r} (the model's id) is not in the data", field=id_name)
+    id_name = bundle.columns.id
+    ids = table_ids(table, id_name)
     intervals = bundle.intervals
     levels, lower, upper = predict_batched(bundle, table, with_interval=intervals is not None)
     arms = bundle.arms
@@ -50,13 +46,15 @@ def score_table(
             columns[uplift_column(offer, "upper")] = pa.array(upper[:, k - 1])
     for name in keep:
         if name in columns:
-            raise DataError(f"--keep column {name!r} clashes with a score column", field=name)
+            raise DataError(
+                f"the column to keep {name!r} clashes with a score column", field="keep"
+            )
         columns[name] = table.column(name)
     meta = ScoresMeta(
         id_column=id_name,
         arms=arms,
         control=bundle.control,
-        outcome=str(bundle.columns["outcome"]),
+        outcome=bundle.columns.outcome,
         outcome_kind=bundle.outcome_kind,
         interval_level=float(intervals["level"]) if intervals else None,
         interval_kind=str(intervals["kind"]) if intervals else None,

@@ -8,9 +8,13 @@ column); otherwise it is the arm's share of the rows (a randomised design), clip
 
 ``fit`` validates, sets state ending in ``_`` and returns ``self``; ``predict`` always returns
 the effect of each offer, shape (n, K); ``predict_outcomes`` the expected outcome under every
-arm, shape (n, K + 1), control first; both run the exported :class:`ScoringGraph`, so a loaded
-bundle predicts exactly what the fitted learner did. A new learner is one subclass that
-implements ``_fit`` and returns a graph.
+arm, shape (n, K + 1), control first; ``predict_interval`` the lower and upper bounds of every
+offer's effect, each (n, K), for a learner whose ``has_intervals`` is true (a ``ConfigError``
+otherwise); all run the exported :class:`ScoringGraph`, so a loaded bundle predicts exactly
+what the fitted learner did. Before ``fit`` they raise :class:`~uplift_engine.errors.
+NotFittedError`. ``has_intervals`` is a question to an instance: it depends on the settings (a
+DR-learner bounds its effects with ``final_stage="forest"`` only). A new learner is one
+subclass that implements ``_fit`` and returns a graph.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from uplift_engine.errors import DataError
+from uplift_engine.errors import ConfigError, DataError, NotFittedError
 from uplift_engine.learn.graph import ScoringGraph
 from uplift_engine.learn.training.boosting import BoosterParams, Objective
 
@@ -55,11 +59,17 @@ class UpliftLearner(ABC):
     """Base class: validation, fitted state, prediction through the scoring graph."""
 
     name: ClassVar[str]
-    has_intervals: ClassVar[bool] = False
+    intervals: ClassVar[bool] = False
+    """Whether the learner bounds its effects whatever its settings (see :attr:`has_intervals`)."""
 
     def __init__(self, *, params: BoosterParams | None = None, seed: int = 0) -> None:
         self.params = params
         self.seed = seed
+
+    @property
+    def has_intervals(self) -> bool:
+        """Whether this learner, as configured, bounds its effects (``predict_interval``)."""
+        return self.intervals
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, for a manifest (read from ``__init__``'s signature).
@@ -112,6 +122,23 @@ class UpliftLearner(ABC):
         """Expected outcome under every arm, control first, shape (n, K + 1)."""
         return self._graph().predict_levels(X)
 
+    def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of every offer's effect, each (n, K).
+
+        A :class:`ConfigError` for a learner fitted without intervals (see ``has_intervals``).
+        """
+        graph = self._graph()
+        if graph.intervals is None:
+            stage = getattr(self, "final_stage", None)
+            hint = (
+                f" only with final_stage='forest'; this one was fitted with final_stage={stage!r}"
+                if stage is not None
+                else "; wrap it in BootstrapIntervals for approximate ones"
+            )
+            field = "intervals" if stage is None else "final_stage"
+            raise ConfigError(f"{self.name} gives confidence intervals{hint}", field=field)
+        return graph.predict_interval(X)
+
     def export(self) -> ScoringGraph:
         """The fitted model in its portable form."""
         return self._graph()
@@ -119,7 +146,7 @@ class UpliftLearner(ABC):
     def _graph(self) -> ScoringGraph:
         graph = getattr(self, "graph_", None)
         if graph is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
         return graph
 
 

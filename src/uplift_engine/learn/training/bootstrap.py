@@ -22,7 +22,7 @@ a regularised learner, not its bias, so their coverage is measured, not promised
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class BootstrapIntervals(UpliftLearner):
     Learners with their own confidence intervals (``has_intervals``) are refused.
     """
 
-    has_intervals: ClassVar[bool] = True
+    intervals = True
 
     def __init__(
         self,
@@ -80,9 +80,6 @@ class BootstrapIntervals(UpliftLearner):
             },
         }
 
-    def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper approximate bounds of every offer's effect, each (n, K)."""
-        return self._graph().predict_interval(X)
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         self._check()

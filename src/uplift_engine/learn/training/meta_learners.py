@@ -24,9 +24,7 @@ from uplift_engine.learn.training.forest.dr_forest import pseudo_outcome_forests
 from uplift_engine.learn.training.forest.honest import HonestSettings
 from uplift_engine.learn.training.nuisance import fit_nuisances
 from uplift_engine.learn.training.r_learner import (
-    FinalStageIntervals,
     check_final_stage,
-    intervals_of,
 )
 
 CROSS_FIT_FOLDS = 3
@@ -134,7 +132,11 @@ class DRLearner(UpliftLearner):
     """
 
     name = "dr_learner"
-    has_intervals = FinalStageIntervals()
+
+    @property
+    def has_intervals(self) -> bool:
+        """True with ``final_stage="forest"`` (its honest forest bounds the effects)."""
+        return self.final_stage == "forest"
 
     def __init__(
         self,
@@ -164,9 +166,6 @@ class DRLearner(UpliftLearner):
         self.interval_level = interval_level
         self.max_bins = max_bins
 
-    def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Effect bounds, each (n, K): only with ``final_stage="forest"`` (else ConfigError)."""
-        return intervals_of(self, X)
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         params = self._booster_params

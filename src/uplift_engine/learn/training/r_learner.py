@@ -19,8 +19,6 @@ that plus τ_k (levels clipped to [0, 1] for binary outcomes).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from uplift_engine.errors import ConfigError
@@ -46,35 +44,15 @@ def check_final_stage(learner: str, final_stage: str) -> str:
     return final_stage
 
 
-class FinalStageIntervals:
-    """``has_intervals`` of a learner with a ``final_stage``: whether it gives intervals.
-
-    On the class it is ``False`` (the default final stage, LightGBM, has none), so code that
-    asks the class — "may this learner be wrapped for bootstrap intervals?" — gets the
-    default's answer; on an instance it is ``True`` exactly when ``final_stage="forest"``.
-    """
-
-    def __get__(self, learner: Any, owner: type | None = None) -> bool:
-        return learner is not None and getattr(learner, "final_stage", None) == "forest"
-
-
-def intervals_of(learner: UpliftLearner, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A fitted learner's effect bounds; a ``ConfigError`` when its final stage has none."""
-    graph = learner._graph()
-    if graph.intervals is None:
-        raise ConfigError(
-            f"{learner.name} gives confidence intervals only with final_stage='forest'; "
-            f"this one was fitted with final_stage={getattr(learner, 'final_stage', None)!r}",
-            field="final_stage",
-        )
-    return graph.predict_interval(X)
-
-
 class RLearner(UpliftLearner):
     """R-learner on cross-fitted residuals; LightGBM or honest-forest final stage."""
 
     name = "r_learner"
-    has_intervals = FinalStageIntervals()
+
+    @property
+    def has_intervals(self) -> bool:
+        """True with ``final_stage="forest"`` (its honest forest bounds the effects)."""
+        return self.final_stage == "forest"
 
     def __init__(
         self,
@@ -108,12 +86,6 @@ class RLearner(UpliftLearner):
         self.joint_arms = joint_arms
         self.boost_trees = boost_trees
 
-    def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper confidence bounds of every offer's effect, each (n, K).
-
-        Only with ``final_stage="forest"``; a ``ConfigError`` otherwise.
-        """
-        return intervals_of(self, X)
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         params = self._booster_params

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import ClassVar
 
 import numpy as np
 
@@ -66,7 +65,7 @@ class CausalForest(UpliftLearner):
     """Honest causal forest on orthogonalised residuals, one per offer, with intervals."""
 
     name = "causal_forest"
-    has_intervals: ClassVar[bool] = True
+    intervals = True
 
     def __init__(
         self,
@@ -98,9 +97,6 @@ class CausalForest(UpliftLearner):
         self.joint_arms = joint_arms
         self.boost_trees = boost_trees
 
-    def predict_interval(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper confidence bounds of every offer's effect, each (n, K)."""
-        return self._graph().predict_interval(X)
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         settings = HonestSettings.of(self)

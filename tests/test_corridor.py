@@ -1,0 +1,183 @@
+"""The request corridor: one customer decided as the batch plan decides them, in a lean venv too.
+
+A bundle trained on the online store's batch features, the store materialised from the session
+lake and a plan priced on the store's own values: :class:`DecisionCore` must give the plan's
+offer customer by customer, and the decision-only environment (requirements/decide.txt: no
+pandas, PyArrow, pydantic, DuckDB, HiGHS, numba or scikit-learn installed) must give the very
+same decisions and scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import venv
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from uplift_engine.config import SQLiteOnlineStore
+from uplift_engine.config.settings import Settings
+from uplift_engine.decide import Decider
+from uplift_engine.decide.planning import load_economics, load_policy, plan_campaign
+from uplift_engine.features import FeatureReader, default_registry, open_store
+from uplift_engine.features.offline import materialize
+from uplift_engine.lake import read_table
+from uplift_engine.learn import load_bundle
+from uplift_engine.learn.data import score_table
+from uplift_engine.pipeline.train import TrainOptions, train_bundle
+from uplift_engine.serve import DecisionCore
+
+ROOT = Path(__file__).resolve().parent.parent
+ECONOMICS = {
+    "control": "control",
+    "offers": {
+        "cashback": {"contact_cost": 0.5, "redemption_cost": 10.0},
+        "fee_waiver": {"contact_cost": 0.3, "redemption_cost": 4.0},
+        "bonus_points": {"contact_cost": 0.2, "redemption_cost": 2.0},
+    },
+}
+POLICY = {
+    "eligibility": [{"name": "active", "when": "logins_30d >= 1", "offers": ["cashback"]}],
+    "contact_caps": [{"column": "account_openings_30d", "max": 3}],
+}
+HEAVY = ("pandas", "pyarrow", "pydantic", "duckdb", "highspy", "numba", "sklearn")
+AT_US = 1_790_000_000_000_000  # stream windows are empty for this bundle; fix the clock anyway
+
+
+@pytest.fixture(scope="module")
+def served(lake: Path, campaign_table: Path, tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("corridor")
+    store_path = root / "online.sqlite"
+    store = open_store(SQLiteOnlineStore(path=str(store_path)))
+    materialize(str(lake), store, default_registry(), memory_limit="1GB")
+    table = read_table(campaign_table)
+    batch = [s.name for s in default_registry().batch]
+    static = [c for c in table.column_names if c not in (*batch, "customer_id", "arm", "converted")]
+    options = TrainOptions(outcome="converted", exclude=tuple(static), learner="t_learner", seed=3)
+    train_bundle(table, options, root / "model", Settings())
+    bundle = load_bundle(root / "model")
+    reader = FeatureReader(store, default_registry())
+    ids = table.column("customer_id").to_pylist()
+    rows = reader.read_many(ids, at_us=AT_US)
+    features = pa.table(
+        {"customer_id": ids} | {n: [r[n] for r in rows] for n in bundle.encoder.names}
+    )
+    scores, meta = score_table(bundle, features, tuple(n for n in bundle.encoder.names))
+    plan = plan_campaign(
+        scores, meta, load_economics(ECONOMICS), budget=0.2 * len(ids), value=40.0,
+        policy=load_policy(POLICY), seed=5,
+    )  # fmt: skip
+    (root / "decider.json").write_text(json.dumps(plan.meta, default=float))
+    decider = Decider.from_plan_meta(json.loads((root / "decider.json").read_text()))
+    return {
+        "root": root,
+        "core": DecisionCore(bundle, reader, decider),
+        "plan": plan,
+        "ids": ids,
+        "store": store,
+    }
+
+
+def test_one_customer_at_a_time_gives_the_batch_plans_offer(served: dict) -> None:
+    plan = served["plan"].table
+    offers = plan.column("offer").to_pylist()
+    held = plan.column("holdout").to_pylist()
+    core: DecisionCore = served["core"]
+    agree = total = 0
+    for i in range(0, len(served["ids"]), 7):
+        if held[i]:
+            continue
+        decided = core.decide(served["ids"][i], at_us=AT_US).decision
+        agree += decided.offer == offers[i]
+        total += 1
+    assert total > 3_500
+    assert agree / total >= 0.995, f"{total - agree} of {total} differ"
+
+
+def test_scores_are_the_bundles_on_the_stores_values(served: dict) -> None:
+    core: DecisionCore = served["core"]
+    customer = served["ids"][11]
+    decided = core.decide(customer, at_us=AT_US)
+    row = served["core"].reader.read(customer, at_us=AT_US)
+    levels = core.bundle.predict_levels({n: [row[n]] for n in core.bundle.encoder.names})[0]
+    assert decided.scores["pred_control"] == pytest.approx(levels[0], abs=1e-12)
+    assert decided.scores["uplift_cashback"] == pytest.approx(
+        levels[core.bundle.arms.index("cashback")] - levels[0], abs=1e-12
+    )
+
+
+LEAN_SCRIPT = """
+import importlib.util, json, sys, time
+started = time.perf_counter()
+from uplift_engine.config import serving_settings
+from uplift_engine.decide import Decider
+from uplift_engine.features import FeatureReader, default_registry, open_store
+from uplift_engine.learn import load_bundle
+from uplift_engine.serve import DecisionCore
+imported = time.perf_counter()
+settings = serving_settings()
+core = DecisionCore(
+    load_bundle(sys.argv[1], settings, threads=settings.threads),
+    FeatureReader(open_store(settings), default_registry()),
+    Decider.from_plan_meta(json.load(open(sys.argv[2]))),
+)
+ids = json.loads(sys.argv[3])
+first = core.decide(ids[0], at_us={at}).to_dict()
+decided = time.perf_counter()
+out = [first] + [core.decide(c, at_us={at}).to_dict() for c in ids[1:]]
+heavy = {heavy!r}
+print(json.dumps({{
+    "decisions": out,
+    "installed": [m for m in heavy if importlib.util.find_spec(m) is not None],
+    "imported": sorted(m for m in sys.modules if m.split(".")[0] in heavy),
+    "import_s": imported - started,
+    "first_decision_s": decided - imported,
+}}))
+"""
+
+
+def build_lean_env(where: Path) -> Path:
+    """A fresh venv with only requirements/decide.txt; our code is taken from src/."""
+    venv.create(where, with_pip=True)
+    python = where / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-r", str(ROOT / "requirements" / "decide.txt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return python
+
+
+@pytest.mark.integration
+def test_the_decision_only_environment_decides_alike(served: dict, tmp_path: Path) -> None:
+    python = build_lean_env(tmp_path / "venv")
+    ids = served["ids"][:40]
+    script = LEAN_SCRIPT.format(at=AT_US, heavy=HEAVY)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT / "src"),
+        "UPLIFT_ONLINE_STORE__PATH": str(served["root"] / "online.sqlite"),
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }
+    done = subprocess.run(
+        [str(python), "-c", textwrap.dedent(script), str(served["root"] / "model"),
+         str(served["root"] / "decider.json"), json.dumps(ids)],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lean = json.loads(done.stdout)
+    assert lean["installed"] == [] and lean["imported"] == []
+    here = [served["core"].decide(c, at_us=AT_US).to_dict() for c in ids]
+    assert [d["offer"] for d in lean["decisions"]] == [d["offer"] for d in here]
+    for a, b in zip(lean["decisions"], here, strict=True):
+        assert a["scores"].keys() == b["scores"].keys()
+        np.testing.assert_allclose(
+            list(a["scores"].values()), list(b["scores"].values()), rtol=0, atol=1e-12
+        )
+    assert sys.version_info >= (3, 11)
