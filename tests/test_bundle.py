@@ -121,3 +121,21 @@ def test_other_graph_shapes_round_trip(name, tmp_path):
     save_bundle(model, encoder, tmp_path / "m")
     loaded = load_bundle(tmp_path / "m").predict_levels({n: table.column(n) for n in encoder.names})
     np.testing.assert_allclose(loaded, model.predict_outcomes(X), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("learner", ["t_learner", "causal_forest"])
+def test_bundles_of_an_earlier_release_score_the_same(learner):
+    """Bundles written before the renovation (tests/data, made by commit 2e3a5ee) load and score
+    to the scores that release gave, through today's scoring core."""
+    from pathlib import Path
+
+    from uplift_engine.learn.data import score_table
+
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "bundle_v0_expected.json").read_text())
+    bundle = load_bundle(data / f"bundle_v0_{learner}")
+    scores, _ = score_table(bundle, pa.table(expected["rows"]))
+    for column, values in expected["scores"][learner].items():
+        np.testing.assert_allclose(
+            scores.column(column).to_numpy(), np.array(values, dtype=float), rtol=0, atol=1e-12
+        )

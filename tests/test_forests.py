@@ -20,6 +20,7 @@ from uplift_engine.learn.bundle import sha256
 from uplift_engine.learn.data import fit_encoder
 from uplift_engine.learn.data.scoring import score_table
 from uplift_engine.learn.graph import IntervalSpec, ScoringGraph, Term
+from uplift_engine.learn.little_bags import bayes_debias
 from uplift_engine.learn.training import BoosterParams
 from uplift_engine.learn.training.forest import CausalForest, UpliftForest
 from uplift_engine.learn.training.forest.binning import fit_bins
@@ -43,7 +44,7 @@ from uplift_engine.learn.training.forest.honest import (
     grow_honest_forest,
 )
 from uplift_engine.learn.training.forest.leaves import causal_leaf_values, route_stats
-from uplift_engine.learn.tree_ensemble import TreeEnsemble, _bayes_debias
+from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)
 
@@ -488,7 +489,7 @@ def test_joint_causal_ensemble_variance_is_the_little_bag_variance_of_each_offer
         between = (phi.mean(axis=1) ** 2).mean(axis=0)
         total = (phi**2).mean(axis=(0, 1))
         spread = between * 5 / 4  # 5 bags' means vary around their own mean
-        reference = _bayes_debias(spread, (total - between) / 3, 5) + spread / 5
+        reference = bayes_debias(spread, (total - between) / 3, 5) + spread / 5
         np.testing.assert_allclose(variance[i], reference, rtol=1e-7)
 
 

@@ -13,6 +13,7 @@ from uplift_engine.errors import ConfigError
 from uplift_engine.learn import load_bundle
 from uplift_engine.learn.data import fit_encoder
 from uplift_engine.learn.graph import ScoringGraph, Term
+from uplift_engine.learn.little_bags import bayes_debias
 from uplift_engine.learn.training import BoosterParams, DRLearner, RLearner, TLearner
 from uplift_engine.learn.training.forest import CausalForest
 from uplift_engine.learn.training.forest.binning import fit_bins
@@ -24,7 +25,7 @@ from uplift_engine.learn.training.forest.criteria import (
 )
 from uplift_engine.learn.training.forest.honest import regression_values
 from uplift_engine.learn.training.registry import LEARNERS
-from uplift_engine.learn.tree_ensemble import TreeEnsemble, _bayes_debias
+from uplift_engine.learn.tree_ensemble import TreeEnsemble
 
 FAST = BoosterParams(n_estimators=100, learning_rate=0.1, threads=2)
 LEARNER_CLASSES = {"dr": DRLearner, "r": RLearner}
@@ -177,7 +178,7 @@ def test_regression_ensemble_is_a_weighted_mean_with_little_bag_variance():
         noise = (np.mean(psi**2) - between) / (2 - 1)
         # 2 bags: their spread is 2/(2 − 1) times what shows; the mean of 2 bags adds half
         spread = between * 2 / (2 - 1)
-        debiased = _bayes_debias(np.array([spread]), np.array([noise]), 2)[0] + spread / 2
+        debiased = bayes_debias(np.array([spread]), np.array([noise]), 2)[0] + spread / 2
         assert mean[row, 0] == pytest.approx(theta)
         assert var[row, 0] == pytest.approx(debiased / m_w**2, rel=1e-12)
         assert debiased >= spread - noise + spread / 2  # the debiasing only ever adds
