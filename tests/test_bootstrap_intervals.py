@@ -235,8 +235,8 @@ def test_bad_settings_are_refused(make_model, error, message):
 def test_small_arm_is_refused():
     data = make_campaign(n=2_000, seed=3)
     keep = np.flatnonzero(data.treatment != 2)[:1_500]
-    rows = np.concatenate([keep, np.flatnonzero(data.treatment == 2)[:80]])
-    with pytest.raises(DataError, match=r"at least 100 rows in every arm .*arm 2: 80"):
+    rows = np.concatenate([keep, np.flatnonzero(data.treatment == 2)[:12]])
+    with pytest.raises(DataError, match=r"at least 16 rows in every arm .*arm 2: 12"):
         BootstrapIntervals(TLearner(params=FAST)).fit(
             data.X[rows], data.treatment[rows], data.y[rows]
         )

@@ -14,6 +14,7 @@ from uplift_engine.learn.data.dataset import (
     holdout_split,
     outcome_values,
     propensity_matrix,
+    stratified_folds,
 )
 from uplift_engine.learn.data.encoder import fit_encoder
 from uplift_engine.learn.data.leakage import Leak, find_leaks
@@ -55,6 +56,7 @@ __all__ = [
     "propensity_matrix",
     "read_scores",
     "score_table",
+    "stratified_folds",
     "table_ids",
     "write_scores",
 ]

@@ -166,3 +166,17 @@ def holdout_split(treatment: np.ndarray, share: float, seed: int) -> tuple[np.nd
         held.append(rows[:cut])
         train.append(rows[cut:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
+
+
+def stratified_folds(treatment: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """A fold number (0..folds − 1) per row, every arm spread evenly over the folds, seeded.
+
+    Each arm's rows are shuffled and dealt out in turn, starting at a random fold, so every
+    fold holds ``⌊count / folds⌋`` or one more rows of every arm.
+    """
+    rng = np.random.default_rng([seed, 17])
+    fold = np.empty(len(treatment), dtype=np.int64)
+    for arm in np.unique(treatment):
+        rows = rng.permutation(np.flatnonzero(treatment == arm))
+        fold[rows] = (np.arange(len(rows)) + rng.integers(folds)) % folds
+    return fold

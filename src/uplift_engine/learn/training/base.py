@@ -30,7 +30,11 @@ from uplift_engine.errors import ConfigError, DataError, NotFittedError
 from uplift_engine.learn.graph import ScoringGraph
 from uplift_engine.learn.training.boosting import BoosterParams, Objective
 
-MIN_ARM_ROWS = 50
+MIN_ARM_ROWS = 8
+"""The fewest rows of an arm any learner fits on. Too few to learn much, but a base model of
+that few rows fits a constant (its leaves need more), so the learner returns about the average
+effect rather than failing; the training pipeline plans its folds so that no internal fit
+goes below it (``uplift train`` asks more of the user's table: ``MIN_TABLE_ARM_ROWS``)."""
 PROPENSITY_CLIP = (0.01, 0.99)
 
 
@@ -65,6 +69,20 @@ class UpliftLearner(ABC):
     def __init__(self, *, params: BoosterParams | None = None, seed: int = 0) -> None:
         self.params = params
         self.seed = seed
+
+    def shortfall(self, arm_rows: np.ndarray) -> str | None:
+        """Why this learner could learn nothing per customer from arms of ``arm_rows`` rows.
+
+        ``arm_rows`` counts the rows of every arm, control first; ``None`` when it can learn.
+
+        Fitting still works below it; the learner then returns about the average effect, so
+        ``--learner auto`` leaves it out. Learners whose leaves have a fixed least size
+        (the forests) say which setting stands in the way.
+        """
+        smallest = int(np.min(arm_rows))
+        if smallest < MIN_ARM_ROWS:
+            return f"{self.name} needs at least {MIN_ARM_ROWS} rows of every arm, got {smallest}"
+        return None
 
     @property
     def has_intervals(self) -> bool:

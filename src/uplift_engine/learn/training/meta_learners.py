@@ -21,7 +21,7 @@ from uplift_engine.learn.training.boosting import (
 )
 from uplift_engine.learn.training.forest.binning import MAX_BINS
 from uplift_engine.learn.training.forest.dr_forest import pseudo_outcome_forests
-from uplift_engine.learn.training.forest.honest import HonestSettings
+from uplift_engine.learn.training.forest.honest import HonestSettings, honest_shortfall
 from uplift_engine.learn.training.nuisance import fit_nuisances
 from uplift_engine.learn.training.r_learner import (
     check_final_stage,
@@ -166,6 +166,12 @@ class DRLearner(UpliftLearner):
         self.interval_level = interval_level
         self.max_bins = max_bins
 
+    def shortfall(self, arm_rows: np.ndarray) -> str | None:
+        """With ``final_stage="forest"``: too few rows for its honest trees to split."""
+        short = super().shortfall(arm_rows)
+        if short is None and self.final_stage == "forest":
+            return honest_shortfall(self, HonestSettings.of(self), arm_rows)
+        return short
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         params = self._booster_params

@@ -27,7 +27,7 @@ from uplift_engine.learn.training.base import TrainingData, UpliftLearner
 from uplift_engine.learn.training.boosting import BoosterParams, fit_booster, model_text
 from uplift_engine.learn.training.forest.binning import MAX_BINS
 from uplift_engine.learn.training.forest.causal_forest import orthogonal_forest_graph
-from uplift_engine.learn.training.forest.honest import HonestSettings
+from uplift_engine.learn.training.forest.honest import HonestSettings, honest_shortfall
 from uplift_engine.learn.training.nuisance import fit_nuisances, offer_residuals
 
 FINAL_STAGES = ("lightgbm", "forest")
@@ -37,8 +37,7 @@ def check_final_stage(learner: str, final_stage: str) -> str:
     """``final_stage`` if it is one of :data:`FINAL_STAGES`, else a ``ConfigError``."""
     if final_stage not in FINAL_STAGES:
         raise ConfigError(
-            f"{learner} final_stage must be one of {', '.join(FINAL_STAGES)}, "
-            f"got {final_stage!r}",
+            f"{learner} final_stage must be one of {', '.join(FINAL_STAGES)}, got {final_stage!r}",
             field="final_stage",
         )
     return final_stage
@@ -86,6 +85,12 @@ class RLearner(UpliftLearner):
         self.joint_arms = joint_arms
         self.boost_trees = boost_trees
 
+    def shortfall(self, arm_rows: np.ndarray) -> str | None:
+        """With ``final_stage="forest"``: too few rows for its honest trees to split."""
+        short = super().shortfall(arm_rows)
+        if short is None and self.final_stage == "forest":
+            return honest_shortfall(self, HonestSettings.of(self), arm_rows)
+        return short
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         params = self._booster_params

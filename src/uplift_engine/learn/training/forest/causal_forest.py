@@ -45,7 +45,11 @@ from uplift_engine.learn.training.base import TrainingData, UpliftLearner
 from uplift_engine.learn.training.boosting import BoosterParams
 from uplift_engine.learn.training.forest.binning import MAX_BINS, fit_bins
 from uplift_engine.learn.training.forest.correction import grow_corrected_causal_forest
-from uplift_engine.learn.training.forest.honest import HonestSettings, causal_values
+from uplift_engine.learn.training.forest.honest import (
+    HonestSettings,
+    causal_values,
+    honest_shortfall,
+)
 from uplift_engine.learn.training.nuisance import (
     Nuisances,
     fit_control_model,
@@ -97,6 +101,11 @@ class CausalForest(UpliftLearner):
         self.joint_arms = joint_arms
         self.boost_trees = boost_trees
 
+    def shortfall(self, arm_rows: np.ndarray) -> str | None:
+        """Too few rows for its honest trees to split (see :func:`.honest.honest_shortfall`)."""
+        return super().shortfall(arm_rows) or honest_shortfall(
+            self, HonestSettings.of(self), arm_rows
+        )
 
     def _fit(self, data: TrainingData) -> ScoringGraph:
         settings = HonestSettings.of(self)
@@ -179,7 +188,13 @@ def _forests(
         rows = np.arange(len(data.y))
         vals = causal_values(rows.size, rows, data.treatment, joint.w_res, joint.y_res, weight)
         forests = grow_corrected_causal_forest(
-            settings, binning, rows, vals, seed=seed, stream=0, threads=threads,
+            settings,
+            binning,
+            rows,
+            vals,
+            seed=seed,
+            stream=0,
+            threads=threads,
             n_offers=data.n_arms - 1,
         )
         names = _stage_names(prefix, len(forests))
@@ -196,8 +211,14 @@ def _forests(
                 len(data.y), res.rows, res.treated, res.w_res, res.y_res, weight[res.rows]
             )
             forests = grow_corrected_causal_forest(
-                settings, binning, res.rows, vals, seed=seed, stream=k,
-                threads=threads, n_offers=1,
+                settings,
+                binning,
+                res.rows,
+                vals,
+                seed=seed,
+                stream=k,
+                threads=threads,
+                n_offers=1,
             )
             names = _stage_names(f"{prefix}_{k}", len(forests))
             ensembles.update(zip(names, forests, strict=True))

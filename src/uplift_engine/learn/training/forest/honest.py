@@ -144,6 +144,27 @@ def tree_shape(settings: HonestSettings, n_rows: int) -> tuple[int, int]:
     return min_leaf, depth
 
 
+def honest_shortfall(learner: Any, settings: HonestSettings, arm_rows: np.ndarray) -> str | None:
+    """Why an honest forest of these settings cannot split on arms of ``arm_rows`` rows.
+
+    A tree splits half of its sample and needs both children of at least the least leaf size,
+    each with ``min_samples_treatment`` rows of an arm; below that every tree is one leaf and
+    the forest returns the average effect.
+    """
+    n_rows = int(np.sum(arm_rows))
+    min_leaf, _ = tree_shape(settings, n_rows)
+    size = max(4, min(max(4, n_rows // 2), int(settings.sample_fraction * n_rows)))
+    split_rows = size - size // 2
+    smallest = int(np.min(arm_rows)) * split_rows / max(n_rows, 1)
+    if split_rows >= 2 * min_leaf and smallest >= 2 * settings.min_samples_treatment:
+        return None
+    return (
+        f"{learner.name}'s trees split {split_rows} rows each and its leaves hold at least "
+        f"{min_leaf} (min_samples_leaf), with {settings.min_samples_treatment} of every arm "
+        "(min_samples_treatment): too few rows to split, so it would return the average effect"
+    )
+
+
 def bag_positions(n_rows: int, seed: int, stream: int, group: int) -> np.ndarray:
     """Positions (into the forest's ``rows``) of little bag ``group``'s half-sample, sorted."""
     rng = np.random.default_rng([seed, stream, group])
@@ -187,9 +208,7 @@ def regression_values(
     offer: np.ndarray, control: np.ndarray, y: np.ndarray, weight: np.ndarray
 ) -> np.ndarray:
     """Per-row values of a regression forest on ``y`` over all rows, shape (n, 5)."""
-    return np.column_stack(
-        [np.ones(y.size), offer, control, weight, weight * y]
-    ).astype(np.float64)
+    return np.column_stack([np.ones(y.size), offer, control, weight, weight * y]).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -218,8 +237,16 @@ def grow_honest_forest(
     arm); a regression forest estimates one pseudo-outcome.
     """
     forest, _ = _grow(
-        kind, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
-        n_offers=n_offers, out_of_bag=False,
+        kind,
+        settings,
+        binning,
+        rows,
+        vals,
+        seed=seed,
+        stream=stream,
+        threads=threads,
+        n_offers=n_offers,
+        out_of_bag=False,
     )
     return forest
 
@@ -242,8 +269,16 @@ def grow_honest_forest_out_of_bag(
     means are summed in tree order, so the result does not depend on the number of threads.
     """
     forest, routed = _grow(
-        kind, settings, binning, rows, vals, seed=seed, stream=stream, threads=threads,
-        n_offers=n_offers, out_of_bag=True,
+        kind,
+        settings,
+        binning,
+        rows,
+        vals,
+        seed=seed,
+        stream=stream,
+        threads=threads,
+        n_offers=n_offers,
+        out_of_bag=True,
     )
     return forest, _out_of_bag_means(forest, routed, rows.size)
 
@@ -309,8 +344,17 @@ def _grow(
             spec, binning, grow_rows, offset, vals, tree_seed
         )
         stats = route_stats(
-            binning.bins, estimate_rows, offset, vals, feature, thr, left, right,
-            cat_row, cat_masks, slots,
+            binning.bins,
+            estimate_rows,
+            offset,
+            vals,
+            feature,
+            thr,
+            left,
+            right,
+            cat_row,
+            cat_masks,
+            slots,
         )
         if kind == CAUSAL:
             values = causal_leaf_values(stats, left, right, 1, n_offers)

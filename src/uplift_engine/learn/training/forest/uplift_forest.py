@@ -70,6 +70,20 @@ class UpliftForest(UpliftLearner):
         self.sample_fraction = sample_fraction
         self.max_bins = max_bins
 
+    def shortfall(self, arm_rows: np.ndarray) -> str | None:
+        """Too few rows for a tree to split into two leaves of ``min_samples_leaf`` rows."""
+        self._check_sizes()
+        sample = max(1, round(self.sample_fraction * int(np.sum(arm_rows))))
+        smallest = int(np.min(arm_rows)) * sample / max(int(np.sum(arm_rows)), 1)
+        if sample >= 2 * self.min_samples_leaf and smallest >= 2 * self.min_samples_treatment:
+            return super().shortfall(arm_rows)
+        return (
+            f"uplift_forest's trees grow on {sample} rows and its leaves hold at least "
+            f"{self.min_samples_leaf} (min_samples_leaf), with {self.min_samples_treatment} of "
+            "every arm (min_samples_treatment): too few rows to split, so it would return the "
+            "average effect"
+        )
+
     def _fit(self, data: TrainingData) -> ScoringGraph:
         criterion = self._criterion(data)
         threads = self._booster_params.threads
