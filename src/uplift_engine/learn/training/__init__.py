@@ -14,6 +14,7 @@ from uplift_engine.learn.training.base import (
 )
 from uplift_engine.learn.training.boosting import BoosterParams
 from uplift_engine.learn.training.bootstrap import BootstrapIntervals
+from uplift_engine.learn.training.ensemble import AverageLearner
 from uplift_engine.learn.training.forest import CausalForest, UpliftForest
 from uplift_engine.learn.training.meta_learners import (
     DRLearner,
@@ -31,6 +32,7 @@ __all__ = [
     "AUTO_CANDIDATES",
     "LEARNERS",
     "MIN_ARM_ROWS",
+    "AverageLearner",
     "BoosterParams",
     "BootstrapIntervals",
     "CausalForest",
