@@ -239,7 +239,7 @@ CASES = {
         "[--treatment]",
     ),
     "small-arm": Case(
-        campaign_csv(lambda t: t.slice(0, 300)), TRAIN, "every arm needs at least 100 rows"
+        campaign_csv(lambda t: t.slice(0, 60)), TRAIN, "every arm needs at least 20 rows"
     ),
     # --- output paths: refused before any work ---------------------------------------------
     "train-out-in-proc": Case(

@@ -32,11 +32,18 @@ def model(campaign_table, tmp_path_factory):
     return out, json.loads(done.stdout)
 
 
-def test_train_reports_selection_and_holdout(model):
+def test_train_reports_selection_and_the_held_out_evaluation(model):
     _, result = model
     assert result["learner"] in AUTO_CANDIDATES
-    assert result["holdout"] == {"rows": 9_000, "share": 0.3, "seed": 42}
-    assert result["train_rows"] == 21_000
+    assert result["validation"] == {
+        "kind": "held_out",
+        "rows": 9_000,
+        "train_rows": 21_000,
+        "share": 0.3,
+        "seed": 42,
+        "refit": True,
+    }
+    assert result["train_rows"] == 30_000  # evaluated on 9,000 held out, then refitted on all
     scores = {c["learner"]: c for c in result["selection"]["candidates"]}
     assert set(scores) == set(AUTO_CANDIDATES)
     selection = result["selection"]
@@ -90,7 +97,7 @@ def test_evaluate_measures_interval_coverage_against_the_truth(campaign_table, l
     bundle = tmp_path / "cf"
     done = invoke(
         "train", campaign_table, *TRAIN, "--exclude", "revenue", "--learner", "causal_forest",
-        "--out", bundle, "--holdout", "0.5",
+        "--out", bundle, "--holdout", "0.5", "--no-refit",
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     out = tmp_path / "report.json"
@@ -222,7 +229,12 @@ def test_revenue_outcome(campaign_table, tmp_path):
             ["--control", "none"],
             "control label 'none' is not among the values of column 'arm'",
         ),
-        ("tiny-arm", [], "'cashback' has 7 (of 10)"),
+        (
+            "tiny-arm",
+            [],
+            "every arm needs at least 20 rows to learn whom an offer moves; in "
+            "this table 'cashback' has 10",
+        ),
         ("text-outcome", [], "column 'converted' must be numeric"),
         ("email", [], "column 'email' looks like an identifier"),
     ],

@@ -77,7 +77,23 @@ def train(
         ),
     ] = "lightgbm",
     seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 42,
-    holdout: Annotated[float, typer.Option(help="Share of rows held out for evaluation.")] = 0.3,
+    evaluation: Annotated[
+        str,
+        typer.Option(
+            help="How the model is measured out of sample: auto (cross-fitted below 20,000 "
+            "rows, held out from there), held-out, or cross-fitted (5 folds)."
+        ),
+    ] = "auto",
+    holdout: Annotated[
+        float, typer.Option(help="Share of rows held out, for a held-out evaluation.")
+    ] = 0.3,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            help="After the evaluation, fit the bundle's model on every row (--no-refit: keep "
+            "the model fitted on the training part; implies a held-out evaluation)."
+        ),
+    ] = True,
     intervals: Annotated[
         str,
         typer.Option(
@@ -117,6 +133,8 @@ def train(
         base=base,
         seed=seed,
         holdout_share=holdout,
+        evaluation=evaluation,
+        refit=refit,
         intervals=intervals,
         replicates=replicates,
         settings=parse_pairs(set_ or []),

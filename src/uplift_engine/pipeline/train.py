@@ -1,11 +1,12 @@
-"""Training as one call: campaign table in, verified bundle and held-out evaluation out.
+"""Training as one call: campaign table in, verified bundle and out-of-sample evaluation out.
 
 Steps, in order: column roles (the flags, else the table's declared roles) → encoding →
 leakage check (a feature that nearly determines the outcome is refused) → balance check →
-held-out split (stratified by arm, seeded) → learner selection on the training part
-(``auto``) → fit → evaluation on the held-out part → bundle. The bundle holds the model fitted
-on the training part, so the evaluation printed is the evaluation of exactly the model that is
-saved.
+the evaluation plan (:mod:`.evaluation_plan`: held out or cross-fitted, by the table's size)
+→ learner selection (``auto``, on the rows the evaluated models learn from) → evaluation of
+the chosen configuration out of sample → the final fit, on every row unless ``--no-refit`` →
+bundle. The manifest records which evaluation the figures come from and which rows the saved
+model was fitted on.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from uplift_engine import __version__
 from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.evaluate import evaluate_uplift, select_learner
-from uplift_engine.evaluate.selection import FOLDS as SELECTION_FOLDS
+from uplift_engine.evaluate.cross_fit import cross_fitted_effects
 from uplift_engine.lake import check_folder_target, resolve
 from uplift_engine.learn import BundleColumns
-from uplift_engine.learn.data import assign_roles, check_balance, encode_campaign, holdout_split
+from uplift_engine.learn.data import assign_roles, check_balance, encode_campaign
 from uplift_engine.learn.data.dataset import CampaignData
 from uplift_engine.learn.data.leakage import find_leaks
 from uplift_engine.learn.data.roles import ColumnRoles, choose, choose_outcome, declared_roles
@@ -42,12 +43,13 @@ from uplift_engine.learn.training import (
     build_manifest,
     write_bundle,
 )
-from uplift_engine.learn.training.base import MIN_ARM_ROWS, UpliftLearner
+from uplift_engine.learn.training.base import UpliftLearner
 from uplift_engine.learn.training.boosting import LIBRARIES, Library
-from uplift_engine.learn.training.bootstrap import (
-    MAX_REPLICATES,
-    MIN_BOOTSTRAP_ARM_ROWS,
-    BootstrapIntervals,
+from uplift_engine.learn.training.bootstrap import MAX_REPLICATES, BootstrapIntervals
+from uplift_engine.pipeline.evaluation_plan import (
+    EvaluationPlan,
+    check_evaluation,
+    plan_evaluation,
 )
 from uplift_engine.pipeline.learner_settings import split_settings
 
@@ -77,6 +79,10 @@ class TrainOptions:
     """``--base``: the library of the learners' base models (``lightgbm`` or ``catboost``)."""
     seed: int = 42
     holdout_share: float = 0.3
+    evaluation: str = "auto"
+    """``--evaluation``: ``auto`` (by the table's size), ``held-out`` or ``cross-fitted``."""
+    refit: bool = True
+    """``--refit/--no-refit``: fit the bundle's model on every row once it is evaluated."""
     bootstrap: int = 200
     intervals: str = "none"
     replicates: int = 20
@@ -96,6 +102,7 @@ class TrainOptions:
                 f"--holdout must be between 0.05 and 0.5, got {self.holdout_share}",
                 field="holdout",
             )
+        check_evaluation(self.evaluation, self.refit)
         if self.base not in LIBRARIES:
             raise ConfigError(
                 f"--base {self.base!r} is not known; choose one of {', '.join(LIBRARIES)}",
@@ -121,7 +128,10 @@ class TrainResult:
     features: list[str]
     dropped_datetime: list[str]
     train_rows: int
-    holdout: dict[str, Any]
+    """Rows the bundle's model was fitted on: every row after a refit."""
+    validation: dict[str, Any]
+    """How the evaluation was measured (:meth:`EvaluationPlan.to_dict`): ``kind`` held_out or
+    cross_fitted, its rows, seed, and ``refit``."""
     evaluation: dict[str, Any]
     selection: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
@@ -162,53 +172,66 @@ def train_bundle(
     imbalances = check_balance(
         data.X, data.treatment, encoder.names, data.arms.names, encoder.categorical_indices
     )
-    train_rows, held_rows = holdout_split(data.treatment, options.holdout_share, options.seed)
-    train, held = data.subset(train_rows), data.subset(held_rows)
-    _check_arm_rows(data, train, options)
+    auto = options.learner == AUTO
+    plan = plan_evaluation(
+        data.treatment,
+        list(data.arms.names),
+        treatment_column=roles.treatment,
+        evaluation=options.evaluation,
+        refit=options.refit,
+        share=options.holdout_share,
+        seed=options.seed,
+        bootstrap=options.intervals == "bootstrap",
+        auto=auto,
+    )
+    learning = data if plan.train_rows is None else data.subset(plan.train_rows)
     seconds = {"prepare": time.perf_counter() - clock}
 
-    chosen = split_settings(options.learner, options.settings, auto=options.learner == AUTO)
+    chosen = split_settings(options.learner, options.settings, auto=auto)
     params = BoosterParams(
         **chosen.booster, threads=settings.threads, library=cast(Library, options.base)
     )
     selection = None
     name = options.learner
-    if name == AUTO:
+    if auto:
         say("selecting a learner by cross-fitting")
         clock = time.perf_counter()
-        report = select_learner(train, AUTO_CANDIDATES, params=params, seed=options.seed)
+        report = select_learner(learning, AUTO_CANDIDATES, params=params, seed=options.seed)
         selection, name = report.to_dict(), report.winner
         seconds["select"] = time.perf_counter() - clock
 
-    say(f"fitting {name}")
-    clock = time.perf_counter()
-    learner, interval_note = _with_intervals(
-        LEARNERS[name](params=params, seed=options.seed, **chosen.learner), options
-    )
-    learner.fit(
-        train.X,
-        train.treatment,
-        train.y,
-        propensity=train.propensity,
-        categorical=encoder.categorical_indices,
-    )
-    seconds["fit"] = time.perf_counter() - clock
+    def make() -> UpliftLearner:
+        return LEARNERS[name](params=params, seed=options.seed, **chosen.learner)
 
-    say("evaluating on the held-out rows")
+    warnings = kept + [i.describe() for i in imbalances]
+    short = make().shortfall(np.bincount(learning.treatment))
+    if short is not None:
+        warnings.append(short)
     clock = time.perf_counter()
+    effects, evaluated, interval_note = _out_of_sample(data, plan, make, options, say)
+    scored = data if plan.held_rows is None else data.subset(plan.held_rows)
     evaluation = evaluate_uplift(
-        held.treatment,
-        held.y,
-        learner.predict(held.X),
+        scored.treatment,
+        scored.y,
+        effects,
         list(data.arms.offers),
-        propensity=held.propensity_matrix(),
+        propensity=scored.propensity_matrix(),
         n_boot=options.bootstrap,
         seed=options.seed,
         threads=settings.threads,
     ).to_dict()
     seconds["evaluate"] = time.perf_counter() - clock
 
-    holdout = {"rows": len(held_rows), "share": options.holdout_share, "seed": options.seed}
+    clock = time.perf_counter()
+    if evaluated is not None:
+        learner, fitted_on = evaluated, learning
+    else:
+        say(f"fitting {name} on all {len(data.y):,} rows")
+        learner, interval_note = _with_intervals(make(), options)
+        _fit(learner, data)
+        fitted_on = data
+    seconds["fit"] = time.perf_counter() - clock
+
     columns = BundleColumns(
         treatment=roles.treatment,
         outcome=roles.outcome,
@@ -225,8 +248,12 @@ def train_bundle(
         columns=columns,
         outcome_kind=data.outcome_kind,
         learner={"name": name, "params": learner.get_params()},
-        metrics={"holdout": holdout, "evaluation": evaluation, "selection": selection},
-        fingerprint=train.fingerprint(),
+        metrics={
+            "validation": plan.to_dict(),
+            "evaluation": evaluation,
+            "selection": selection,
+        },
+        fingerprint=fitted_on.fingerprint(),
         versions=_versions(options.base),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
@@ -239,11 +266,11 @@ def train_bundle(
         arms=list(data.arms.names),
         features=encoder.names,
         dropped_datetime=list(roles.dropped_datetime),
-        train_rows=len(train_rows),
-        holdout=holdout,
+        train_rows=len(fitted_on.y),
+        validation=plan.to_dict(),
         evaluation=evaluation,
         selection=selection,
-        warnings=kept + [i.describe() for i in imbalances] + interval_note,
+        warnings=warnings + interval_note,
         notes=notes,
         seconds={k: round(v, 3) for k, v in seconds.items()},
         intervals=manifest.get("intervals"),
@@ -340,33 +367,42 @@ def _repeated_ids(data: CampaignData) -> list[str]:
     ]
 
 
-def _check_arm_rows(data: CampaignData, train: CampaignData, options: TrainOptions) -> None:
-    """Every arm has the rows its fit needs in the training part; say which arm lacks them."""
-    auto = options.learner == AUTO
-    need = -(-MIN_ARM_ROWS * SELECTION_FOLDS // (SELECTION_FOLDS - 1)) if auto else MIN_ARM_ROWS
-    bootstrap = options.intervals == "bootstrap" and need < MIN_BOOTSTRAP_ARM_ROWS
-    need = max(need, MIN_BOOTSTRAP_ARM_ROWS) if bootstrap else need
-    counts = np.bincount(train.treatment, minlength=len(data.arms.names))
-    total = np.bincount(data.treatment, minlength=len(data.arms.names))
-    short = [
-        f"{name!r} has {int(counts[k])} (of {int(total[k])})"
-        for k, name in enumerate(data.arms.names)
-        if counts[k] < need
-    ]
-    if short:
-        why = (
-            "--intervals bootstrap refits on resamples that keep about 63% of them"
-            if bootstrap
-            else f"--learner auto cross-fits its candidates on {SELECTION_FOLDS} folds"
-            if auto
-            else "a learner needs them"
-        )
-        raise DataError(
-            f"every arm needs at least {need} rows in the training part "
-            f"({1 - options.holdout_share:.0%} of the table; the rest is held out to evaluate "
-            f"the model) because {why}: {', '.join(short)}",
-            field=data.roles.treatment,
-        )
+def _out_of_sample(
+    data: CampaignData,
+    plan: EvaluationPlan,
+    make: Callable[[], UpliftLearner],
+    options: TrainOptions,
+    say: Progress,
+) -> tuple[np.ndarray, UpliftLearner | None, list[str]]:
+    """The evaluated effects; the evaluated model too when it is the bundle's (no refit).
+
+    The model comes with the note on its intervals.
+
+    Held out: a model fitted on the training part scores the held-out rows. Cross-fitted: each
+    fold is scored by a model fitted on the other folds.
+    """
+    if plan.fold is not None:
+        say(f"evaluating by cross-fitting on {plan.folds} folds")
+        return cross_fitted_effects(data, make, plan.fold), None, []
+    assert plan.train_rows is not None and plan.held_rows is not None
+    train, held = data.subset(plan.train_rows), data.subset(plan.held_rows)
+    say(f"fitting on {len(train.y):,} rows and evaluating on the {len(held.y):,} held out")
+    if plan.refit:
+        model = _fit(make(), train)
+        return model.predict(held.X), None, []
+    learner, note = _with_intervals(make(), options)
+    _fit(learner, train)
+    return learner.predict(held.X), learner, note
+
+
+def _fit(learner: UpliftLearner, data: CampaignData) -> UpliftLearner:
+    return learner.fit(
+        data.X,
+        data.treatment,
+        data.y,
+        propensity=data.propensity,
+        categorical=data.encoder.categorical_indices,
+    )
 
 
 def _check_intervals(options: TrainOptions) -> None:

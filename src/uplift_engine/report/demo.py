@@ -256,7 +256,11 @@ def _describe_model(result: TrainResult, verbose: bool) -> str:
         line += (
             f": of {len(selection['candidates'])} candidates, {selection['best']} ranked "
             f"customers best by a hair and {result.learner} as well within the noise, so the "
-            "simpler one is kept."
+            + (
+                "average of several models is kept (safer when the data cannot tell them apart)."
+                if result.learner == "ensemble"
+                else "simpler one is kept."
+            )
         )
     if verbose:
         line += f"\n   {selection['reason']}."

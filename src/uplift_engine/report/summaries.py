@@ -70,6 +70,26 @@ def describe_evaluation(report: dict[str, Any], *, title: str = "Evaluation") ->
     return "\n".join(lines)
 
 
+def describe_validation(validation: dict[str, Any]) -> tuple[str, str]:
+    """How the evaluation was measured, and what the bundle's model was fitted on."""
+    seed = validation["seed"]
+    if validation["kind"] == "cross_fitted":
+        folds = validation["folds"]
+        how = (
+            f"Cross-fitted evaluation ({folds} folds: each row scored by the same "
+            f"configuration fitted on the other {folds - 1}; seed {seed})"
+        )
+    else:
+        how = f"Held-out evaluation ({validation['share']:.0%} of rows, seed {seed})"
+    fitted = (
+        "The bundle's model was then refitted on every row."
+        if validation["refit"]
+        else f"The bundle's model is the one evaluated, fitted on the other "
+        f"{validation['train_rows']:,} rows (--no-refit)."
+    )
+    return how, fitted
+
+
 def describe_training(result: TrainResult) -> str:
     """What was trained, on what, and how it did on the held-out rows."""
     lines = [
@@ -79,6 +99,8 @@ def describe_training(result: TrainResult) -> str:
     ]
     if result.selection:
         lines.append(f"Chosen by cross-fitting: {result.selection['reason']}.")
+        for left in result.selection.get("left_out") or []:
+            lines.append(f"Not tried: {left['reason']}.")
     if result.intervals:
         kind = result.intervals["kind"]
         lines.append(
@@ -91,13 +113,9 @@ def describe_training(result: TrainResult) -> str:
         lines.append(f"Datetime columns left out: {', '.join(result.dropped_datetime)}.")
     for warning in result.warnings:
         lines.append(f"warning: {warning}")
-    held = result.holdout
-    lines.append(
-        describe_evaluation(
-            result.evaluation,
-            title=f"Held-out evaluation ({held['share']:.0%} of rows, seed {held['seed']})",
-        )
-    )
+    how, fitted = describe_validation(result.validation)
+    lines.append(describe_evaluation(result.evaluation, title=how))
+    lines.append(fitted)
     lines.append(
         f"Bundle written to {result.bundle} (manifest sha256 {result.manifest_sha256[:12]}…)"
     )
