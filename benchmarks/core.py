@@ -49,7 +49,7 @@ STAGE = textwrap.dedent(
         import pyarrow.dataset as ds
         out["events"] = ds.dataset(args["lake"] + "/raw/events").count_rows()
     elif stage == "campaign_table":
-        from uplift_engine.features import build_campaign_table
+        from uplift_engine.features.offline import build_campaign_table
         t = time.perf_counter()
         summary = build_campaign_table(args["lake"], "c2026q4", threads=2)
         out["seconds"] = time.perf_counter() - t

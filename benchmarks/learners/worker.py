@@ -5,7 +5,8 @@ predict timer, and the interval call has a timer of its own. The predictions go 
 ``effects.npy`` (and ``low.npy`` / ``high.npy``), the timings and notes to ``result.json``; an
 exception is written there too, with the end of its traceback, and the exit code is 1.
 
-Usage (the parent does this): ``python -m learners.worker '{"data": …, "key": …, …}'``.
+Usage (the parent does this): ``python -m learners.worker '{"data": …, "key": …, …}'``; with
+``"mode": "cross_fit"`` it runs ``learners.real_worker`` instead (the real-data benchmark).
 """
 
 from __future__ import annotations
@@ -74,8 +75,11 @@ def main() -> int:
     if args.get("quiet_warnings", True):
         warnings.simplefilter("ignore")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    fit = run
+    if args.get("mode") == "cross_fit":  # every fold of one repeat of a real trial
+        from learners.real_worker import run as fit
     try:
-        result = run(args)
+        result = fit(args)
         code = 0
     except Exception as exc:  # a learner's failure is a result, not a crash of the run
         result = {
