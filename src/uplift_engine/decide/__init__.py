@@ -9,7 +9,7 @@ columns, the random holdout, the plan and its files, the budget frontier — is
 Lagrangian) is :mod:`uplift_engine.decide.solver`'s.
 """
 
-from uplift_engine.decide.decider import Decider, Decision
+from uplift_engine.decide.decider import Assessment, Decider, Decision, OfferAssessment
 from uplift_engine.decide.economics import (
     Economics,
     OfferEconomics,
@@ -17,7 +17,14 @@ from uplift_engine.decide.economics import (
     ShareBounds,
     offer_figures,
 )
-from uplift_engine.decide.guardrails import DNC, HARM, PROTECTED, reasons, row_guardrails
+from uplift_engine.decide.guardrails import (
+    DNC,
+    HARM,
+    PROTECTED,
+    reasons,
+    row_blocks,
+    row_guardrails,
+)
 from uplift_engine.decide.policy import CompiledPolicy, ContactCap, EligibilityRule, Policy
 from uplift_engine.decide.rules import Rule, compile_rule
 
@@ -25,12 +32,14 @@ __all__ = [
     "DNC",
     "HARM",
     "PROTECTED",
+    "Assessment",
     "CompiledPolicy",
     "ContactCap",
     "Decider",
     "Decision",
     "Economics",
     "EligibilityRule",
+    "OfferAssessment",
     "OfferEconomics",
     "Policy",
     "Rule",
@@ -39,5 +48,6 @@ __all__ = [
     "compile_rule",
     "offer_figures",
     "reasons",
+    "row_blocks",
     "row_guardrails",
 ]

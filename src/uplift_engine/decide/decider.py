@@ -18,7 +18,7 @@ from typing import Any
 
 from uplift_engine.config.records import from_mapping
 from uplift_engine.decide.economics import Economics, offer_figures
-from uplift_engine.decide.guardrails import row_guardrails
+from uplift_engine.decide.guardrails import label, reasons, row_blocks
 from uplift_engine.decide.policy import CompiledPolicy, Policy
 from uplift_engine.errors import ConfigError, DataError
 from uplift_engine.learn.scores import pred_column
@@ -32,6 +32,26 @@ class Decision:
     expected_profit: float
     expected_cost: float
     excluded_by: str  # '' unless the guardrails left no offer
+
+
+@dataclass(frozen=True)
+class OfferAssessment:
+    """One offer for one customer: what it would earn and what, if anything, rules it out."""
+
+    offer: str
+    net_value: float
+    """Expected profit of making the offer: the gain it causes less its expected costs."""
+    cost: float
+    excluded_by: str | None
+    """The first guardrail that removes the offer (``harm``, ``rule:<name>`` …), or None."""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The decision for one customer with every offer's figures behind it."""
+
+    decision: Decision
+    offers: tuple[OfferAssessment, ...]
 
 
 class Decider:
@@ -99,27 +119,41 @@ class Decider:
 
     def decide(self, row: Mapping[str, Any]) -> Decision:
         """The offer for one customer, given their scores and the columns the rules read."""
-        allowed, excluded_by = row_guardrails(
-            self.offers, row, self.policy, self.dnc, self.id_column
-        )
-        if excluded_by:
-            return Decision("", 0.0, 0.0, excluded_by)
+        return self.assess(row).decision
+
+    def assess(self, row: Mapping[str, Any]) -> Assessment:
+        """:meth:`decide` with every offer's net value and the guardrail that removes it.
+
+        The offer chosen is the one :meth:`decide` chooses (the same reduced values, the same
+        order of comparison); an offer's figures are given even when a guardrail removes it.
+        """
+        blocks = row_blocks(self.offers, row, self.policy, self.dnc, self.id_column)
         base = _float(row, pred_column(self.control))
         value: float | None = self.value
         if self.value_col is not None:
             value = _float(row, self.value_col)
         shared = self._segment_charge(row)
         best = ("", 0.0, 0.0, 0.0)
+        assessed = []
         for j, offer in enumerate(self.offers):
-            if not allowed[j]:
-                continue
             profit, cost = offer_figures(
                 self.economics, self.kind, offer, _float(row, pred_column(offer)), base, value
             )
+            assessed.append(OfferAssessment(offer, float(profit), float(cost), blocks[j]))
+            if blocks[j] is not None:
+                continue
             reduced = profit - self._cost_charge[j] * cost - self._count_charge[j] - shared
             if reduced > best[3]:
                 best = (offer, float(profit), float(cost), reduced)
-        return Decision(best[0], best[1], best[2], "")
+        if all(b is not None for b in blocks):
+            names = reasons(self.policy)
+            bits = 0
+            for b in blocks:
+                bits |= 1 << names.index(str(b))
+            decision = Decision("", 0.0, 0.0, label(names, bits))
+        else:
+            decision = Decision(best[0], best[1], best[2], "")
+        return Assessment(decision, tuple(assessed))
 
 
 def _float(row: Mapping[str, Any], name: str) -> float:

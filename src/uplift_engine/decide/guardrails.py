@@ -57,6 +57,37 @@ def row_guardrails(
 ) -> tuple[list[bool], str]:
     """Run every guardrail for one customer: allowed per offer, and ``excluded_by``."""
     names = reasons(policy)
+    first = _first_blocks(names, offers, row, policy, dnc, id_column)
+    allowed = [f is None for f in first]
+    if any(allowed):
+        return allowed, ""
+    bits = 0
+    for f in first:
+        bits |= 1 << (f or 0)  # every offer is blocked here, so f is never None
+    return allowed, label(names, bits)
+
+
+def row_blocks(
+    offers: list[str],
+    row: Mapping[str, Any],
+    policy: CompiledPolicy | None = None,
+    dnc: Collection[str] = (),
+    id_column: str | None = None,
+) -> list[str | None]:
+    """For each offer, the first guardrail that removes it for this customer (None: allowed)."""
+    names = reasons(policy)
+    first = _first_blocks(names, offers, row, policy, dnc, id_column)
+    return [None if f is None else names[f] for f in first]
+
+
+def _first_blocks(
+    names: list[str],
+    offers: list[str],
+    row: Mapping[str, Any],
+    policy: CompiledPolicy | None,
+    dnc: Collection[str],
+    id_column: str | None,
+) -> list[int | None]:
     first: list[int | None] = [None] * len(offers)
 
     def block(reason: str, which: list[bool]) -> None:
@@ -91,13 +122,7 @@ def row_guardrails(
                     f"rule:{entry.name}",
                     [entry.offers is None or o in entry.offers for o in offers],
                 )
-    allowed = [f is None for f in first]
-    if any(allowed):
-        return allowed, ""
-    bits = 0
-    for f in first:
-        bits |= 1 << (f or 0)  # every offer is blocked here, so f is never None
-    return allowed, label(names, bits)
+    return first
 
 
 def _number(value: Any) -> float | None:
