@@ -1,14 +1,14 @@
 """How feature values, keys and reserved fields are written as the online store's strings.
 
-Invariant: a customer's key is its integer id in decimal (``"1042"``); reserved keys and fields
-start with ``_`` (feature names cannot): ``_meta`` holds the last materialisation, ``_as_of``
-the time a customer's batch values were computed for (epoch microseconds), ``_w:<source>`` the
-stream window of a source as a store's ``get`` returns it (a backend may keep it in parts
-under other reserved fields: Redis uses ``_e:<source>:<id>`` and ``_h:<source>``). A feature
-value is ``""`` for null, ``str(int)`` for a whole
-number and ``repr(float)`` otherwise, which reads back bit for bit. A feature field that is
-absent (a customer never materialised) reads as the spec's empty value — what the offline
-engine gives a customer without events.
+Invariant: a customer's key is its integer id in decimal (``"1042"``), or a string id itself
+(:func:`customer_key`); reserved keys and fields start with ``_`` (feature names and ids
+cannot): ``_meta`` holds the last materialisation, ``_as_of`` the time a customer's batch values
+were computed for (epoch microseconds), ``_w:<source>`` the stream window of a source as a
+store's ``get`` returns it (a backend may keep it in parts under other reserved fields: Redis
+uses ``_e:<source>:<id>`` and ``_h:<source>``). A feature value is ``""`` for null,
+``str(int)`` for a whole number and ``repr(float)`` otherwise, which reads back bit for bit. A
+feature field that is absent (a customer never materialised) reads as the spec's empty value —
+what the offline engine gives a customer without events.
 """
 
 from __future__ import annotations
@@ -21,18 +21,44 @@ from uplift_engine.features.definitions import FeatureSpec
 META_KEY = "_meta"
 AS_OF_FIELD = "_as_of"
 WINDOW_PREFIX = "_w:"
+MAX_ID_LENGTH = 64
 
 FeatureValue = int | float | str | None
 
 
 def customer_key(customer_id: int | str) -> str:
-    """The store key of a customer id (an integer, or its decimal text)."""
+    """The store key of a customer id (DESIGN.md's Id: an integer ≥ 0, or 1–64 characters).
+
+    An integer, or a string of decimal digits, is keyed by its decimal text (``"0042"`` and
+    ``42`` are one customer); any other string by itself. A string starting with ``_`` is
+    refused: those keys are the store's own.
+    """
     if isinstance(customer_id, int) and not isinstance(customer_id, bool):
+        if customer_id < 0:
+            raise UserInputError(
+                f"customer_id must be an integer ≥ 0 or a string, got {customer_id}",
+                field="customer_id",
+            )
         return str(customer_id)
-    if isinstance(customer_id, str) and customer_id.lstrip("-").isdigit():
-        return str(int(customer_id))
+    if isinstance(customer_id, str):
+        if customer_id.isascii() and customer_id.isdigit():
+            return str(int(customer_id))
+        if not 1 <= len(customer_id) <= MAX_ID_LENGTH:
+            raise UserInputError(
+                f"customer_id must have 1 to {MAX_ID_LENGTH} characters, got "
+                f"{len(customer_id)}",
+                field="customer_id",
+            )
+        if customer_id.startswith("_") or not customer_id.isprintable():
+            raise UserInputError(
+                f"customer_id {customer_id!r} may not start with '_' or hold control "
+                "characters",
+                field="customer_id",
+            )
+        return customer_id
     raise UserInputError(
-        f"customer_id must be an integer, got {customer_id!r}", field="customer_id"
+        f"customer_id must be an integer ≥ 0 or a string, got {type(customer_id).__name__}",
+        field="customer_id",
     )
 
 

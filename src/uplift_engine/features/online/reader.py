@@ -5,7 +5,9 @@ HGETALL) and returns every feature of the registry by name: batch values as mate
 (a customer never materialised gets the specs' empty values, as offline), stream windows as
 of ``at`` (default: now) computed from the stored window state, and request-time features from
 the request payload by the same functions as in training. Plain Python on the way: no Arrow,
-no pandas, no DuckDB per read.
+no pandas, no DuckDB per read. :meth:`FeatureReader.values` also says where each value came
+from (:data:`STORE`, :data:`STREAM`, :data:`REQUEST` or :data:`DEFAULT`), for a caller that
+reads the store itself (the decision core, which decides without the store when it is down).
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from uplift_engine.features.online.store import OnlineStore
 from uplift_engine.features.registry import FeatureRegistry, default_registry
 from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.features.streaming.windows import WindowPlan, WindowState
+
+STORE, STREAM, REQUEST, DEFAULT = "store", "stream", "request", "default"
+"""Where a feature value came from: the materialised batch value, the stream window state,
+the request (computed from its fields, or given by name), or the value of a customer unknown
+to the store (the spec's empty value, as offline)."""
 
 
 class FeatureReader:
@@ -65,8 +72,30 @@ class FeatureReader:
         at = self.clock() if at_us is None else at_us
         return [self._values(fields, at, {}) for fields in rows]
 
+    def values(
+        self,
+        fields: Mapping[str, str],
+        at_us: int,
+        request: Mapping[str, object],
+        given: Mapping[str, FeatureValue] | None = None,
+    ) -> tuple[dict[str, FeatureValue], dict[str, str]]:
+        """The features from a customer's store ``fields``, and where each came from.
+
+        ``given``: feature values sent with the request by name; they replace the store's.
+        """
+        sources: dict[str, str] = {}
+        out = self._values(fields, at_us, request, sources)
+        for name, value in (given or {}).items():
+            out[name] = value
+            sources[name] = REQUEST
+        return out, sources
+
     def _values(
-        self, fields: Mapping[str, str], at_us: int, request: Mapping[str, object]
+        self,
+        fields: Mapping[str, str],
+        at_us: int,
+        request: Mapping[str, object],
+        sources: dict[str, str] | None = None,
     ) -> dict[str, FeatureValue]:
         out: dict[str, FeatureValue] = {}
         get = fields.get
@@ -76,7 +105,15 @@ class FeatureReader:
         for name, columns, plan in self._windows:
             text = fields.get(name)
             state = WindowState.decode(text, columns) if text else None
-            out.update(plan.values(state, at_us))
+            values = plan.values(state, at_us)
+            out.update(values)
+            if sources is not None:
+                sources.update(dict.fromkeys(values, STREAM if text else DEFAULT))
         for feature in self._request:
             out[feature.name] = feature.compute(request)
+        if sources is not None:
+            for name, _, _ in self._batch:
+                sources[name] = STORE if name in fields else DEFAULT
+            for feature in self._request:
+                sources[feature.name] = REQUEST
         return out
