@@ -96,6 +96,13 @@ class Bundle:
     manifest: dict[str, Any]
     encoder: FeatureEncoder
     graph: ScoringGraph
+    manifest_sha256: str = ""
+    """The SHA-256 of ``manifest.json`` as loaded (verified against ``manifest.sha256``)."""
+
+    @property
+    def version(self) -> str:
+        """The model's version: the first 12 hex characters of its manifest's SHA-256."""
+        return self.manifest_sha256[:12]
 
     @property
     def arms(self) -> list[str]:
@@ -205,7 +212,7 @@ def load_bundle(
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"bundle {str(uri)!r}: manifest is incomplete: {exc}") from exc
     _check_consistent(manifest, encoder, graph, str(uri))
-    return Bundle(manifest=manifest, encoder=encoder, graph=graph)
+    return Bundle(manifest=manifest, encoder=encoder, graph=graph, manifest_sha256=expected)
 
 
 def _check_consistent(

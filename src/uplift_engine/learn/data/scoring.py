@@ -62,6 +62,7 @@ def score_table(
             "learner": bundle.manifest["learner"]["name"],
             "created_at": bundle.manifest["created_at"],
             "data_sha256": bundle.manifest["data_fingerprint"].get("sha256"),
+            "version": bundle.version,
         },
     )
     return pa.table(columns), meta
