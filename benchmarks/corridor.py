@@ -31,18 +31,16 @@ CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 from uplift_engine.config import serving_settings
-from uplift_engine.decide import Decider
 from uplift_engine.features import FeatureReader, default_registry, open_store
 from uplift_engine.learn import load_bundle
-from uplift_engine.serve import DecisionCore
+from uplift_engine.serve import DecisionCore, served_with_plan
 t1 = time.perf_counter()
 import lightgbm
 t2 = time.perf_counter()
 settings = serving_settings()
 core = DecisionCore(
-    load_bundle(sys.argv[1], settings, threads=1),
+    served_with_plan(load_bundle(sys.argv[1], threads=1), open(sys.argv[2], "rb").read(), "plan"),
     FeatureReader(open_store(settings), default_registry()),
-    Decider.from_plan_meta(json.load(open(sys.argv[2]))),
 )
 ids = json.loads(sys.argv[3])
 core.decide(ids[0])

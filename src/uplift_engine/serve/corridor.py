@@ -2,90 +2,202 @@
 
     online store (one round trip) → request-time features → bundle (every arm's expected
     outcome, each offer's effect and its interval) → guardrails, economics, the plan's prices
-    (:class:`~uplift_engine.decide.Decider`) → the offer, or none
+    (:class:`~uplift_engine.decide.Decider`) → DESIGN.md's Decision
 
 Invariant: this module and everything it imports run in the decision-only environment
 (docs/architecture.md): the standard library, NumPy and LightGBM (SciPy beneath it), the online
 store's client, boto3 for an S3 bundle — never pandas, PyArrow, pydantic, DuckDB, HiGHS, numba,
 scikit-learn or the simulator, none of which that environment installs. A test builds the
 environment and decides customers in it; the HTTP app, the Lambda handlers and batch decisions
-are to be thin adapters over :class:`DecisionCore`.
+are thin adapters over :class:`DecisionCore`, so all of them give one answer.
+
+A store that fails (down, timed out) does not fail the decision: the customer is decided from
+the request alone (its fields and any feature values it gives, the rest at their defaults) and
+the decision says ``degraded``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from uplift_engine.decide import Decider, Decision
+from uplift_engine.decide import Assessment
+from uplift_engine.errors import ConfigError, StorageError
 from uplift_engine.features import FeatureReader
-from uplift_engine.learn import Bundle, pred_column, uplift_column
+from uplift_engine.features.online import customer_key
+from uplift_engine.features.streaming.schema import now_us
+from uplift_engine.learn import pred_column, uplift_column
+from uplift_engine.serve.release import Served
+
+DECISION_SCHEMA_VERSION = "uplift.decision/1"
+FeatureValue = int | float | str | None
 
 
 @dataclass(frozen=True)
 class CustomerDecision:
-    """One customer's scores and the decision taken on them."""
+    """One customer's decision, the scores behind it and where its features came from."""
 
+    request_id: str
     customer_id: int | str
-    decision: Decision
+    at_us: int
+    offer: str | None
     scores: dict[str, float]
     """``pred_<arm>``, ``uplift_<offer>`` and, when the model bounds its effects,
     ``uplift_<offer>_lower`` / ``_upper`` — the scores contract's columns for this customer."""
-    features: dict[str, Any] = field(default_factory=dict)
+    assessment: Assessment | None
+    """Every offer's net value and exclusion; None when no economics decide the offers."""
+    features: dict[str, FeatureValue]
+    features_from: dict[str, str]
+    degraded: bool
+    model_version: str
+    plan_version: str | None
+    pricing: str
+    offers: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data."""
+        """DESIGN.md's Decision: what the HTTP service, the Lambda and batch decisions return."""
+        per_offer: dict[str, dict[str, Any]] = {}
+        assessed = {} if self.assessment is None else {a.offer: a for a in self.assessment.offers}
+        for offer in self.offers:
+            a = assessed.get(offer)
+            per_offer[offer] = {
+                "uplift": _json_number(self.scores[uplift_column(offer)]),
+                "lower": _json_number(self.scores.get(uplift_column(offer, "lower"))),
+                "upper": _json_number(self.scores.get(uplift_column(offer, "upper"))),
+                "net_value": None if a is None else _json_number(a.net_value),
+                "excluded_by": None if a is None else exclusion(a.excluded_by),
+            }
         return {
+            "request_id": self.request_id,
             "customer_id": self.customer_id,
-            "offer": self.decision.offer or None,
-            "expected_profit": self.decision.expected_profit,
-            "expected_cost": self.decision.expected_cost,
-            "excluded_by": self.decision.excluded_by or None,
-            "scores": dict(self.scores),
+            "offer": self.offer,
+            "offers": per_offer,
+            "model": {"version": self.model_version},
+            "plan": {"version": self.plan_version, "pricing": self.pricing},
+            "features_from": self.features_from,
+            "degraded": self.degraded,
+        }
+
+    def log_record(self) -> dict[str, Any]:
+        """The decision log's line (DESIGN.md's Decision log) for this decision."""
+        body = self.to_dict()
+        return {
+            "schema_version": DECISION_SCHEMA_VERSION,
+            "request_id": self.request_id,
+            "at_us": self.at_us,
+            "customer_id": self.customer_id,
+            "model_version": self.model_version,
+            "plan_version": self.plan_version,
+            "features_sha256": features_hash(self.features),
+            "offer": self.offer,
+            "offers": body["offers"],
+            "degraded": self.degraded,
         }
 
 
-class DecisionCore:
-    """A bundle, the online features and a decider: one customer at a time."""
+def exclusion(reason: str | None) -> dict[str, str] | None:
+    """A guardrail's reason as the Decision's ``{kind, name}``: ``rule:active`` → rule, active."""
+    if reason is None:
+        return None
+    kind, _, name = reason.partition(":")
+    return {"kind": kind, "name": name} if name else {"kind": "guardrail", "name": kind}
 
-    def __init__(self, bundle: Bundle, reader: FeatureReader, decider: Decider) -> None:
+
+def features_hash(features: Mapping[str, FeatureValue]) -> str:
+    """SHA-256 (16 hex) of the feature vector a decision read, in name order (for the audit)."""
+    text = repr(sorted(features.items(), key=lambda kv: kv[0]))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class DecisionCore:
+    """A served model, the online features and its decider: one customer at a time."""
+
+    def __init__(
+        self,
+        served: Served,
+        reader: FeatureReader,
+        *,
+        clock: Callable[[], int] = now_us,
+        on_store_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        bundle = served.bundle
         missing = [n for n in bundle.encoder.names if n not in reader.names]
         if missing:
-            from uplift_engine.errors import ConfigError
-
             raise ConfigError(
                 f"the model reads feature(s) {', '.join(map(repr, missing))} that the online "
                 f"features do not provide ({', '.join(reader.names)})",
                 field="features",
             )
+        self.served = served
         self.bundle = bundle
         self.reader = reader
-        self.decider = decider
+        self.decider = served.decider
+        self.clock = clock
+        self.on_store_error = on_store_error
+        self.features = tuple(bundle.encoder.names)
         self._arms = bundle.arms
-        self._offers = bundle.offers
+        self._offers = tuple(bundle.offers)
+        self._intervals = bundle.intervals is not None
 
     def decide(
         self,
         customer_id: int | str,
         request: Mapping[str, object] | None = None,
         *,
+        given: Mapping[str, FeatureValue] | None = None,
         at_us: int | None = None,
+        request_id: str | None = None,
     ) -> CustomerDecision:
-        """Read, score and decide one customer (``request``: the request's own fields)."""
-        features = self.reader.read(customer_id, at_us=at_us, request=request)
-        columns = {name: [features[name]] for name in self.bundle.encoder.names}
-        if self.bundle.intervals is not None:
+        """Read, score and decide one customer.
+
+        ``request``: the request's own fields (what request-time features and rules read);
+        ``given``: feature values sent by name, which replace the store's.
+        """
+        key = customer_key(customer_id)
+        at = self.clock() if at_us is None else at_us
+        degraded = False
+        try:
+            fields = self.reader.store.get(key)
+        except (StorageError, OSError, TimeoutError) as exc:  # decide without the store
+            fields, degraded = {}, True
+            if self.on_store_error is not None:
+                self.on_store_error(exc)
+        request = request or {}
+        features, sources = self.reader.values(fields, at, request, given)
+        columns = {name: [features[name]] for name in self.features}
+        if self._intervals:
             levels, lower, upper = self.bundle.predict_levels_and_interval(columns)
         else:
             levels, lower, upper = self.bundle.predict_levels(columns), None, None
         scores = self._scores(levels[0], lower, upper)
-        row: dict[str, Any] = {**features, **dict(request or {}), **scores}
-        row[self.decider.id_column] = customer_id
-        return CustomerDecision(customer_id, self.decider.decide(row), scores, features)
+        assessment = None
+        offer = None
+        if self.decider is not None:
+            row: dict[str, Any] = {**features, **request, **scores}
+            row[self.decider.id_column] = customer_id
+            assessment = self.decider.assess(row)
+            offer = assessment.decision.offer or None
+        return CustomerDecision(
+            request_id=request_id or uuid.uuid4().hex,
+            customer_id=customer_id,
+            at_us=at,
+            offer=offer,
+            scores=scores,
+            assessment=assessment,
+            features={n: features[n] for n in self.features},
+            features_from={n: sources[n] for n in self.features},
+            degraded=degraded,
+            model_version=self.served.model_version,
+            plan_version=self.served.plan_version,
+            pricing=self.served.pricing,
+            offers=self._offers,
+        )
 
     def _scores(
         self, levels: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None
@@ -102,3 +214,9 @@ class DecisionCore:
 def _finite(value: float) -> float:
     number = float(value)
     return number if math.isfinite(number) else math.nan
+
+
+def _json_number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return value
