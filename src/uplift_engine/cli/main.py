@@ -50,6 +50,7 @@ def _register() -> None:
         features,
         optimize,
         score,
+        serve,
         simulate,
         train,
     )
@@ -62,6 +63,8 @@ def _register() -> None:
     app.command("optimize")(optimize.optimize)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
+    app.command("serve")(serve.serve)
+    app.add_typer(serve.release_app, name="release")
 
 
 _register()

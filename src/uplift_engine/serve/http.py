@@ -1,0 +1,308 @@
+"""The HTTP decision service: Starlette and orjson over the one decision core.
+
+    POST /v1/decide          one customer → DESIGN.md's Decision
+    POST /v1/decide/batch    {"requests": [...]} (up to ``max_batch``) → {"decisions": [...]}
+    POST /v1/events          stream events → the online store's windows
+    GET  /v1/model           version, arms, features, metrics, plan
+    GET  /health  /ready     alive; model, plan and store loaded
+    GET  /metrics            Prometheus
+    GET  /openapi.json       the API, documented
+
+Invariants: every decision is on the decision log's disk before its answer leaves; every error
+is DESIGN.md's ``{"error": {"code", "message", "field"}}`` with a 4xx status (503 when not
+ready or a dependency fails), never a traceback; API keys, when set, are compared in constant
+time; a body larger than ``max_body_bytes`` is refused with 413 before it is parsed. Starlette is
+used directly (no FastAPI) and JSON goes through orjson: the framework's overhead is part of the
+latency budget (docs/serving.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from uplift_engine.errors import StorageError, UpliftError, UserInputError
+from uplift_engine.serve.decision_log import DecisionLog
+from uplift_engine.serve.openapi import openapi_document
+from uplift_engine.serve.service import ServiceState
+
+log = logging.getLogger("uplift_engine.serve")
+JSON = "application/json"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The service's limits and keys."""
+
+    api_keys: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024
+    max_batch: int = 100
+    reload_seconds: float = 2.0
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "uplift_http_requests", "HTTP requests by route and status", ["route", "status"],
+            registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "uplift_http_latency_seconds", "Time to answer, by route", ["route"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.decisions = Counter(
+            "uplift_decisions", "Decisions by offer ('none' for no offer)", ["offer"], registry=r
+        )
+        self.exclusions = Counter(
+            "uplift_exclusions", "Offers ruled out, by guardrail", ["reason"], registry=r
+        )
+        self.degraded = Counter(
+            "uplift_degraded_decisions", "Decisions taken without the online store", registry=r
+        )
+        self.store_errors = Counter(
+            "uplift_store_errors", "Online store reads that failed", registry=r
+        )
+        self.ready = Gauge("uplift_ready", "1 when a model is loaded", registry=r)
+        self.reloads = Counter("uplift_reloads", "Releases loaded after the first", registry=r)
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
+    """DESIGN.md's error object."""
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return Response(orjson.dumps(body), status, media_type=JSON)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status, media_type=JSON)
+
+
+def create_app(
+    state: ServiceState, decision_log: DecisionLog, settings: HttpSettings | None = None
+) -> Starlette:
+    """The Starlette app of a service (``state`` is started by the app's lifespan)."""
+    settings = settings or HttpSettings()
+    metrics = Metrics()
+    keys = tuple(k.encode() for k in settings.api_keys)
+    state.on_store_error = lambda exc: metrics.store_errors.inc()
+
+    def authorised(request: Request) -> bool:
+        if not keys:
+            return True
+        given = request.headers.get("x-api-key", "").encode()
+        ok = False
+        for key in keys:  # every key compared, in constant time each
+            ok |= hmac.compare_digest(given, key)
+        return ok
+
+    async def body_json(request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            raise _TooLarge()
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_body_bytes:
+                raise _TooLarge()
+            chunks.append(chunk)
+        try:
+            return orjson.loads(b"".join(chunks))
+        except orjson.JSONDecodeError as exc:
+            raise _Malformed(str(exc)) from None
+
+    def guarded(
+        route: str, handler: Callable[[Request], Awaitable[Response]], *, auth: bool = True
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                if auth and not authorised(request):
+                    response = error_response(
+                        401, "unauthorised", "a valid X-API-Key header is required", "X-API-Key"
+                    )
+                else:
+                    response = await handler(request)
+            except _TooLarge:
+                response = error_response(
+                    413, "too_large", f"the body exceeds {settings.max_body_bytes} bytes"
+                )
+            except _Malformed as exc:
+                response = error_response(400, "malformed_json", f"the body is not JSON: {exc}")
+            except UserInputError as exc:
+                response = error_response(exc.http_status, exc.code, exc.message, exc.field)
+            except UpliftError as exc:
+                response = error_response(exc.http_status, exc.code, exc.message, exc.field)
+            except Exception:  # never a traceback to the caller; one line in the log
+                log.exception("unexpected error on %s", route)
+                response = error_response(500, "internal", "the service failed; see its log")
+            metrics.requests.labels(route, str(response.status_code)).inc()
+            metrics.latency.labels(route).observe(time.perf_counter() - started)
+            return response
+
+        return endpoint
+
+    def current() -> Any:
+        loaded = state.loaded
+        if loaded is None:
+            raise StorageError(f"no model is loaded: {state.problem or 'starting'}")
+        return loaded
+
+    def count(decision: Any) -> None:
+        metrics.decisions.labels(decision.offer or "none").inc()
+        if decision.degraded:
+            metrics.degraded.inc()
+        if decision.assessment is not None:
+            for offer in decision.assessment.offers:
+                if offer.excluded_by is not None:
+                    metrics.exclusions.labels(offer.excluded_by).inc()
+
+    async def decide(request: Request) -> Response:
+        body = await body_json(request)
+        loaded = current()
+        parsed = loaded.schema.parse(body)
+        decision = loaded.core.decide(parsed.customer_id, parsed.fields, given=parsed.given)
+        await decision_log.append_async(orjson.dumps(decision.log_record()) + b"\n")
+        count(decision)
+        return _json(decision.to_dict())
+
+    async def decide_batch(request: Request) -> Response:
+        body = await body_json(request)
+        loaded = current()
+        items = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(items, list) or set(body) != {"requests"}:
+            raise UserInputError(
+                'the body must be {"requests": [one request object per customer]}',
+                field="requests",
+            )
+        if len(items) > settings.max_batch:
+            return error_response(
+                413, "too_large",
+                f"a batch holds at most {settings.max_batch} requests, got {len(items)}",
+                "requests",
+            )  # fmt: skip
+        parsed = [loaded.schema.parse(item, f"requests[{i}].") for i, item in enumerate(items)]
+        decisions = [
+            loaded.core.decide(p.customer_id, p.fields, given=p.given) for p in parsed
+        ]
+        lines = b"".join(orjson.dumps(d.log_record()) + b"\n" for d in decisions)
+        if lines:
+            await decision_log.append_async(lines)
+        for d in decisions:
+            count(d)
+        return _json({"decisions": [d.to_dict() for d in decisions]})
+
+    async def events(request: Request) -> Response:
+        from uplift_engine.serve.events import ingest_events
+
+        body = await body_json(request)
+        current()
+        result = await asyncio.to_thread(ingest_events, state.reader, body)
+        return _json(result, 200 if not result["rejected"] else 207)
+
+    async def model(request: Request) -> Response:
+        core = current().core
+        manifest = core.bundle.manifest
+        return _json(
+            {
+                "version": core.served.model_version,
+                "release": state.release,
+                "learner": manifest["learner"]["name"],
+                "arms": core.bundle.arms,
+                "control": core.bundle.control,
+                "outcome_kind": core.bundle.outcome_kind,
+                "features": list(core.features),
+                "intervals": core.bundle.intervals,
+                "metrics": manifest.get("metrics", {}),
+                "created_at": manifest["created_at"],
+                "plan": {"version": core.served.plan_version, "pricing": core.served.pricing},
+                "request_fields": sorted(current().schema.request_fields),
+            }
+        )
+
+    async def health(request: Request) -> Response:
+        return _json({"status": "alive"})
+
+    async def ready(request: Request) -> Response:
+        ok = state.ready
+        metrics.ready.set(1 if ok else 0)
+        body = {"ready": ok, "release": state.release, "problem": state.problem}
+        if ok:
+            served = current().core.served
+            body |= {"model": served.model_version, "plan": served.plan_version}
+        return _json(body, 200 if ok else 503)
+
+    async def prometheus(request: Request) -> Response:
+        metrics.ready.set(1 if state.ready else 0)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(request: Request) -> Response:
+        loaded = state.loaded
+        return _json(openapi_document(None if loaded is None else loaded.schema, settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(state.start)
+        watcher = None
+        if state.release_root is not None:
+            watcher = asyncio.create_task(_watch(state, metrics, settings.reload_seconds))
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            decision_log.close()
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        code = "not_found" if status == 404 else "method_not_allowed"
+        return error_response(status, code, f"{request.method} {request.url.path} is not allowed")
+
+    routes = [
+        Route("/v1/decide", guarded("decide", decide), methods=["POST"]),
+        Route("/v1/decide/batch", guarded("decide_batch", decide_batch), methods=["POST"]),
+        Route("/v1/events", guarded("events", events), methods=["POST"]),
+        Route("/v1/model", guarded("model", model), methods=["GET"]),
+        Route("/health", guarded("health", health, auth=False), methods=["GET"]),
+        Route("/ready", guarded("ready", ready, auth=False), methods=["GET"]),
+        Route("/metrics", guarded("metrics", prometheus), methods=["GET"]),
+        Route("/openapi.json", guarded("openapi", openapi, auth=False), methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: not_found},
+    )
+
+
+async def _watch(state: ServiceState, metrics: Metrics, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        if await asyncio.to_thread(state.reload):
+            metrics.reloads.inc()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Malformed(Exception):
+    pass

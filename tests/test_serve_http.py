@@ -1,0 +1,365 @@
+"""The HTTP decision service: the Decision contract, its boundaries, the log, reloads and kills.
+
+In-process through Starlette's test client (the real app, its lifespan and the real SQLite
+store), and as a real ``uplift serve`` process on 127.0.0.1 for what needs one: a release
+reloaded under load, and a kill -9 after which no acknowledged decision is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from serving import AT_US, Artefacts, build
+from uplift_engine.config import RedisOnlineStore, SQLiteOnlineStore
+from uplift_engine.features import FeatureReader, default_registry, open_store
+from uplift_engine.learn import load_bundle
+from uplift_engine.serve import DecisionCore, served_with_plan, write_release
+from uplift_engine.serve.decision_log import DecisionLog, read_lines
+from uplift_engine.serve.http import HttpSettings, create_app
+from uplift_engine.serve.service import ServiceState
+
+UPLIFT = str(Path(sys.executable).parent / "uplift")
+
+
+@pytest.fixture(scope="module")
+def art(lake: Path, campaign_table: Path, tmp_path_factory) -> Artefacts:
+    return build(lake, campaign_table, tmp_path_factory.mktemp("serving"))
+
+
+def _app(art: Artefacts, log_dir: Path, *, keys=(), store=None, release_root=None):
+    store = store or open_store(SQLiteOnlineStore(path=str(art.store_path)))
+    reader = FeatureReader(store, default_registry())
+    fixed = None
+    if release_root is None:
+        def fixed():
+            return served_with_plan(load_bundle(art.model, threads=1), art.plan_meta, "plan")
+    state = ServiceState(reader, fixed=fixed, release_root=release_root)
+    settings = HttpSettings(api_keys=tuple(keys), max_body_bytes=4096, max_batch=5)
+    return create_app(state, DecisionLog(log_dir), settings), state
+
+
+def _log_ids(log_dir: Path) -> list[str]:
+    return [
+        json.loads(line)["request_id"]
+        for path in sorted(log_dir.glob("decisions-*.jsonl"))
+        for line in read_lines(path)
+    ]
+
+
+def test_a_decision_is_the_cores_in_the_contracts_words(art: Artefacts, tmp_path: Path) -> None:
+    app, _ = _app(art, tmp_path / "log")
+    store = open_store(SQLiteOnlineStore(path=str(art.store_path)))
+    core = DecisionCore(
+        served_with_plan(load_bundle(art.model, threads=1), art.plan_meta, "plan"),
+        FeatureReader(store, default_registry()),
+    )
+    with TestClient(app) as client:
+        answered = []
+        for customer in art.ids[:60:3]:
+            r = client.post("/v1/decide", json={"customerId": customer})
+            assert r.status_code == 200, r.text
+            answered.append(r.json())
+    for body in answered:
+        mine = core.decide(body["customer_id"]).to_dict()
+        assert set(body) == {
+            "request_id", "customer_id", "offer", "offers", "model", "plan", "features_from",
+            "degraded",
+        }  # fmt: skip
+        assert body["offer"] == mine["offer"]
+        assert body["offers"].keys() == {"cashback", "fee_waiver", "bonus_points"}
+        for name, figures in body["offers"].items():
+            assert figures["uplift"] == pytest.approx(mine["offers"][name]["uplift"], abs=1e-12)
+            assert figures["net_value"] == pytest.approx(mine["offers"][name]["net_value"])
+            assert figures["excluded_by"] == mine["offers"][name]["excluded_by"]
+        assert body["model"]["version"] == load_bundle(art.model).version
+        assert body["plan"]["pricing"] == "plan" and len(body["plan"]["version"]) == 12
+        assert body["degraded"] is False
+        assert set(body["features_from"].values()) <= {"store", "stream", "request", "default"}
+    # every answer is in the log, once
+    assert sorted(_log_ids(tmp_path / "log")) == sorted(b["request_id"] for b in answered)
+    # an excluded offer says which rule: 'active' rules cashback out where logins_30d < 1
+    rule = {"kind": "rule", "name": "active"}
+    inactive = [b for b in answered if b["offers"]["cashback"]["excluded_by"] == rule]
+    assert all(b["offer"] != "cashback" for b in inactive)
+
+
+def test_the_plan_decides_the_customers_as_the_batch_plan_did(art: Artefacts, tmp_path) -> None:
+    app, _ = _app(art, tmp_path / "log")
+    agree = total = 0
+    with TestClient(app) as client:
+        batch = [{"customer_id": c} for c in art.ids[:500]]
+        for start in range(0, len(batch), 5):
+            r = client.post("/v1/decide/batch", json={"requests": batch[start : start + 5]})
+            assert r.status_code == 200, r.text
+            for d, i in zip(r.json()["decisions"], range(start, start + 5), strict=True):
+                total += 1
+                agree += (d["offer"] or "") == art.offers[i]
+    assert total == 500
+    assert agree / total >= 0.95  # the plan's holdout gets the offer the prices give (5%)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b'{"customer_id": 1', 400, None),
+        (b'[1, 2]', 422, None),
+        (b'{"age": 3}', 422, "customer_id"),
+        (b'{"customer_id": 1, "favourite_colour": "red"}', 422, "favourite_colour"),
+        (b'{"customer_id": 1, "logins_30d": "many"}', 422, "logins_30d"),
+        (b'{"customer_id": true}', 422, "customer_id"),
+        (b'{"customer_id": -4}', 422, "customer_id"),
+        (b'{"customer_id": "_meta"}', 422, "customer_id"),
+        (b'{"customer_id": 1, "customerId": 2}', 422, "customerId"),
+        (b'{"customer_id": 1, "channel": {"a": 1}}', 422, "channel"),
+        (b'{"customer_id": 1, "channel": "pigeon"}', 422, "channel"),
+        (b'{"customer_id": 1, "pad": "' + b"x" * 5000 + b'"}', 413, None),
+    ],
+)
+def test_bad_requests_get_the_error_object(art, tmp_path, body, status, field) -> None:
+    app, _ = _app(art, tmp_path / "log")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/v1/decide", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["message"] and "Traceback" not in r.text
+    assert error["field"] == field
+    assert _log_ids(tmp_path / "log") == []  # nothing decided, nothing logged
+
+
+def test_batches_are_bounded_and_name_the_item_at_fault(art, tmp_path) -> None:
+    app, _ = _app(art, tmp_path / "log")
+    with TestClient(app) as client:
+        r = client.post("/v1/decide/batch", json={"requests": [{"customer_id": 1}] * 6})
+        assert r.status_code == 413 and r.json()["error"]["field"] == "requests"
+        r = client.post(
+            "/v1/decide/batch", json={"requests": [{"customer_id": 1}, {"customer_id": 2, "x": 1}]}
+        )
+        assert r.status_code == 422 and r.json()["error"]["field"] == "requests[1].x"
+        assert client.get("/v1/nothing").json()["error"]["code"] == "not_found"
+        assert client.get("/v1/decide").status_code == 405
+    assert _log_ids(tmp_path / "log") == []
+
+
+def test_api_keys_are_required_when_set(art, tmp_path) -> None:
+    app, _ = _app(art, tmp_path / "log", keys=("k-one", "k-two"))
+    with TestClient(app) as client:
+        assert client.post("/v1/decide", json={"customer_id": 1}).status_code == 401
+        bad = client.post("/v1/decide", json={"customer_id": 1}, headers={"X-API-Key": "k-on"})
+        assert bad.status_code == 401 and bad.json()["error"]["field"] == "X-API-Key"
+        good = client.post("/v1/decide", json={"customer_id": 1}, headers={"X-API-Key": "k-two"})
+        assert good.status_code == 200
+        assert client.get("/health").status_code == 200  # probes need no key
+        assert client.get("/metrics").status_code == 401
+
+
+def test_a_customer_unknown_to_the_store_is_decided_from_the_request(art, tmp_path) -> None:
+    app, _ = _app(art, tmp_path / "log")
+    with TestClient(app) as client:
+        r = client.post(
+            "/v1/decide",
+            json={"customerId": "new-customer-7", "logins30d": 4, "channel": "app",
+                  "ts": "2026-12-06T09:30:00+07:00"},
+        )  # fmt: skip
+    body = r.json()
+    assert r.status_code == 200, r.text
+    assert body["customer_id"] == "new-customer-7"
+    assert body["features_from"]["logins_30d"] == "request"
+    others = {k: v for k, v in body["features_from"].items() if k != "logins_30d"}
+    assert set(others.values()) == {"default"}
+    assert body["degraded"] is False
+
+
+def test_a_store_that_is_down_degrades_and_never_fails(art, tmp_path) -> None:
+    with socket.socket() as s:  # a port where nothing listens: the store is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = open_store(RedisOnlineStore(url=f"redis://127.0.0.1:{port}/0"))
+    app, _ = _app(art, tmp_path / "log", store=down)
+    with TestClient(app) as client:
+        r = client.post("/v1/decide", json={"customer_id": art.ids[0], "logins_30d": 3})
+        metrics = client.get("/metrics").text
+    assert r.status_code == 200, r.text
+    assert r.json()["degraded"] is True
+    assert r.json()["features_from"]["logins_30d"] == "request"
+    assert "uplift_degraded_decisions_total 1.0" in metrics
+    assert "uplift_store_errors_total 1.0" in metrics
+
+
+def test_model_ready_metrics_and_openapi(art, tmp_path) -> None:
+    app, _ = _app(art, tmp_path / "log")
+    with TestClient(app) as client:
+        client.post("/v1/decide", json={"customer_id": art.ids[1]})
+        model = client.get("/v1/model").json()
+        ready = client.get("/ready")
+        metrics = client.get("/metrics").text
+        spec = client.get("/openapi.json").json()
+    assert model["arms"] == ["control", "bonus_points", "cashback", "fee_waiver"] or set(
+        model["arms"]
+    ) == {"control", "bonus_points", "cashback", "fee_waiver"}
+    assert model["plan"]["pricing"] == "plan" and "validation" in model["metrics"]
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    assert 'uplift_http_requests_total{route="decide",status="200"} 1.0' in metrics
+    assert "uplift_decisions_total" in metrics
+    request = spec["components"]["schemas"]["DecideRequest"]
+    assert request["additionalProperties"] is False and "logins_30d" in request["properties"]
+
+
+def test_a_tampered_release_is_not_served(art, tmp_path) -> None:
+    root = tmp_path / "releases"
+    release = write_release(root, art.model, art.plan_meta)
+    model_file = next((root / "releases" / release / "bundle").glob("models/*.txt"))
+    model_file.write_text(model_file.read_text().replace("\n", "\n\n", 1))
+    app, _ = _app(art, tmp_path / "log", release_root=root)
+    with TestClient(app) as client:
+        ready = client.get("/ready")
+        decided = client.post("/v1/decide", json={"customer_id": 1})
+    assert ready.status_code == 503 and "checksum" in ready.json()["problem"]
+    assert decided.status_code == 503
+    assert decided.json()["error"]["code"] == "storage_unavailable"
+
+
+def test_a_plan_for_another_model_is_refused(art, tmp_path) -> None:
+    other = json.loads(art.plan_meta)
+    other["scores"]["model"]["version"] = "0123456789ab"
+    with pytest.raises(Exception, match="another model"):
+        write_release(tmp_path / "r", art.model, json.dumps(other).encode())
+    assert not (tmp_path / "r" / "current.json").exists()
+
+
+# ---- a real service process ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(art: Artefacts, args: list[str], log_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "UPLIFT_ONLINE_STORE__PATH": str(art.store_path),
+           "UPLIFT_ONLINE_STORE__TYPE": "sqlite",
+           "OMP_WAIT_POLICY": "PASSIVE", "UPLIFT_THREADS": "1"}  # fmt: skip
+    env.pop("UPLIFT_API_KEYS", None)
+    proc = subprocess.Popen(
+        [UPLIFT, "serve", *args, "--port", str(port), "--decision-log", str(log_dir),
+         "--reload-seconds", "0.2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "died")
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the service did not become ready")
+
+
+def test_a_new_release_is_served_without_a_failed_request(art, tmp_path) -> None:
+    root = tmp_path / "releases"
+    write_release(root, art.model, art.plan_meta)
+    proc, url = _start(art, ["--release", str(root)], tmp_path / "log")
+    versions: list[str] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            i = 0
+            while not stop.is_set():
+                r = client.post("/v1/decide", json={"customer_id": art.ids[i % 500]})
+                if r.status_code != 200:
+                    failures.append(r.text)
+                else:
+                    versions.append(r.json()["plan"]["version"])
+                i += 1
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        other = json.loads(art.plan_meta)
+        other["optimizer"]["prices"] = {k: v * 1.5 for k, v in other["optimizer"]["prices"].items()}
+        write_release(root, art.model, json.dumps(other, sort_keys=True).encode())
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert failures == []
+    assert len(set(versions)) == 2, "the new release was not picked up"
+    first, last = versions[0], versions[-1]
+    assert first != last
+    assert len(versions) > 100
+
+
+def test_no_acknowledged_decision_is_lost_or_doubled_by_a_kill(art, tmp_path) -> None:
+    log_dir = tmp_path / "log"
+    (tmp_path / "plan.json").write_bytes(art.plan_meta)
+    acknowledged: list[str] = []
+    for round_ in range(3):
+        proc, url = _start(
+            art, ["--model", str(art.model), "--plan", str(tmp_path / "plan.json")], log_dir
+        )
+        lock = threading.Lock()
+
+        def load(url: str = url, lock: threading.Lock = lock) -> None:
+            with httpx.Client(base_url=url, timeout=5) as client:
+                i = 0
+                while True:
+                    try:
+                        r = client.post("/v1/decide", json={"customer_id": art.ids[i % 300]})
+                    except httpx.HTTPError:
+                        return
+                    if r.status_code == 200:
+                        with lock:
+                            acknowledged.append(r.json()["request_id"])
+                    i += 1
+
+        threads = [threading.Thread(target=load) for _ in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(0.8 + 0.4 * round_)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=20)
+        for t in threads:
+            t.join(timeout=20)
+    logged = _log_ids(log_dir)
+    assert len(acknowledged) > 300
+    assert len(logged) == len(set(logged)), "a decision is logged twice"
+    missing = set(acknowledged) - set(logged)
+    assert not missing, f"{len(missing)} acknowledged decisions are not in the log"
+
+
+def test_the_cli_refuses_to_bind_beyond_loopback_without_keys(art, tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "UPLIFT_API_KEYS"}
+    done = subprocess.run(
+        [UPLIFT, "serve", "--model", str(art.model), "--host", "0.0.0.0"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "loopback" in done.stderr and "UPLIFT_API_KEYS" in done.stderr
+    assert shutil.which(UPLIFT)
+    assert AT_US > 0
