@@ -130,8 +130,11 @@ first = core.decide(ids[0], at_us={at})
 decided = time.perf_counter()
 out = [{{"offer": d.offer, "scores": d.scores, "decision": d.to_dict()}}
        for d in [first] + [core.decide(c, at_us={at}) for c in ids[1:]]]
+from uplift_engine.serve.aws_lambda import lambda_handler
+answered = lambda_handler({{"body": json.dumps({{"customerId": ids[0]}})}}, None)
 heavy = {heavy!r}
 print(json.dumps({{
+    "lambda": answered,
     "decisions": out,
     "installed": [m for m in heavy if importlib.util.find_spec(m) is not None],
     "imported": sorted(m for m in sys.modules if m.split(".")[0] in heavy),
@@ -162,6 +165,9 @@ def test_the_decision_only_environment_decides_alike(served: dict, tmp_path: Pat
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT / "src"),
         "UPLIFT_ONLINE_STORE__PATH": str(served["root"] / "online.sqlite"),
+        "UPLIFT_MODEL_DIR": str(served["root"] / "model"),
+        "UPLIFT_PLAN": str(served["root"] / "decider.json"),
+        "UPLIFT_DECISION_LOG": str(tmp_path / "decisions"),
         "OMP_WAIT_POLICY": "PASSIVE",
     }
     done = subprocess.run(
@@ -172,6 +178,8 @@ def test_the_decision_only_environment_decides_alike(served: dict, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     lean = json.loads(done.stdout)
     assert lean["installed"] == [] and lean["imported"] == []
+    assert lean["lambda"]["statusCode"] == 200, lean["lambda"]
+    assert json.loads(lean["lambda"]["body"])["offer"] == lean["decisions"][0]["offer"]
     here = [served["core"].decide(c, at_us=AT_US) for c in ids]
     assert [d["offer"] for d in lean["decisions"]] == [d.offer for d in here]
     for a, mine in zip(lean["decisions"], here, strict=True):

@@ -11,7 +11,10 @@ scikit-learn or the simulator, none of which that environment installs. A test b
 environment and decides customers in it; the HTTP app, the Lambda handlers and batch decisions
 are thin adapters over :class:`DecisionCore`, so all of them give one answer.
 
-A store that fails (down, timed out) does not fail the decision: the customer is decided from
+A feature the model reads that the online store does not keep (a model trained on a table of
+customer attributes, like the bank's sample) is taken from the request by name, and is missing
+when the request does not give it. A store that fails (down, timed out) does not fail the
+decision: the customer is decided from
 the request alone (its fields and any feature values it gives, the rest at their defaults) and
 the decision says ``degraded``.
 """
@@ -28,9 +31,10 @@ from typing import Any
 import numpy as np
 
 from uplift_engine.decide import Assessment
-from uplift_engine.errors import ConfigError, StorageError
+from uplift_engine.errors import StorageError
 from uplift_engine.features import FeatureReader
 from uplift_engine.features.online import customer_key
+from uplift_engine.features.online.reader import DEFAULT
 from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.learn import pred_column, uplift_column
 from uplift_engine.serve.release import Served
@@ -127,13 +131,6 @@ class DecisionCore:
         on_store_error: Callable[[Exception], None] | None = None,
     ) -> None:
         bundle = served.bundle
-        missing = [n for n in bundle.encoder.names if n not in reader.names]
-        if missing:
-            raise ConfigError(
-                f"the model reads feature(s) {', '.join(map(repr, missing))} that the online "
-                f"features do not provide ({', '.join(reader.names)})",
-                field="features",
-            )
         self.served = served
         self.bundle = bundle
         self.reader = reader
@@ -141,6 +138,9 @@ class DecisionCore:
         self.clock = clock
         self.on_store_error = on_store_error
         self.features = tuple(bundle.encoder.names)
+        self.request_only = tuple(n for n in self.features if n not in reader.names)
+        """Features the online store does not keep (a model trained on a table of customer
+        attributes): taken from the request by name, missing when it does not give them."""
         self._arms = bundle.arms
         self._offers = tuple(bundle.offers)
         self._intervals = bundle.intervals is not None
@@ -170,6 +170,9 @@ class DecisionCore:
                 self.on_store_error(exc)
         request = request or {}
         features, sources = self.reader.values(fields, at, request, given)
+        for name in self.request_only:
+            if name not in features:
+                features[name], sources[name] = None, DEFAULT
         columns = {name: [features[name]] for name in self.features}
         if self._intervals:
             levels, lower, upper = self.bundle.predict_levels_and_interval(columns)

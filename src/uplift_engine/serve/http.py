@@ -200,9 +200,7 @@ def create_app(
                 "requests",
             )  # fmt: skip
         parsed = [loaded.schema.parse(item, f"requests[{i}].") for i, item in enumerate(items)]
-        decisions = [
-            loaded.core.decide(p.customer_id, p.fields, given=p.given) for p in parsed
-        ]
+        decisions = [loaded.core.decide(p.customer_id, p.fields, given=p.given) for p in parsed]
         lines = b"".join(orjson.dumps(d.log_record()) + b"\n" for d in decisions)
         if lines:
             await decision_log.append_async(lines)

@@ -75,9 +75,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 def openapi_document(schema: RequestSchema | None, settings: HttpSettings) -> dict[str, Any]:
     """The API; the request body lists the fields the loaded model accepts."""
-    request = (
-        schema.to_json_schema() if schema is not None else {"type": "object"}
-    )
+    request = schema.to_json_schema() if schema is not None else {"type": "object"}
     json_body = lambda ref: {  # noqa: E731
         "required": True,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},

@@ -20,6 +20,7 @@ from uplift_engine.errors import UserInputError
 from uplift_engine.features.online import customer_key
 
 ID_FIELD = "customer_id"
+MAX_TEXT = 256
 FeatureValue = int | float | str | None
 
 
@@ -45,15 +46,22 @@ class RequestSchema:
     """The request's own fields: the inputs of request-time features and the rules' columns."""
     features: frozenset[str]
     """Feature names a request may give values for (they replace the store's)."""
+    categorical: frozenset[str] = frozenset()
+    """The features whose values are categories' names (strings); the others are numbers."""
     names: dict[str, str] = field(default_factory=dict, compare=False)
     """Every accepted name, folded (:func:`folded`), to its snake_case form."""
 
     @classmethod
-    def of(cls, features: Collection[str], request_fields: Collection[str]) -> RequestSchema:
+    def of(
+        cls,
+        features: Collection[str],
+        request_fields: Collection[str],
+        categorical: Collection[str] = (),
+    ) -> RequestSchema:
         """The schema of a model reading ``features``, with these request fields."""
         fields = frozenset(request_fields) - {ID_FIELD}
         names = {folded(n): n for n in (ID_FIELD, *sorted(fields), *sorted(features))}
-        return cls(fields, frozenset(features), names)
+        return cls(fields, frozenset(features), frozenset(categorical), names)
 
     def parse(self, body: object, where: str = "") -> DecideRequest:
         """Check one request body; raises :class:`UserInputError` naming the field at fault."""
@@ -93,7 +101,7 @@ class RequestSchema:
                 continue
             value = body[raw]
             if name in self.features:
-                given[name] = _feature_value(value, where + raw)
+                given[name] = _feature_value(value, where + raw, name in self.categorical)
             elif name in self.request_fields:
                 if isinstance(value, dict | list):
                     raise UserInputError(
@@ -125,7 +133,10 @@ class RequestSchema:
         for name in sorted(self.request_fields):
             properties[name] = {"type": ["string", "number", "boolean", "null"]}
         for name in sorted(self.features):
-            properties[name] = {"type": ["number", "null"], "description": "a feature value"}
+            if name in self.categorical:
+                properties[name] = {"type": ["string", "null"], "maxLength": MAX_TEXT}
+            else:
+                properties[name] = {"type": ["number", "null"]}
         return {
             "type": "object",
             "properties": properties,
@@ -134,9 +145,17 @@ class RequestSchema:
         }
 
 
-def _feature_value(value: object, field: str) -> FeatureValue:
+def _feature_value(value: object, field: str, categorical: bool) -> FeatureValue:
     if value is None:
         return None
+    if categorical:
+        if isinstance(value, str) and len(value) <= MAX_TEXT:
+            return value  # a category's name (one the model never saw reads as missing)
+        raise UserInputError(
+            f"feature {field!r} must be a category's name (a string of at most {MAX_TEXT} "
+            f"characters) or null, got {_kind(value)}",
+            field=field,
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UserInputError(
             f"feature {field!r} must be a number or null, got {_kind(value)}", field=field

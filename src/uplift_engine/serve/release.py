@@ -107,7 +107,7 @@ def read_pointer(root: Path, alias: str = "current") -> str:
     except (OSError, json.JSONDecodeError) as exc:
         raise BundleError(f"release pointer {str(path)!r} is unreadable: {exc}") from exc
     release = data.get("release") if isinstance(data, dict) else None
-    if data.get("schema_version") != POINTER_SCHEMA_VERSION or not _plain_name(release):
+    if data.get("schema_version") != POINTER_SCHEMA_VERSION or not plain_name(release):
         raise BundleError(
             f"release pointer {str(path)!r} is not a {POINTER_SCHEMA_VERSION} pointer "
             "naming a release"
@@ -186,7 +186,8 @@ def _sync(path: Path) -> None:
         os.close(fd)
 
 
-def _plain_name(value: object) -> bool:
+def plain_name(value: object) -> bool:
+    """A release id or alias: 1–128 letters, digits, `-`, `_` or `.`, not starting with `.`."""
     return (
         isinstance(value, str)
         and 0 < len(value) <= 128

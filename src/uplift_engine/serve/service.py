@@ -48,6 +48,13 @@ def request_fields(served: Served, reader: FeatureReader) -> set[str]:
     return fields
 
 
+def request_schema(core: DecisionCore) -> RequestSchema:
+    """What a request to ``core`` may carry."""
+    categorical = [s.name for s in core.bundle.encoder.specs if s.kind == "categorical"]
+    fields = request_fields(core.served, core.reader)
+    return RequestSchema.of(core.features, fields, categorical)
+
+
 class ServiceState:
     """The current core of a service, loaded from a fixed bundle or a release pointer."""
 
@@ -79,7 +86,7 @@ class ServiceState:
 
     def _load(self, served: Served) -> Loaded:
         core = DecisionCore(served, self.reader, on_store_error=self.on_store_error)
-        return Loaded(core, RequestSchema.of(core.features, request_fields(served, self.reader)))
+        return Loaded(core, request_schema(core))
 
     def start(self) -> None:
         """Load what is served (a failure leaves the service not ready, with the reason)."""
