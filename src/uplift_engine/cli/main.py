@@ -44,6 +44,7 @@ def main(
 
 def _register() -> None:
     from uplift_engine.cli import (
+        decide,
         demo,
         evaluate,
         explain,
@@ -61,6 +62,7 @@ def _register() -> None:
     app.command("evaluate")(evaluate.evaluate)
     app.command("explain")(explain.explain)
     app.command("optimize")(optimize.optimize)
+    app.command("decide")(decide.decide)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
     app.command("serve")(serve.serve)

@@ -107,7 +107,7 @@ def serve(
         )
     fixed = None
     if model is not None:
-        fixed = _fixed_loader(model, plan, economics, value, settings.threads)
+        fixed = served_loader(model, plan, economics, value, settings.threads)
         # a plan or economics that do not fit the model stop here (exit 2); a missing or
         # tampered bundle is served not-ready, saying why in /ready
         with contextlib.suppress(BundleError):
@@ -126,9 +126,10 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def _fixed_loader(
+def served_loader(
     model: str, plan: str | None, economics: str | None, value: float | None, threads: int
 ) -> Callable[[], Served]:
+    """What loads the bundle with its plan, its economics or neither (checked to match)."""
     from uplift_engine.decide import Decider
     from uplift_engine.learn import load_bundle
     from uplift_engine.serve import ECONOMICS, EFFECTS_ONLY, Served, served_with_plan

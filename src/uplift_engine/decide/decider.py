@@ -88,6 +88,11 @@ class Decider:
         ]
         self._count_charge = [self.prices.get(f"max_customers:{o}", 0.0) for o in self.offers]
 
+    @property
+    def charges(self) -> tuple[list[float], list[float]]:
+        """Per offer, the price charged per unit of cost and per customer (batch decisions)."""
+        return list(self._cost_charge), list(self._count_charge)
+
     @classmethod
     def from_plan_meta(cls, meta: Mapping[str, Any], dnc: Collection[object] = ()) -> Decider:
         """A decider from a plan file's metadata (economics, policy, value and prices)."""

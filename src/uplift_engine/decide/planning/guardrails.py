@@ -53,6 +53,7 @@ class Guarded:
     reasons: tuple[str, ...]  # every guardrail that ran, in order
     customers_excluded: dict[str, int]  # excluded customers per reason
     options_blocked: dict[str, int]  # (customer, offer) pairs removed first by each reason
+    first: np.ndarray | None = None  # (K, n) int8: the reason that removed each option, or -1
 
     @property
     def excluded_by(self) -> pa.Array:
@@ -120,4 +121,4 @@ def _summarise(reasons: list[str], blocks: list[np.ndarray], k: int, n: int) -> 
     for row in first:
         counts += np.bincount(row[row >= 0], minlength=len(reasons))[: len(reasons)]
     options = {name: int(c) for name, c in zip(reasons, counts, strict=True)}
-    return Guarded(allowed, code, labels, tuple(reasons), customers, options)
+    return Guarded(allowed, code, labels, tuple(reasons), customers, options, first)
