@@ -13,7 +13,6 @@ from uplift_engine.serve.corridor import (
     CustomerDecision,
     DecisionCore,
     exclusion,
-    features_hash,
 )
 from uplift_engine.serve.release import (
     ECONOMICS,
@@ -38,7 +37,6 @@ __all__ = [
     "Served",
     "check_plan_matches",
     "exclusion",
-    "features_hash",
     "load_release",
     "plan_version",
     "read_pointer",

@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -57,6 +58,8 @@ class CustomerDecision:
     assessment: Assessment | None
     """Every offer's net value and exclusion; None when no economics decide the offers."""
     features: dict[str, FeatureValue]
+    features_sha256: str
+    """SHA-256 (16 hex) of the model's input row: the encoded features, as float64 bytes."""
     features_from: dict[str, str]
     degraded: bool
     model_version: str
@@ -66,6 +69,10 @@ class CustomerDecision:
 
     def to_dict(self) -> dict[str, Any]:
         """DESIGN.md's Decision: what the HTTP service, the Lambda and batch decisions return."""
+        return self._body
+
+    @cached_property
+    def _body(self) -> dict[str, Any]:
         per_offer: dict[str, dict[str, Any]] = {}
         assessed = {} if self.assessment is None else {a.offer: a for a in self.assessment.offers}
         for offer in self.offers:
@@ -98,7 +105,7 @@ class CustomerDecision:
             "customer_id": self.customer_id,
             "model_version": self.model_version,
             "plan_version": self.plan_version,
-            "features_sha256": features_hash(self.features),
+            "features_sha256": self.features_sha256,
             "offer": self.offer,
             "offers": body["offers"],
             "degraded": self.degraded,
@@ -113,10 +120,24 @@ def exclusion(reason: str | None) -> dict[str, str] | None:
     return {"kind": kind, "name": name} if name else {"kind": "guardrail", "name": kind}
 
 
-def features_hash(features: Mapping[str, FeatureValue]) -> str:
-    """SHA-256 (16 hex) of the feature vector a decision read, in name order (for the audit)."""
-    text = repr(sorted(features.items(), key=lambda kv: kv[0]))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+class Ask(NamedTuple):
+    """One customer to decide: the id, the request's own fields, the feature values it gives."""
+
+    customer_id: int | str
+    request: Mapping[str, object]
+    given: Mapping[str, FeatureValue] | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Customers read and encoded, waiting for the model (:meth:`DecisionCore.prepare`)."""
+
+    asks: list[Ask]
+    at_us: int
+    degraded: bool
+    values: list[tuple[dict[str, FeatureValue], dict[str, str]]]
+    matrix: np.ndarray
 
 
 class DecisionCore:
@@ -159,48 +180,94 @@ class DecisionCore:
         ``request``: the request's own fields (what request-time features and rules read);
         ``given``: feature values sent by name, which replace the store's.
         """
-        key = customer_key(customer_id)
+        return self.decide_many([Ask(customer_id, request or {}, given, request_id)], at_us)[0]
+
+    def decide_many(self, asks: Sequence[Ask], at_us: int | None = None) -> list[CustomerDecision]:
+        """Decide several customers at once: one store round trip, one model call per booster.
+
+        Each customer's decision is the one :meth:`decide` gives alone (a row's prediction
+        does not depend on the rows beside it); the HTTP service gathers concurrent requests
+        into one call, so that the model's fixed cost per call is shared. The three steps —
+        :meth:`prepare` (store, features), :meth:`predict` (the model, which releases the GIL)
+        and :meth:`finish` (guardrails, prices, the decisions) — may be run apart, the model's
+        on another thread.
+        """
+        batch = self.prepare(asks, at_us)
+        return self.finish(batch, self.predict(batch))
+
+    def prepare(self, asks: Sequence[Ask], at_us: int | None = None) -> Batch:
+        """Read the customers' features (one store round trip) and encode the model's rows."""
+        keys = [customer_key(a.customer_id) for a in asks]
         at = self.clock() if at_us is None else at_us
         degraded = False
         try:
-            fields = self.reader.store.get(key)
+            rows = (
+                self.reader.store.get_many(keys)
+                if len(keys) > 1
+                else [self.reader.store.get(keys[0])]
+            )
         except (StorageError, OSError, TimeoutError) as exc:  # decide without the store
-            fields, degraded = {}, True
+            rows, degraded = [{} for _ in keys], True
             if self.on_store_error is not None:
                 self.on_store_error(exc)
-        request = request or {}
-        features, sources = self.reader.values(fields, at, request, given)
-        for name in self.request_only:
-            if name not in features:
-                features[name], sources[name] = None, DEFAULT
-        columns = {name: [features[name]] for name in self.features}
+        values = []
+        for ask, fields in zip(asks, rows, strict=True):
+            features, sources = self.reader.values(fields, at, ask.request, ask.given)
+            for name in self.request_only:
+                if name not in features:
+                    features[name], sources[name] = None, DEFAULT
+            values.append((features, sources))
+        columns = {name: [f[name] for f, _ in values] for name in self.features}
+        matrix = np.ascontiguousarray(self.bundle.encoder.transform(columns), dtype=np.float64)
+        return Batch(list(asks), at, degraded, values, matrix)
+
+    def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Every arm's level for each row, and each offer's bounds when the model has them."""
+        graph = self.bundle.graph
         if self._intervals:
-            levels, lower, upper = self.bundle.predict_levels_and_interval(columns)
-        else:
-            levels, lower, upper = self.bundle.predict_levels(columns), None, None
-        scores = self._scores(levels[0], lower, upper)
-        assessment = None
-        offer = None
-        if self.decider is not None:
-            row: dict[str, Any] = {**features, **request, **scores}
-            row[self.decider.id_column] = customer_id
-            assessment = self.decider.assess(row)
-            offer = assessment.decision.offer or None
-        return CustomerDecision(
-            request_id=request_id or uuid.uuid4().hex,
-            customer_id=customer_id,
-            at_us=at,
-            offer=offer,
-            scores=scores,
-            assessment=assessment,
-            features={n: features[n] for n in self.features},
-            features_from={n: sources[n] for n in self.features},
-            degraded=degraded,
-            model_version=self.served.model_version,
-            plan_version=self.served.plan_version,
-            pricing=self.served.pricing,
-            offers=self._offers,
-        )
+            return graph.predict_levels_and_interval(batch.matrix)
+        return graph.predict_levels(batch.matrix), None, None
+
+    def finish(
+        self,
+        batch: Batch,
+        predicted: tuple[np.ndarray, np.ndarray | None, np.ndarray | None],
+    ) -> list[CustomerDecision]:
+        """Guardrails, economics and prices on the model's figures: the decisions."""
+        levels, lower, upper = predicted
+        out = []
+        for i, (ask, (features, sources)) in enumerate(zip(batch.asks, batch.values, strict=True)):
+            scores = self._scores(
+                levels[i],
+                None if lower is None else lower[i : i + 1],
+                None if upper is None else upper[i : i + 1],
+            )
+            assessment = None
+            offer = None
+            if self.decider is not None:
+                row: dict[str, Any] = {**features, **ask.request, **scores}
+                row[self.decider.id_column] = ask.customer_id
+                assessment = self.decider.assess(row)
+                offer = assessment.decision.offer or None
+            out.append(
+                CustomerDecision(
+                    request_id=ask.request_id or uuid.uuid4().hex,
+                    customer_id=ask.customer_id,
+                    at_us=batch.at_us,
+                    offer=offer,
+                    scores=scores,
+                    assessment=assessment,
+                    features={n: features[n] for n in self.features},
+                    features_sha256=hashlib.sha256(batch.matrix[i].tobytes()).hexdigest()[:16],
+                    features_from={n: sources[n] for n in self.features},
+                    degraded=batch.degraded,
+                    model_version=self.served.model_version,
+                    plan_version=self.served.plan_version,
+                    pricing=self.served.pricing,
+                    offers=self._offers,
+                )
+            )
+        return out
 
     def _scores(
         self, levels: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None

@@ -1,0 +1,358 @@
+"""Serving, measured: in process, over HTTP, as a Lambda, and in batch — each beside its baseline.
+
+    .venv/bin/pip install fastapi          # the HTTP baseline only
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/serving.py [--only http lambda …]
+
+- **in process**: one full decision (store read, request features, every offer, guardrails,
+  prices, the Decision and its log line) against the raw model time it needs (the bundle's
+  prediction of every arm for one row), one thread; medians and where the rest goes.
+- **http**: ``uplift serve`` (SQLite store, decision log fsynced) under 32 concurrent clients of
+  a closed-loop load generator in its own process (benchmarks/loadgen.py), beside the trivial
+  FastAPI endpoint and bare Starlette + orjson in the same run; p50/p99 and decisions a second;
+  then a longer run of the service alone for the RSS drift and errors.
+- **lambda**: a fresh process importing the handler module and answering the first call (bundle
+  from a local folder), then warm invocations (the log written to a file on tmpfs, standing in
+  for the network put that is excluded).
+- **batch**: ``decide_table`` on 10 million customers × 3 offers with the T-learner bundle,
+  beside the bundle's raw scoring of the same rows; other learners on 1 million.
+
+Writes the tables into docs/serving.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from corridor import artefacts
+from docs_block import write_block
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "UPLIFT_THREADS": "1"}
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:.0f} µs"
+
+
+# ---- in process ---------------------------------------------------------------------------
+
+
+def in_process(model: Path, decider: Path, store: Path, ids: list[int]) -> str:
+    import orjson
+
+    from uplift_engine.config import SQLiteOnlineStore
+    from uplift_engine.features import FeatureReader, default_registry, open_store
+    from uplift_engine.features.online import customer_key
+    from uplift_engine.learn import load_bundle
+    from uplift_engine.serve import DecisionCore, served_with_plan
+
+    bundle = load_bundle(model, threads=1)
+    core = DecisionCore(
+        served_with_plan(bundle, decider.read_bytes(), "plan"),
+        FeatureReader(open_store(SQLiteOnlineStore(path=str(store))), default_registry()),
+    )
+    sample = ids[:3000]
+    parts: dict[str, list[float]] = {k: [] for k in (
+        "store read", "feature values", "model", "guardrails and prices", "Decision and log line",
+        "full decision", "raw model")}  # fmt: skip
+    clock = time.perf_counter
+    for c in sample:  # warm
+        core.decide(c)
+    for c in sample:
+        t0 = clock()
+        fields = core.reader.store.get(customer_key(c))
+        t1 = clock()
+        features, _ = core.reader.values(fields, core.clock(), {}, None)
+        t2 = clock()
+        columns = {n: [features[n]] for n in core.features}
+        levels = bundle.predict_levels(columns)
+        scores = core._scores(levels[0], None, None)
+        t3 = clock()
+        assert core.decider is not None
+        core.decider.assess({**features, **scores, "customer_id": c})
+        t4 = clock()
+        d = core.decide(c)
+        t5 = clock()
+        orjson.dumps(d.to_dict())
+        orjson.dumps(d.log_record())
+        t6 = clock()
+        bundle.predict_levels(columns)
+        t7 = clock()
+        for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t6 - t5, t5 - t4, t7 - t6),
+                        strict=True):  # fmt: skip
+            parts[k].append(v)
+    med = {k: statistics.median(v) for k, v in parts.items()}
+    full = med["full decision"] + med["Decision and log line"]
+    lines = [
+        f"One thread, {len(sample):,} customers of a 20,000-customer bank (T-learner bundle: 4 "
+        "boosters, 3 offers, 17 features; SQLite store; a plan with prices, an eligibility rule "
+        "and a contact cap); medians.",
+        "",
+        "| step | median |",
+        "| --- | ---: |",
+    ]
+    for k in ("store read", "feature values", "model", "guardrails and prices",
+              "Decision and log line"):  # fmt: skip
+        lines.append(f"| {k} | {_us(med[k])} |")
+    lines += [
+        f"| **full decision** (`DecisionCore.decide` + the answer's and the log's JSON) | "
+        f"**{_us(full)}** |",
+        f"| raw model time (the bundle's prediction of every arm for one row) | {_us(med['raw model'])} |",
+        "",
+        f"Full decision / raw model time: **{full / med['raw model']:.2f}×** (target ≤ 3×).",
+    ]
+    return "\n".join(lines)
+
+
+# ---- HTTP ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen, path: str | None) -> None:
+    """Until the port answers (and ``path`` gives 200, when given)."""
+    import socket
+    import urllib.request
+
+    port = int(url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass
+            if path is None:
+                return
+            with urllib.request.urlopen(url + path, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("the server died")
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not start")
+
+
+def _load(url: str, bodies: Path, clients: int, seconds: float) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(HERE / "loadgen.py"), url + "/v1/decide", "--bodies", str(bodies),
+         "--clients", str(clients), "--seconds", str(seconds)],
+        capture_output=True, text=True, check=True, env=ENV,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def http(work: Path, model: Path, decider: Path, store: Path, ids: list[int], seconds: float,
+         soak: float) -> str:  # fmt: skip
+    bodies = work / "bodies.json"
+    bodies.write_text(json.dumps([{"customer_id": c} for c in ids[:5000]]))
+    uplift = str(Path(sys.executable).parent / "uplift")
+    env = {**ENV, "UPLIFT_ONLINE_STORE__TYPE": "sqlite", "UPLIFT_ONLINE_STORE__PATH": str(store)}
+    env.pop("UPLIFT_API_KEYS", None)
+    servers = {
+        "trivial FastAPI endpoint": [sys.executable, "-m", "uvicorn", "trivial_apps:fastapi_app",
+                                     "--log-level", "warning", "--no-access-log"],
+        "bare Starlette + orjson": [sys.executable, "-m", "uvicorn", "trivial_apps:starlette_app",
+                                    "--log-level", "warning", "--no-access-log"],
+        "**uplift serve** (full decisions, fsynced log)": [
+            uplift, "serve", "--model", str(model), "--plan", str(decider),
+            "--decision-log", str(work / "decisions")],
+    }  # fmt: skip
+    results = {}
+    for name, command in servers.items():
+        port = _free_port()
+        args = [*command, "--port", str(port)]
+        if "uvicorn" in command:
+            args += ["--host", "127.0.0.1"]
+        proc = subprocess.Popen(args, cwd=HERE, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        _wait(url, proc, "/ready" if "uplift" in name else None)
+        try:
+            results[name] = _load(url, bodies, 32, seconds)
+            if "uplift" in name and soak > 0:
+                rss0 = _rss_kb(proc.pid)
+                long = _load(url, bodies, 32, soak)
+                rss1 = _rss_kb(proc.pid)
+                results["soak"] = long | {"rss0": rss0, "rss1": rss1}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    lines = [
+        f"127.0.0.1, 32 concurrent clients (closed loop, keep-alive, in a process of their own), "
+        f"{seconds:.0f} s after a 3 s warm-up, each server alone in turn in the same run; one "
+        "uvicorn worker (uvloop, httptools), one LightGBM thread.",
+        "",
+        "| server | requests/s | p50 | p90 | p99 | non-200 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in results.items():
+        if name == "soak":
+            continue
+        errors = sum(v for k, v in r["statuses"].items() if k != "200")
+        lines.append(f"| {name} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} ms "
+                     f"| {r['p90_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {errors} |")  # fmt: skip
+    if "soak" in results:
+        s = results["soak"]
+        errors = sum(v for k, v in s["statuses"].items() if k != "200")
+        drift = (s["rss1"] - s["rss0"]) / s["rss0"] * 100
+        lines += ["", f"Soak: {soak / 60:.0f} min at 32 clients, {s['requests']:,} decisions, "
+                  f"{errors} errors, p99 {s['p99_ms']:.2f} ms; RSS {s['rss0'] / 1024:.0f} MB → "
+                  f"{s['rss1'] / 1024:.0f} MB ({drift:+.1f}%)."]  # fmt: skip
+    return "\n".join(lines)
+
+
+# ---- Lambda -------------------------------------------------------------------------------
+
+LAMBDA_CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+from uplift_engine.serve.aws_lambda import lambda_handler
+t1 = time.perf_counter()
+ids = json.loads(sys.argv[1])
+first = lambda_handler({"body": json.dumps({"customerId": ids[0]})}, None)
+t2 = time.perf_counter()
+assert first["statusCode"] == 200, first
+lat = []
+for c in ids[1:]:
+    event = {"body": json.dumps({"customerId": c})}
+    s = time.perf_counter()
+    lambda_handler(event, None)
+    lat.append(time.perf_counter() - s)
+lat.sort()
+print(json.dumps({"import": t1 - t0, "first": t2 - t1, "p50": lat[len(lat) // 2],
+                  "p99": lat[int(len(lat) * 0.99)]}))
+"""
+
+
+def lambda_(work: Path, model: Path, decider: Path, store: Path, ids: list[int], runs: int) -> str:
+    shm = Path(tempfile.mkdtemp(prefix="uplift-lambda-log-", dir="/dev/shm"))
+    env = {**ENV, "UPLIFT_ONLINE_STORE__PATH": str(store), "UPLIFT_MODEL_DIR": str(model),
+           "UPLIFT_PLAN": str(decider), "UPLIFT_DECISION_LOG": str(shm)}  # fmt: skip
+    try:
+        results = [
+            json.loads(subprocess.run(
+                [sys.executable, "-c", textwrap.dedent(LAMBDA_CHILD), json.dumps(ids[:2000])],
+                capture_output=True, text=True, check=True, env=env,
+            ).stdout)
+            for _ in range(runs)
+        ]  # fmt: skip
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+    med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    return "\n".join([
+        f"Fresh processes ({runs}, medians), the project's environment; the bundle and plan from "
+        "a local folder (as after the mirror to /tmp); the decision log on tmpfs (the Kinesis or "
+        "Firehose put it stands for is network, excluded); 1,999 warm invocations each.",
+        "",
+        "| handler import | first call (store, bundle, plan loaded; decided) | import + first "
+        "| warm p50 | warm p99 |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        f"| {_ms(med['import'])} | {_ms(med['first'])} | **{_ms(med['import'] + med['first'])}** "
+        f"| {_us(med['p50'])} | **{_us(med['p99'])}** |",
+    ])  # fmt: skip
+
+
+# ---- batch --------------------------------------------------------------------------------
+
+
+def batch(work: Path, model: Path, decider: Path, store: Path, ids: list[int], rows: int) -> str:
+    import numpy as np
+    import pyarrow as pa
+
+    from uplift_engine.config import SQLiteOnlineStore
+    from uplift_engine.features import FeatureReader, default_registry, open_store
+    from uplift_engine.learn import load_bundle
+    from uplift_engine.learn.data import score_table
+    from uplift_engine.serve import served_with_plan
+    from uplift_engine.serve.batch import decide_table
+
+    bundle = load_bundle(model, threads=2)
+    reader = FeatureReader(open_store(SQLiteOnlineStore(path=str(store))), default_registry())
+    found = reader.read_many(ids)
+    base = pa.table({n: [r[n] for r in found] for n in bundle.encoder.names})
+    reps = -(-rows // base.num_rows)
+    table = pa.concat_tables([base] * reps).slice(0, rows)
+    table = table.append_column("customer_id", pa.array(np.arange(rows, dtype=np.int64)))
+    table = table.combine_chunks()
+    served = served_with_plan(bundle, decider.read_bytes(), "plan")
+    t0 = time.perf_counter()
+    score_table(bundle, table)
+    t1 = time.perf_counter()
+    decided = decide_table(served, table)
+    t2 = time.perf_counter()
+    offered = decided.num_rows - decided.column("offer").null_count
+    return "\n".join([
+        f"{rows:,} customers (the bank's 20,000 repeated) × 3 offers, T-learner bundle, "
+        "LightGBM on 2 threads, in memory (reading and writing the files excluded).",
+        "",
+        "| step | seconds | customers/s |",
+        "| --- | ---: | ---: |",
+        f"| the bundle's scores alone (`uplift score`'s core) | {t1 - t0:.1f} | {rows / (t1 - t0):,.0f} |",
+        f"| **decisions** (scores, guardrails, economics, prices, exclusions per offer) "
+        f"| **{t2 - t1:.1f}** | {rows / (t2 - t1):,.0f} |",
+        "",
+        f"Decisions / scores alone: {(t2 - t1) / (t1 - t0):.2f}×; {offered:,} offers made.",
+    ])  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="+", default=["in-process", "http", "lambda", "batch"])
+    p.add_argument("--customers", type=int, default=20_000)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--soak", type=float, default=300.0, help="seconds of the long HTTP run")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--rows", type=int, default=10_000_000)
+    p.add_argument("--write", action="store_true", help="write the tables into docs/serving.md")
+    opts = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="serving-bench-"))
+    try:
+        model, decider, ids = artefacts(work, opts.customers)
+        store = work / "online.sqlite"
+        sections = {
+            "in-process": lambda: in_process(model, decider, store, ids),
+            "http": lambda: http(work, model, decider, store, ids, opts.seconds, opts.soak),
+            "lambda": lambda: lambda_(work, model, decider, store, ids, opts.runs),
+            "batch": lambda: batch(work, model, decider, store, ids, opts.rows),
+        }
+        for name in opts.only:
+            body = sections[name]()
+            print(f"## {name}\n{body}\n", flush=True)
+            if opts.write:
+                write_block(ROOT / "docs" / "serving.md", f"serving-{name}", body,
+                            heading=f"Measured: {name}")  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
