@@ -26,6 +26,7 @@ from uplift_engine.config import RedisOnlineStore, SQLiteOnlineStore
 from uplift_engine.features import FeatureReader, default_registry, open_store
 from uplift_engine.learn import load_bundle
 from uplift_engine.serve import DecisionCore, served_with_plan, write_release
+from uplift_engine.serve.compact import compact, read_decisions
 from uplift_engine.serve.decision_log import DecisionLog, read_lines
 from uplift_engine.serve.http import HttpSettings, create_app
 from uplift_engine.serve.service import ServiceState
@@ -352,6 +353,13 @@ def test_no_acknowledged_decision_is_lost_or_doubled_by_a_kill(art, tmp_path) ->
     assert len(logged) == len(set(logged)), "a decision is logged twice"
     missing = set(acknowledged) - set(logged)
     assert not missing, f"{len(missing)} acknowledged decisions are not in the log"
+    # and the compactor carries each into the lake exactly once
+    lake = str(tmp_path / "lake")
+    compact(log_dir, lake)
+    compact(log_dir, lake)  # twice: nothing doubles
+    in_lake = read_decisions(lake).column("request_id").to_pylist()
+    assert len(in_lake) == len(set(in_lake)) == len(set(logged))
+    assert set(acknowledged) <= set(in_lake)
 
 
 def test_the_cli_refuses_to_bind_beyond_loopback_without_keys(art, tmp_path) -> None:
@@ -362,3 +370,33 @@ def test_the_cli_refuses_to_bind_beyond_loopback_without_keys(art, tmp_path) -> 
     )  # fmt: skip
     assert done.returncode == 2
     assert "loopback" in done.stderr and "UPLIFT_API_KEYS" in done.stderr
+
+
+def test_a_bad_request_among_concurrent_ones_fails_alone(art, tmp_path) -> None:
+    (tmp_path / "plan.json").write_bytes(art.plan_meta)
+    proc, url = _start(art, ["--model", str(art.model), "--plan", str(tmp_path / "plan.json")],
+                       tmp_path / "log")  # fmt: skip
+    statuses: list[tuple[bool, int]] = []
+    lock = threading.Lock()
+
+    def send(k: int) -> None:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for i in range(60):
+                bad = (i + k) % 5 == 0
+                body = {"customer_id": art.ids[i], "channel": "pigeon" if bad else "app"}
+                r = client.post("/v1/decide", json=body)
+                with lock:
+                    statuses.append((bad, r.status_code))
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert len(statuses) == 480
+    assert {s for bad, s in statuses if bad} == {422}
+    assert {s for bad, s in statuses if not bad} == {200}

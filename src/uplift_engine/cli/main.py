@@ -67,6 +67,7 @@ def _register() -> None:
     app.add_typer(features.app, name="features")
     app.command("serve")(serve.serve)
     app.add_typer(serve.release_app, name="release")
+    app.add_typer(serve.decisions_app, name="decisions")
 
 
 _register()

@@ -177,3 +177,27 @@ def publish(
     meta = None if plan is None else plan_metadata(plan)
     made = write_release(Path(root), Path(model), meta, alias=alias)
     print(f"release {made} published; {alias} points at it")
+
+
+decisions_app = typer.Typer(help="The decision log: compact it into the lake.")
+
+
+@decisions_app.command("compact")
+@user_errors
+def compact_decisions(
+    log: Annotated[str, typer.Option(help="The service's decision log folder.")] = "decisions",
+    lake: Annotated[str, typer.Option(help="The lake (LAKE/decisions/day=…).")] = "lake",
+    remove_closed: Annotated[
+        bool, typer.Option(help="Delete the log files of stopped services once in the lake.")
+    ] = False,
+    config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
+) -> None:
+    """Merge the decision log into the lake by day, duplicates removed by request_id."""
+    from uplift_engine.serve.compact import compact
+
+    done = compact(log, lake, load_settings(config), remove_closed=remove_closed)
+    print(
+        f"{done.lines:,} lines from {done.files} file(s): {done.rows_written:,} decisions in "
+        f"{len(done.days)} day(s), {done.duplicates:,} duplicate(s) removed, "
+        f"{done.bad_lines} unreadable line(s) skipped, {done.removed_files} file(s) removed"
+    )
