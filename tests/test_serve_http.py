@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -400,3 +401,43 @@ def test_a_bad_request_among_concurrent_ones_fails_alone(art, tmp_path) -> None:
     assert len(statuses) == 480
     assert {s for bad, s in statuses if bad} == {422}
     assert {s for bad, s in statuses if not bad} == {200}
+
+
+@pytest.mark.integration
+def test_a_store_slower_than_the_time_budget_degrades_the_decision(art, tmp_path) -> None:
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = _free_port()
+    redis_proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--enable-debug-command", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        store = open_store(RedisOnlineStore(url=f"redis://127.0.0.1:{port}/0"), timeout_ms=50)
+        reader = FeatureReader(store, default_registry())
+        served = served_with_plan(load_bundle(art.model, threads=1), art.plan_meta, "plan")
+        core = DecisionCore(served, reader, budget_ms=50)
+        assert core.decide(art.ids[0]).degraded is False
+        sleeper = threading.Thread(target=lambda: client.execute_command("DEBUG", "SLEEP", "0.6"))
+        sleeper.start()
+        time.sleep(0.1)  # the server is asleep now
+        started = time.perf_counter()
+        slow = core.decide(art.ids[0], {"channel": "app"})
+        took = time.perf_counter() - started
+        sleeper.join()
+        assert slow.degraded is True and took < 0.4
+        assert set(slow.features_from.values()) == {"default"}
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait(timeout=10)

@@ -75,6 +75,10 @@ def serve(
     reload_seconds: Annotated[
         float, typer.Option(help="How often the release pointer is checked.")
     ] = 2.0,
+    time_budget_ms: Annotated[
+        float,
+        typer.Option(help="The online store's read budget: later, decide from the request."),
+    ] = 100.0,
     config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
 ) -> None:
     """Serve decisions over HTTP (docs/serving.md); API keys from UPLIFT_API_KEYS."""
@@ -112,13 +116,18 @@ def serve(
         # tampered bundle is served not-ready, saying why in /ready
         with contextlib.suppress(BundleError):
             fixed()
-    store = open_store(settings.online_store)
+    if not 1 <= time_budget_ms <= 60_000:
+        raise ConfigError(
+            f"--time-budget-ms must be 1 to 60000, got {time_budget_ms:g}", field="time_budget_ms"
+        )
+    store = open_store(settings.online_store, timeout_ms=time_budget_ms)
     state = ServiceState(
         FeatureReader(store, default_registry()),
         fixed=fixed,
         release_root=None if release is None else Path(release),
         alias=alias,
         threads=settings.threads,
+        budget_ms=time_budget_ms,
     )
     http = HttpSettings(keys, max_body_kb * 1024, max_batch, reload_seconds)
     app = create_app(state, DecisionLog(decision_log), http)

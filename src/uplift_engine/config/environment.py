@@ -58,7 +58,7 @@ def serving_settings(environ: Mapping[str, str] | None = None) -> ServingSetting
 def _store(env: Mapping[str, str]) -> OnlineStoreConfig:
     given = {k[len(STORE) :].lower(): v for k, v in env.items() if k.startswith(STORE)}
     kind = given.pop("type", "sqlite")
-    allowed = {"sqlite": {"path"}, "redis": {"url", "key_prefix"}}
+    allowed = {"sqlite": {"path"}, "redis": {"url", "key_prefix", "timeout_ms"}}
     if kind not in allowed:
         raise ConfigError(
             f"{STORE}TYPE must be sqlite or redis, got {kind!r}", field="online_store.type"
@@ -73,8 +73,15 @@ def _store(env: Mapping[str, str]) -> OnlineStoreConfig:
         )
     if kind == "redis":
         defaults = RedisOnlineStore()
+        timeout = given.get("timeout_ms", str(defaults.timeout_ms))
+        if not timeout.isdigit() or int(timeout) < 1:
+            raise ConfigError(
+                f"{STORE}TIMEOUT_MS must be a whole number of milliseconds ≥ 1, got {timeout!r}",
+                field="online_store.timeout_ms",
+            )
         return RedisOnlineStore(
             url=given.get("url", defaults.url),
             key_prefix=given.get("key_prefix", defaults.key_prefix),
+            timeout_ms=int(timeout),
         )
     return SQLiteOnlineStore(path=given.get("path", DEFAULT_SQLITE_PATH))

@@ -32,6 +32,9 @@ class RedisOnlineStore:
     type: Literal["redis"] = "redis"
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "uplift:"
+    timeout_ms: int = 5000
+    """How long a read or write may take before it fails (a decision's store read is bounded
+    by the service's time budget instead, when that is shorter)."""
 
 
 OnlineStoreConfig = SQLiteOnlineStore | RedisOnlineStore

@@ -11,7 +11,9 @@ What is served comes from the environment, read once at the first invocation (th
 - or ``UPLIFT_RELEASE_ROOT`` — a local release root; or ``UPLIFT_MODEL_DIR`` (a bundle) with
   ``UPLIFT_PLAN`` (the plan's metadata, ``.json``; optional) — for a local call.
 
-The online store is the one of the ``UPLIFT_ONLINE_STORE__*`` settings. Every decision is
+The online store is the one of the ``UPLIFT_ONLINE_STORE__*`` settings; a read that takes
+longer than ``UPLIFT_TIME_BUDGET_MS`` (100) is given up and the customer decided from the
+request (``degraded``). Every decision is
 logged before it is answered: to the Kinesis stream ``UPLIFT_DECISION_STREAM``, the Firehose
 delivery stream ``UPLIFT_DECISION_FIREHOSE``, or else the folder ``UPLIFT_DECISION_LOG``
 (default ``/tmp/uplift-decisions``); a decision that cannot be logged is answered 503, never
@@ -40,7 +42,7 @@ from typing import Any
 import orjson
 
 from uplift_engine.config.environment import ServingSettings, serving_settings
-from uplift_engine.errors import StorageError, UpliftError, UserInputError
+from uplift_engine.errors import ConfigError, StorageError, UpliftError, UserInputError
 from uplift_engine.features import FeatureReader, default_registry, open_store
 from uplift_engine.features.streaming import RawEvent, StreamIngestor
 from uplift_engine.learn import load_bundle
@@ -112,7 +114,10 @@ class Runtime:
         self.keys = tuple(
             k.strip().encode() for k in env.get("UPLIFT_API_KEYS", "").split(",") if k.strip()
         )
-        self.reader = FeatureReader(open_store(self.settings), default_registry())
+        budget = _budget_ms(env.get("UPLIFT_TIME_BUDGET_MS", "100"))
+        self.reader = FeatureReader(
+            open_store(self.settings, timeout_ms=budget), default_registry()
+        )
         self.reload_seconds = float(env.get("UPLIFT_RELOAD_SECONDS", "30"))
         self.source: Any = None
         bucket, key = env.get("MODEL_S3_BUCKET"), env.get("MODEL_S3_KEY")
@@ -125,12 +130,14 @@ class Runtime:
                 endpoint_url=self.settings.s3_endpoint_url, region=self.settings.s3_region,
             )  # fmt: skip
             self.state = ServiceState(
-                self.reader, release_root=root, alias=self.source.alias, threads=1
-            )
+                self.reader, release_root=root, alias=self.source.alias, threads=1,
+                budget_ms=budget,
+            )  # fmt: skip
         elif env.get("UPLIFT_RELEASE_ROOT"):
             self.state = ServiceState(
-                self.reader, release_root=Path(env["UPLIFT_RELEASE_ROOT"]), threads=1
-            )
+                self.reader, release_root=Path(env["UPLIFT_RELEASE_ROOT"]), threads=1,
+                budget_ms=budget,
+            )  # fmt: skip
         elif env.get("UPLIFT_MODEL_DIR"):
             model, plan = env["UPLIFT_MODEL_DIR"], env.get("UPLIFT_PLAN")
 
@@ -140,7 +147,7 @@ class Runtime:
                     return served_with_plan(bundle, Path(plan).read_bytes(), f"plan {plan!r}")
                 return Served(bundle, None, None, EFFECTS_ONLY)
 
-            self.state = ServiceState(self.reader, fixed=fixed, threads=1)
+            self.state = ServiceState(self.reader, fixed=fixed, threads=1, budget_ms=budget)
         else:
             self.state = ServiceState(self.reader, fixed=_nothing, threads=1)
         self.sink: DecisionSink | None = None
@@ -175,6 +182,19 @@ class Runtime:
         if self.sink is None:
             self.sink = DecisionSink(self.env, self.settings)
         return self.sink
+
+
+def _budget_ms(text: str) -> float:
+    try:
+        budget = float(text)
+    except ValueError:
+        budget = -1.0
+    if not 1 <= budget <= 60_000:
+        raise ConfigError(
+            f"UPLIFT_TIME_BUDGET_MS must be 1 to 60000 milliseconds, got {text!r}",
+            field="UPLIFT_TIME_BUDGET_MS",
+        )
+    return budget
 
 
 def _nothing() -> Served:

@@ -16,13 +16,15 @@ customer attributes, like the bank's sample) is taken from the request by name, 
 when the request does not give it. A store that fails (down, timed out) does not fail the
 decision: the customer is decided from
 the request alone (its fields and any feature values it gives, the rest at their defaults) and
-the decision says ``degraded``.
+the decision says ``degraded``; so does a store that answers after the time budget
+(``budget_ms``), as a bank's decisioning hub falls back when its time budget is breached.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,8 +152,10 @@ class DecisionCore:
         *,
         clock: Callable[[], int] = now_us,
         on_store_error: Callable[[Exception], None] | None = None,
+        budget_ms: float | None = None,
     ) -> None:
         bundle = served.bundle
+        self.budget_s = None if budget_ms is None else budget_ms / 1000
         self.served = served
         self.bundle = bundle
         self.reader = reader
@@ -200,12 +204,16 @@ class DecisionCore:
         keys = [customer_key(a.customer_id) for a in asks]
         at = self.clock() if at_us is None else at_us
         degraded = False
+        started = time.perf_counter()
         try:
             rows = (
                 self.reader.store.get_many(keys)
                 if len(keys) > 1
                 else [self.reader.store.get(keys[0])]
             )
+            late = self.budget_s is not None and time.perf_counter() - started > self.budget_s
+            if late:
+                raise TimeoutError(f"the store answered after the {self.budget_s}s time budget")
         except (StorageError, OSError, TimeoutError) as exc:  # decide without the store
             rows, degraded = [{} for _ in keys], True
             if self.on_store_error is not None:

@@ -67,6 +67,7 @@ class ServiceState:
         alias: str = "current",
         threads: int = 1,
         on_store_error: Callable[[Exception], None] | None = None,
+        budget_ms: float | None = None,
     ) -> None:
         if (fixed is None) == (release_root is None):
             raise ValueError("serve either a fixed bundle or a release root")
@@ -76,6 +77,7 @@ class ServiceState:
         self.alias = alias
         self.threads = threads
         self.on_store_error = on_store_error
+        self.budget_ms = budget_ms
         self.loaded: Loaded | None = None
         self.release: str | None = None
         self.problem: str | None = None
@@ -85,7 +87,9 @@ class ServiceState:
         self._lock = threading.Lock()
 
     def _load(self, served: Served) -> Loaded:
-        core = DecisionCore(served, self.reader, on_store_error=self.on_store_error)
+        core = DecisionCore(
+            served, self.reader, on_store_error=self.on_store_error, budget_ms=self.budget_ms
+        )
         return Loaded(core, request_schema(core))
 
     def start(self) -> None:

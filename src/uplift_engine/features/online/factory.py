@@ -21,14 +21,20 @@ class HasOnlineStore(Protocol):
         """The store's record."""
 
 
-def open_store(config: HasOnlineStore | OnlineStoreConfig) -> OnlineStore:
-    """Open the store of ``config`` (settings, or a store's record)."""
+def open_store(
+    config: HasOnlineStore | OnlineStoreConfig, *, timeout_ms: float | None = None
+) -> OnlineStore:
+    """Open the store of ``config`` (settings, or a store's record).
+
+    ``timeout_ms``: a shorter bound on each call than the record's (a decision's time budget).
+    """
     records = SQLiteOnlineStore | RedisOnlineStore
     store = config if isinstance(config, records) else config.online_store
     if isinstance(store, RedisOnlineStore):
         from uplift_engine.features.online.redis import RedisStore
 
-        return RedisStore(store.url, store.key_prefix)
+        timeout = store.timeout_ms if timeout_ms is None else min(timeout_ms, store.timeout_ms)
+        return RedisStore(store.url, store.key_prefix, timeout=timeout / 1000)
     from uplift_engine.features.online.sqlite import SQLiteStore
 
     return SQLiteStore(store.path)
