@@ -93,3 +93,54 @@ def test_the_cli_writes_the_decisions_with_their_versions(art, population, tmp_p
     )  # fmt: skip
     assert refused.returncode == 2 and "logins_30d" in refused.stderr
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_customer_attributes_reach_the_model_and_the_rules_alike(
+    art: Artefacts, lake: Path, campaign_table: Path, tmp_path: Path
+) -> None:
+    """A model reading `segment`, `age` … and a rule on `segment`: the store's attributes
+    (materialised beside the features) give the API the values the batch reads from the
+    customers table."""
+    from uplift_engine.config.settings import Settings
+    from uplift_engine.decide.planning import load_economics, load_policy, plan_campaign
+    from uplift_engine.lake import read_table
+    from uplift_engine.learn.data import score_table
+    from uplift_engine.pipeline.train import TrainOptions, train_bundle
+
+    table = read_table(campaign_table)
+    train_bundle(table, TrainOptions(outcome="converted", learner="t_learner", seed=4),
+                 tmp_path / "model", Settings())  # fmt: skip
+    bundle = load_bundle(tmp_path / "model", threads=1)
+    assert {"segment", "age", "income_m_vnd"} <= set(bundle.encoder.names)
+    store = open_store(SQLiteOnlineStore(path=str(art.store_path)))
+    reader = FeatureReader(store, default_registry())
+    customers = read_table(lake / "raw" / "customers")
+    ids = art.ids[:3000]
+    online = reader.read_many(ids, at_us=AT_US)
+    by_id = {r["customer_id"]: r for r in customers.to_pylist()}
+    population = pa.table(
+        {"customer_id": ids}
+        | {n: [row.get(n, by_id[c].get(n)) for c, row in zip(ids, online, strict=True)]
+           for n in bundle.encoder.names}
+    )  # fmt: skip
+    scores, meta = score_table(bundle, population)
+    policy = {"eligibility": [{"name": "not_priority", "when": "segment != 'priority'",
+                               "offers": ["cashback"]}]}  # fmt: skip
+    from serving import ECONOMICS
+
+    plan = plan_campaign(scores, meta, load_economics(ECONOMICS), budget=0.3 * len(ids),
+                         value=40.0, policy=load_policy(policy), seed=5,
+                         customers=population)  # fmt: skip
+    served = served_with_plan(bundle, json.dumps(plan.meta, default=float).encode(), "plan")
+    batch = decide_table(served, population).to_pylist()
+    core = DecisionCore(served, reader)
+    ruled = 0
+    for i in range(0, len(ids), 29):
+        api = core.decide(ids[i], at_us=AT_US).to_dict()  # nothing given: all from the store
+        assert api["features_from"]["segment"] == "store"
+        assert api["offer"] == batch[i]["offer"], i
+        for offer, figures in api["offers"].items():
+            assert figures["uplift"] == batch[i][f"uplift_{offer}"]
+        ruled += api["offers"]["cashback"]["excluded_by"] == {"kind": "rule",
+                                                              "name": "not_priority"}  # fmt: skip
+    assert ruled > 0  # the rule read the segment from the store

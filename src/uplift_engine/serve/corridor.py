@@ -11,10 +11,12 @@ scikit-learn or the simulator, none of which that environment installs. A test b
 environment and decides customers in it; the HTTP app, the Lambda handlers and batch decisions
 are thin adapters over :class:`DecisionCore`, so all of them give one answer.
 
-A feature the model reads that the online store does not keep (a model trained on a table of
-customer attributes, like the bank's sample) is taken from the request by name, and is missing
-when the request does not give it. A store that fails (down, timed out) does not fail the
-decision: the customer is decided from
+A feature the model reads that is not among the online features (a model trained on a table of
+customer attributes, like the bank's sample) is taken from the request by name, else from the
+customer's attributes in the store (``segment``, ``age`` …, materialised beside the features),
+else missing. The rules read the attributes too, so a rule sees the values batch planning saw.
+
+A store that fails (down, timed out) does not fail the decision: the customer is decided from
 the request alone (its fields and any feature values it gives, the rest at their defaults) and
 the decision says ``degraded``; so does a store that answers after the time budget
 (``budget_ms``), as a bank's decisioning hub falls back when its time budget is breached.
@@ -37,7 +39,7 @@ from uplift_engine.decide import Assessment
 from uplift_engine.errors import StorageError
 from uplift_engine.features import FeatureReader
 from uplift_engine.features.online import customer_key
-from uplift_engine.features.online.reader import DEFAULT
+from uplift_engine.features.online.reader import DEFAULT, STORE
 from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.learn import pred_column, uplift_column
 from uplift_engine.serve.release import Served
@@ -138,7 +140,8 @@ class Batch:
     asks: list[Ask]
     at_us: int
     degraded: bool
-    values: list[tuple[dict[str, FeatureValue], dict[str, str]]]
+    values: list[tuple[dict[str, FeatureValue], dict[str, str], dict[str, object]]]
+    """Per customer: the features, where each came from, and the attributes the store keeps."""
     matrix: np.ndarray
 
 
@@ -221,11 +224,16 @@ class DecisionCore:
         values = []
         for ask, fields in zip(asks, rows, strict=True):
             features, sources = self.reader.values(fields, at, ask.request, ask.given)
+            attributes = self.reader.attributes(fields)
             for name in self.request_only:
-                if name not in features:
+                if name in features:  # given by the request
+                    continue
+                if name in attributes:
+                    features[name], sources[name] = attributes[name], STORE  # type: ignore[assignment]
+                else:
                     features[name], sources[name] = None, DEFAULT
-            values.append((features, sources))
-        columns = {name: [f[name] for f, _ in values] for name in self.features}
+            values.append((features, sources, attributes))
+        columns = {name: [v[0][name] for v in values] for name in self.features}
         matrix = np.ascontiguousarray(self.bundle.encoder.transform(columns), dtype=np.float64)
         return Batch(list(asks), at, degraded, values, matrix)
 
@@ -244,7 +252,9 @@ class DecisionCore:
         """Guardrails, economics and prices on the model's figures: the decisions."""
         levels, lower, upper = predicted
         out = []
-        for i, (ask, (features, sources)) in enumerate(zip(batch.asks, batch.values, strict=True)):
+        for i, (ask, (features, sources, attributes)) in enumerate(
+            zip(batch.asks, batch.values, strict=True)
+        ):
             scores = self._scores(
                 levels[i],
                 None if lower is None else lower[i : i + 1],
@@ -253,7 +263,7 @@ class DecisionCore:
             assessment = None
             offer = None
             if self.decider is not None:
-                row: dict[str, Any] = {**features, **ask.request, **scores}
+                row: dict[str, Any] = {**attributes, **features, **ask.request, **scores}
                 row[self.decider.id_column] = ask.customer_id
                 assessment = self.decider.assess(row)
                 offer = assessment.decision.offer or None

@@ -4,8 +4,11 @@ Invariant: after :func:`materialize` every valid customer of the lake has, in th
 value of every batch-tier feature as of one time ``as_of``, computed by the
 offline engine from the lake (so a customer without events gets 0 counts and null averages,
 exactly as in a training set), plus ``_as_of`` (that time in epoch microseconds); the key
-``_meta`` records the run. Batch fields are overwritten, window states are left alone (they
-belong to the stream). Values are written in batches of 50,000 customers.
+``_meta`` records the run. Beside them go the customer's attributes from the lake's customers
+dataset (``segment``, ``age``, VIP flags …: what the rules read, and what a model trained on
+them reads), as ``a:<name>`` fields, so that a rule and a model see the same values in batch
+and in real time. Batch fields are overwritten, window states are left alone (they belong to
+the stream). Values are written in batches of 50,000 customers.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from uplift_engine.errors import ConfigError
 from uplift_engine.features.definitions import FeatureSpec
 from uplift_engine.features.offline.duckdb_engine import AS_OF
 from uplift_engine.features.offline.lake_values import KEY, lake_features
-from uplift_engine.features.online.codec import AS_OF_FIELD, META_KEY, encode_value
+from uplift_engine.features.online.codec import (
+    AS_OF_FIELD,
+    META_KEY,
+    attribute_field,
+    encode_value,
+)
 from uplift_engine.features.online.store import OnlineStore
 from uplift_engine.features.registry import FeatureRegistry, default_registry
 from uplift_engine.features.streaming.schema import epoch_us, iso_utc
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SCHEMA_VERSION = "uplift.online_materialization/1"
+ROWS_PER_BATCH = 50_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,10 @@ def materialize(
         )
         reader = lake.batches(specs, "entities")
         customers = store.put(_rows(reader, specs, str(at)))
+        attributes = lake.con.sql(f"SELECT * FROM {lake.customers()}").to_arrow_reader(
+            ROWS_PER_BATCH
+        )
+        store.put(_attribute_rows(attributes))
         quarantined = dict(lake.quarantined)
     meta = {
         "schema_version": SCHEMA_VERSION,
@@ -126,6 +139,22 @@ def materialize(
         quarantined=quarantined,
         as_of_from=origin,
     )
+
+
+def _attribute_rows(reader: pa.RecordBatchReader) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each customer's attributes (``segment``, ``age`` …) as ``a:<name>`` fields (JSON text)."""
+    for batch in reader:
+        keys = batch.column(KEY).to_pylist()
+        names = [n for n in batch.schema.names if n != KEY]
+        columns = [batch.column(n).to_pylist() for n in names]
+        for key, *values in zip(keys, *columns, strict=True):
+            yield (
+                str(key),
+                {
+                    attribute_field(n): json.dumps(v, default=str)
+                    for n, v in zip(names, values, strict=True)
+                },
+            )
 
 
 def _rows(

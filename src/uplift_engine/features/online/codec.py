@@ -5,7 +5,8 @@ Invariant: a customer's key is its integer id in decimal (``"1042"``), or a stri
 cannot): ``_meta`` holds the last materialisation, ``_as_of`` the time a customer's batch values
 were computed for (epoch microseconds), ``_w:<source>`` the stream window of a source as a
 store's ``get`` returns it (a backend may keep it in parts under other reserved fields: Redis
-uses ``_e:<source>:<id>`` and ``_h:<source>``). A feature value is ``""`` for null,
+uses ``_e:<source>:<id>`` and ``_h:<source>``); ``a:<name>`` a customer attribute of the
+lake's customers dataset (``a:segment``), as JSON text. A feature value is ``""`` for null,
 ``str(int)`` for a whole number and ``repr(float)`` otherwise, which reads back bit for bit. A
 feature field that is absent (a customer never materialised) reads as the spec's empty value —
 what the offline engine gives a customer without events.
@@ -21,6 +22,7 @@ from uplift_engine.features.definitions import FeatureSpec
 META_KEY = "_meta"
 AS_OF_FIELD = "_as_of"
 WINDOW_PREFIX = "_w:"
+ATTRIBUTE_PREFIX = "a:"
 MAX_ID_LENGTH = 64
 
 FeatureValue = int | float | str | None
@@ -60,6 +62,11 @@ def customer_key(customer_id: int | str) -> str:
         f"customer_id must be an integer ≥ 0 or a string, got {type(customer_id).__name__}",
         field="customer_id",
     )
+
+
+def attribute_field(name: str) -> str:
+    """The field holding a customer attribute (its value as JSON text)."""
+    return ATTRIBUTE_PREFIX + name
 
 
 def window_field(source_name: str) -> str:

@@ -12,15 +12,22 @@ reads the store itself (the decision core, which decides without the store when 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 
-from uplift_engine.features.online.codec import FeatureValue, customer_key, window_field
+from uplift_engine.features.online.codec import (
+    ATTRIBUTE_PREFIX,
+    FeatureValue,
+    customer_key,
+    window_field,
+)
 from uplift_engine.features.online.store import OnlineStore
 from uplift_engine.features.registry import FeatureRegistry, default_registry
 from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.features.streaming.windows import WindowPlan, WindowState
 
 STORE, STREAM, REQUEST, DEFAULT = "store", "stream", "request", "default"
+ATTRIBUTE_CUT = len(ATTRIBUTE_PREFIX)
 """Where a feature value came from: the materialised batch value, the stream window state,
 the request (computed from its fields, or given by name), or the value of a customer unknown
 to the store (the spec's empty value, as offline)."""
@@ -89,6 +96,15 @@ class FeatureReader:
             out[name] = value
             sources[name] = REQUEST
         return out, sources
+
+    @staticmethod
+    def attributes(fields: Mapping[str, str]) -> dict[str, object]:
+        """The customer's attributes kept beside the features (``a:segment`` → ``segment``)."""
+        return {
+            name[ATTRIBUTE_CUT:]: json.loads(text)
+            for name, text in fields.items()
+            if name.startswith(ATTRIBUTE_PREFIX)
+        }
 
     def _values(
         self,
