@@ -42,8 +42,13 @@ def test_demo_runs_and_the_plan_beats_top_k_on_the_truth(tmp_path):
         "its 90% intervals hold",
         "of the effects expected given the customer's traits",
         "optimiser:",
+        # the release, served over HTTP and asked
+        "5. Deciding in real time",
+        "served over HTTP (http://127.0.0.1:",
+        "Every answer is in the decision log (3 lines",
     ):
         assert part in text, part
+    assert len([line for line in text.splitlines() if line.startswith("   - customer ")]) == 3
     earned = {}
     for line in text.splitlines():
         for name in ("the optimised plan", "top-K by uplift", "top-K by propensity"):
@@ -53,7 +58,8 @@ def test_demo_runs_and_the_plan_beats_top_k_on_the_truth(tmp_path):
             ):
                 earned[name] = float(line.strip()[len(name) :].replace(",", ""))
     assert earned["the optimised plan"] > earned["top-K by uplift"] > earned["top-K by propensity"]
-    for name in ("model/manifest.json", "scores.parquet", "plan.parquet", ".uplift-demo"):
+    for name in ("model/manifest.json", "scores.parquet", "plan.parquet", ".uplift-demo",
+                 "releases/current.json", "online.sqlite"):  # fmt: skip
         assert (out / name).exists(), name
     # a second run replaces its own output; a folder it did not make is refused
     again = CliRunner().invoke(

@@ -2,7 +2,8 @@
 
 Simulate a bank → build its campaign table → split customers into a training and a test part →
 train (the learner chosen by cross-fitting) → evaluate on the unseen test customers against the
-simulator's truth → score them → plan a budgeted campaign, and say what each step means.
+simulator's truth → score them → plan a budgeted campaign → serve the model and the plan over
+HTTP and decide a few customers through it, and say what each step means.
 Amounts are the simulator's thousands of VND, shown in VND; ``verbose`` adds the statistics.
 :func:`run_demo` tells the story through ``emit`` (one paragraph at a time) and reports the
 steps it is in through ``steps``; the CLI gives it the terminal.
@@ -37,6 +38,7 @@ from uplift_engine.lake import layout, read_table, write_table
 from uplift_engine.learn import load_bundle
 from uplift_engine.learn.data import score_table, write_scores
 from uplift_engine.pipeline.train import TrainOptions, TrainResult, train_bundle
+from uplift_engine.report.demo_serving import serve_and_ask
 from uplift_engine.report.summaries import describe_evaluation
 from uplift_engine.simulate import SimulationConfig
 
@@ -142,8 +144,14 @@ def run_demo(
     if verbose:
         emit("\n".join("   " + line for line in plan.summary.lines()))
     emit(_true_profit_story(plan, truth, meta.arms))
+    with steps() as say:
+        say("filling the online store and starting the decision service")
+        ids = test.column("customer_id").to_pylist()
+        asked = [ids[i] for i in (0, len(ids) // 3, 2 * len(ids) // 3)]
+        emit("\n".join(serve_and_ask(root, plan.meta, asked)))
     emit(
-        f"\nEverything is in {root}: lake/, model/ (the bundle), scores.parquet, plan.parquet. "
+        f"\nEverything is in {root}: lake/, model/ (the bundle), scores.parquet, plan.parquet, "
+        "releases/, online.sqlite, decisions/. "
         f"Done in {time.perf_counter() - started:.0f} s."
         + ("" if verbose else " Add --verbose for the statistics behind each step.")
     )
