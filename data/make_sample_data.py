@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
+    """Simulate the bank and write the sample table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=11)
