@@ -68,12 +68,14 @@ class RequestSchema:
         if not isinstance(body, Mapping):
             raise UserInputError(
                 f"{where}the request must be one JSON object, got {_kind(body)}",
-                field=where or None,
+                field=where.rstrip(".") or None,
             )
         names: dict[str, str] = {}
         for raw in body:
             if not isinstance(raw, str):
-                raise UserInputError(f"{where}field names must be strings", field=where or None)
+                raise UserInputError(
+                    f"{where}field names must be strings", field=where.rstrip(".") or None
+                )
             name = self.names.get(folded(raw), raw)
             if name in names:
                 raise UserInputError(

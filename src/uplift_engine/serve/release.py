@@ -145,6 +145,7 @@ def write_release(
     release = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{bundle.version}"
     releases = root / "releases"
     releases.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(releases)
     if (releases / release).exists():
         release = f"{release}-{uuid.uuid4().hex[:6]}"
     staging = releases / f".{release}.tmp-{os.getpid()}"
@@ -161,6 +162,24 @@ def write_release(
     pointer = {"schema_version": POINTER_SCHEMA_VERSION, "release": release}
     point(root, pointer, alias)
     return release
+
+
+def _sweep_stale(releases: Path) -> None:
+    """Remove the staging folders of writers that died (``.<id>.tmp-<pid>``)."""
+    for staged in releases.glob(".*.tmp-*"):
+        pid = staged.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def point(root: Path, pointer: Mapping[str, Any], alias: str = "current") -> None:
