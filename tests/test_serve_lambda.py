@@ -227,3 +227,32 @@ def test_kinesis_reports_every_record_for_retry_when_the_store_is_down(cold) -> 
     answer = aws_lambda.kinesis_handler(_kinesis([json.dumps(event).encode()] * 2))
     assert answer == {"batchItemFailures": [{"itemIdentifier": "49590000"},
                                             {"itemIdentifier": "49590001"}]}  # fmt: skip
+
+
+def test_a_release_killed_while_published_leaves_the_pointer_on_a_whole_release(
+    sample_models, tmp_path
+) -> None:
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from uplift_engine.serve import load_release, read_pointer
+
+    uplift = str(Path(sys.executable).parent / "uplift")
+    root = tmp_path / "releases"
+    write_release(root, sample_models[0], None)
+    versions = {load_bundle(m).version for m in sample_models}
+    rng = random.Random(7)
+    for _ in range(6):
+        proc = subprocess.Popen(
+            [uplift, "release", "publish", "--model", str(sample_models[1]), "--root", str(root)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(rng.uniform(0.05, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=20)
+        served = load_release(root, read_pointer(root), threads=1)  # whole, checksums verified
+        assert served.model_version in versions
+    write_release(root, sample_models[1], None)  # the next writer sweeps what the kills left
+    assert not list((root / "releases").glob(".*")) and not list(root.glob(".*"))

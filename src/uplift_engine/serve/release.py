@@ -146,6 +146,7 @@ def write_release(
     releases = root / "releases"
     releases.mkdir(parents=True, exist_ok=True)
     _sweep_stale(releases)
+    _sweep_stale(root)
     if (releases / release).exists():
         release = f"{release}-{uuid.uuid4().hex[:6]}"
     staging = releases / f".{release}.tmp-{os.getpid()}"
@@ -164,12 +165,15 @@ def write_release(
     return release
 
 
-def _sweep_stale(releases: Path) -> None:
-    """Remove the staging folders of writers that died (``.<id>.tmp-<pid>``)."""
-    for staged in releases.glob(".*.tmp-*"):
-        pid = staged.name.rpartition("-")[2]
+def _sweep_stale(folder: Path) -> None:
+    """Remove what writers that died left: ``.<id>.tmp-<pid>`` folders, pointer temporaries."""
+    for staged in folder.glob(".*.tmp-*"):
+        pid = staged.name.split(".tmp-", 1)[1].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(staged, ignore_errors=True)
+            if staged.is_dir():
+                shutil.rmtree(staged, ignore_errors=True)
+            else:
+                staged.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
