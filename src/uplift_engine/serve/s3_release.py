@@ -72,7 +72,12 @@ class S3ReleaseSource:
             )
         folder = self.local_root / "releases" / str(release)
         if not folder.exists():
-            self._download(str(release), folder)
+            try:
+                self._download(str(release), folder)
+            except (BundleError, StorageError):
+                raise
+            except Exception as exc:  # botocore's errors, a full /tmp
+                raise StorageError(f"cannot mirror release {release!r}: {exc}") from exc
         point(self.local_root, {"schema_version": POINTER_SCHEMA_VERSION, "release": release},
               self.alias)  # fmt: skip
         self._etag = got["ETag"]
