@@ -441,3 +441,18 @@ def test_a_store_slower_than_the_time_budget_degrades_the_decision(art, tmp_path
     finally:
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
+
+
+def test_a_retried_request_with_its_id_is_one_decision_in_the_lake(art, tmp_path) -> None:
+    app, _ = _app(art, tmp_path / "log")
+    with TestClient(app) as client:
+        headers = {"X-Request-Id": "app-7f3a-0001"}
+        first = client.post("/v1/decide", json={"customer_id": art.ids[3]}, headers=headers)
+        again = client.post("/v1/decide", json={"customer_id": art.ids[3]}, headers=headers)
+        bad = client.post("/v1/decide", json={"customer_id": 1}, headers={"X-Request-Id": "a b"})
+    assert first.json()["request_id"] == again.json()["request_id"] == "app-7f3a-0001"
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "X-Request-Id"
+    assert _log_ids(tmp_path / "log") == ["app-7f3a-0001"] * 2  # each answer logged
+    lake = str(tmp_path / "lake")
+    compact(tmp_path / "log", lake)
+    assert read_decisions(lake).column("request_id").to_pylist() == ["app-7f3a-0001"]

@@ -8,7 +8,9 @@
     GET  /metrics            Prometheus
     GET  /openapi.json       the API, documented
 
-Invariants: every decision is on the decision log's disk before its answer leaves; every error
+Invariants: every decision is on the decision log's disk before its answer leaves (keyed by
+the client's ``X-Request-Id`` when it sends one, so that a retried request is one decision in
+the compacted log); every error
 is DESIGN.md's ``{"error": {"code", "message", "field"}}`` with a 4xx status (503 when not
 ready or a dependency fails), never a traceback; API keys, when set, are compared in constant
 time; a body larger than ``max_body_bytes`` is refused with 413 before it is parsed. Starlette is
@@ -45,6 +47,7 @@ from uplift_engine.serve.service import ServiceState
 
 log = logging.getLogger("uplift_engine.serve")
 JSON = "application/json"
+MAX_REQUEST_ID = 128
 GATHER_SECONDS = 0.001
 """Under load, how long a flush waits for more requests (benchmarks/serving.py)."""
 BUSY_SECONDS = 0.002
@@ -191,7 +194,8 @@ def create_app(
         body = await body_json(request)
         loaded = current()
         parsed = loaded.schema.parse(body)
-        decision = await gather.decide(loaded, Ask(parsed.customer_id, parsed.fields, parsed.given))
+        ask = Ask(parsed.customer_id, parsed.fields, parsed.given, _request_id(request))
+        decision = await gather.decide(loaded, ask)
         count(decision)
         return _json(decision.to_dict())
 
@@ -312,6 +316,19 @@ def create_app(
             await starlette(scope, receive, send)
 
     return app
+
+
+def _request_id(request: Request) -> str | None:
+    """The client's ``X-Request-Id`` (a retry sends it again: the log keeps one decision)."""
+    given = request.headers.get("x-request-id")
+    if given is None:
+        return None
+    if not 0 < len(given) <= MAX_REQUEST_ID or not all(c.isalnum() or c in "-_.:" for c in given):
+        raise UserInputError(
+            f"X-Request-Id must be 1 to {MAX_REQUEST_ID} letters, digits or -_.:",
+            field="X-Request-Id",
+        )
+    return given
 
 
 class _Gatherer:
