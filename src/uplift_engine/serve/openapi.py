@@ -92,6 +92,12 @@ def openapi_document(schema: RequestSchema | None, settings: HttpSettings) -> di
             "/v1/decide": {
                 "post": {
                     "summary": "Decide one customer",
+                    "parameters": [{
+                        "name": "X-Request-Id", "in": "header", "required": False,
+                        "description": "the decision's id (a retry sends it again)",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 128,
+                                   "pattern": "^[A-Za-z0-9._:-]+$"},
+                    }],
                     "requestBody": json_body("DecideRequest"),
                     "responses": {"200": ok("Decision"), **_errors(400, 401, 413, 422, 503)},
                     "security": secured,
