@@ -456,3 +456,17 @@ def test_a_retried_request_with_its_id_is_one_decision_in_the_lake(art, tmp_path
     lake = str(tmp_path / "lake")
     compact(tmp_path / "log", lake)
     assert read_decisions(lake).column("request_id").to_pylist() == ["app-7f3a-0001"]
+
+
+def test_an_answer_never_leaves_before_its_log_line_is_written(art, tmp_path) -> None:
+    """What the kill test cannot see (its window is microseconds): the line is in the file,
+    synced, when the answer arrives — checked right after every answer."""
+    app, _ = _app(art, tmp_path / "log")
+    with TestClient(app) as client:
+        for customer in art.ids[:40]:
+            answer = client.post("/v1/decide", json={"customer_id": customer}).json()
+            assert _log_ids(tmp_path / "log")[-1] == answer["request_id"]
+        batch = client.post(
+            "/v1/decide/batch", json={"requests": [{"customer_id": c} for c in art.ids[:5]]}
+        ).json()
+        assert _log_ids(tmp_path / "log")[-5:] == [d["request_id"] for d in batch["decisions"]]
