@@ -70,6 +70,9 @@ def in_process(model: Path, decider: Path, store: Path, ids: list[int]) -> str:
     parts: dict[str, list[float]] = {k: [] for k in (
         "store read", "feature values", "model", "guardrails and prices", "Decision and log line",
         "full decision", "raw model")}  # fmt: skip
+    decider = core.decider
+    if decider is None:
+        raise SystemExit("the plan gave the core no decider")
     clock = time.perf_counter
     for c in sample:  # warm
         core.decide(c)
@@ -83,8 +86,7 @@ def in_process(model: Path, decider: Path, store: Path, ids: list[int]) -> str:
         levels = bundle.predict_levels(columns)
         scores = core._scores(levels[0], None, None)
         t3 = clock()
-        assert core.decider is not None
-        core.decider.assess({**features, **scores, "customer_id": c})
+        decider.assess({**features, **scores, "customer_id": c})
         t4 = clock()
         d = core.decide(c)
         t5 = clock()
@@ -241,7 +243,8 @@ t1 = time.perf_counter()
 ids = json.loads(sys.argv[1])
 first = lambda_handler({"body": json.dumps({"customerId": ids[0]})}, None)
 t2 = time.perf_counter()
-assert first["statusCode"] == 200, first
+if first["statusCode"] != 200:
+    raise SystemExit(f"the first call failed: {first}")
 lat = []
 for c in ids[1:]:
     event = {"body": json.dumps({"customerId": c})}

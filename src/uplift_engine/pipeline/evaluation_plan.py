@@ -46,38 +46,51 @@ EVALUATION_FOLDS = 5
 
 
 @dataclass(frozen=True)
-class EvaluationPlan:
-    """The evaluation's kind, its rows, and what the bundle is fitted on."""
+class HeldOut:
+    """A held-out evaluation: the rows fitted on (selection too) and the rows scored."""
 
-    kind: EvaluationKind
-    refit: bool
-    seed: int
-    share: float = 0.0
-    """``held_out``: the share of the rows set aside."""
-    train_rows: np.ndarray | None = None
-    """``held_out``: the rows selection and the evaluated model are fitted on."""
-    held_rows: np.ndarray | None = None
-    fold: np.ndarray | None = None
-    """``cross_fitted``: the fold of every row."""
+    share: float
+    train_rows: np.ndarray
+    held_rows: np.ndarray
+
+
+@dataclass(frozen=True)
+class CrossFitted:
+    """A cross-fitted evaluation: the fold of every row."""
+
+    fold: np.ndarray
 
     @property
     def folds(self) -> int:
-        """Folds of a cross-fitted evaluation (0 for a held-out one)."""
-        return 0 if self.fold is None else int(self.fold.max()) + 1
+        """How many folds."""
+        return int(self.fold.max()) + 1
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """The evaluation's kind and rows, and whether the bundle is refitted on every row."""
+
+    refit: bool
+    seed: int
+    split: HeldOut | CrossFitted
+
+    @property
+    def kind(self) -> EvaluationKind:
+        """``held_out`` or ``cross_fitted``."""
+        return "held_out" if isinstance(self.split, HeldOut) else "cross_fitted"
 
     def to_dict(self) -> dict[str, Any]:
         """What the manifest and ``--json`` record: the kind, its rows, and the refit."""
         out: dict[str, Any] = {"kind": self.kind, "seed": self.seed, "refit": self.refit}
-        if self.kind == "held_out":
-            assert self.held_rows is not None and self.train_rows is not None
+        split = self.split
+        if isinstance(split, HeldOut):
             out |= {
-                "share": self.share,
-                "rows": len(self.held_rows),
-                "train_rows": len(self.train_rows),
+                "share": split.share,
+                "rows": len(split.held_rows),
+                "train_rows": len(split.train_rows),
             }
         else:
-            assert self.fold is not None
-            out |= {"folds": self.folds, "rows": len(self.fold)}
+            out |= {"folds": split.folds, "rows": len(split.fold)}
         return out
 
 
@@ -107,7 +120,7 @@ def plan_evaluation(
     kind = _kind(evaluation, refit, len(treatment))
     if kind == "cross_fitted":
         fold = stratified_folds(treatment, EVALUATION_FOLDS, seed)
-        return EvaluationPlan(kind=kind, refit=True, seed=seed, fold=fold)
+        return EvaluationPlan(refit=True, seed=seed, split=CrossFitted(fold))
     train_rows, held_rows = holdout_split(treatment, share, seed)
     _check_training_part(
         counts,
@@ -119,14 +132,7 @@ def plan_evaluation(
         auto=auto,
         share=share,
     )
-    return EvaluationPlan(
-        kind=kind,
-        refit=refit,
-        seed=seed,
-        share=share,
-        train_rows=train_rows,
-        held_rows=held_rows,
-    )
+    return EvaluationPlan(refit=refit, seed=seed, split=HeldOut(share, train_rows, held_rows))
 
 
 def check_evaluation(evaluation: str, refit: bool) -> None:
@@ -177,11 +183,6 @@ def _check_training_part(
         if t < need
     ]
     if short:
-        why = (
-            "bootstrap intervals refit on resamples of them"
-            if need > MIN_ARM_ROWS
-            else ("a learner needs them")
-        )
         raise DataError(
             f"a held-out evaluation sets aside {share:.0%} of the rows, and every arm needs at "
             f"least {need} rows in the rest because {why}: {', '.join(short)}. Choose "

@@ -47,7 +47,9 @@ from uplift_engine.learn.training.base import UpliftLearner
 from uplift_engine.learn.training.boosting import LIBRARIES, Library
 from uplift_engine.learn.training.bootstrap import MAX_REPLICATES, BootstrapIntervals
 from uplift_engine.pipeline.evaluation_plan import (
+    CrossFitted,
     EvaluationPlan,
+    HeldOut,
     check_evaluation,
     plan_evaluation,
 )
@@ -184,7 +186,8 @@ def train_bundle(
         bootstrap=options.intervals == "bootstrap",
         auto=auto,
     )
-    learning = data if plan.train_rows is None else data.subset(plan.train_rows)
+    split = plan.split
+    learning = data.subset(split.train_rows) if isinstance(split, HeldOut) else data
     seconds = {"prepare": time.perf_counter() - clock}
 
     chosen = split_settings(options.learner, options.settings, auto=auto)
@@ -209,7 +212,7 @@ def train_bundle(
         warnings.append(short)
     clock = time.perf_counter()
     effects, evaluated, interval_note = _out_of_sample(data, plan, make, options, say)
-    scored = data if plan.held_rows is None else data.subset(plan.held_rows)
+    scored = data.subset(split.held_rows) if isinstance(split, HeldOut) else data
     evaluation = evaluate_uplift(
         scored.treatment,
         scored.y,
@@ -381,11 +384,11 @@ def _out_of_sample(
     Held out: a model fitted on the training part scores the held-out rows. Cross-fitted: each
     fold is scored by a model fitted on the other folds.
     """
-    if plan.fold is not None:
-        say(f"evaluating by cross-fitting on {plan.folds} folds")
-        return cross_fitted_effects(data, make, plan.fold), None, []
-    assert plan.train_rows is not None and plan.held_rows is not None
-    train, held = data.subset(plan.train_rows), data.subset(plan.held_rows)
+    split = plan.split
+    if isinstance(split, CrossFitted):
+        say(f"evaluating by cross-fitting on {split.folds} folds")
+        return cross_fitted_effects(data, make, split.fold), None, []
+    train, held = data.subset(split.train_rows), data.subset(split.held_rows)
     say(f"fitting on {len(train.y):,} rows and evaluating on the {len(held.y):,} held out")
     if plan.refit:
         model = _fit(make(), train)

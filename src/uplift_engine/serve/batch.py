@@ -87,7 +87,6 @@ def _assess(
         ids = scores.column(id_column).cast(pa.string()).to_pylist()
         dnc = np.array([i in decider.dnc for i in ids], bool)
     guarded = apply_guardrails(offers, effects, source, decider.policy, dnc)
-    assert guarded.first is not None
     base = floats(pred_column(decider.control))
     value: np.ndarray | float | None = decider.value
     if decider.value_col is not None:

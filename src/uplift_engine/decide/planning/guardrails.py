@@ -48,12 +48,12 @@ class Guarded:
     """What the guardrails left: allowed options and, per customer, why they were excluded."""
 
     allowed: np.ndarray  # (K, n) bool
+    first: np.ndarray  # (K, n) int8: the reason that removed each option first, or -1
     excluded_code: np.ndarray  # (n,) int32 index into ``labels``; 0 = not excluded
     labels: tuple[str, ...]  # labels[0] == ''
     reasons: tuple[str, ...]  # every guardrail that ran, in order
     customers_excluded: dict[str, int]  # excluded customers per reason
     options_blocked: dict[str, int]  # (customer, offer) pairs removed first by each reason
-    first: np.ndarray | None = None  # (K, n) int8: the reason that removed each option, or -1
 
     @property
     def excluded_by(self) -> pa.Array:
@@ -121,4 +121,4 @@ def _summarise(reasons: list[str], blocks: list[np.ndarray], k: int, n: int) -> 
     for row in first:
         counts += np.bincount(row[row >= 0], minlength=len(reasons))[: len(reasons)]
     options = {name: int(c) for name, c in zip(reasons, counts, strict=True)}
-    return Guarded(allowed, code, labels, tuple(reasons), customers, options, first)
+    return Guarded(allowed, first, code, labels, tuple(reasons), customers, options)
