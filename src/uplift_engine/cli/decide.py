@@ -9,9 +9,8 @@ import typer
 
 from uplift_engine.cli.console import steps
 from uplift_engine.cli.errors import user_errors
-from uplift_engine.cli.serve import served_loader
+from uplift_engine.cli.serve import EconomicsOption, PlanOption, ValueOption, served_loader
 from uplift_engine.config.settings import load_settings
-from uplift_engine.errors import ConfigError
 from uplift_engine.lake import check_table_target, read_table, write_table
 
 
@@ -22,25 +21,15 @@ def decide(
         str, typer.Argument(help="Customers: their features and the columns the rules read.")
     ],
     out: Annotated[str, typer.Option(help="Decisions file: .csv or .parquet.")],
-    plan: Annotated[
-        str | None,
-        typer.Option(help="Plan priced with this model (.parquet, .csv or its .json metadata)."),
-    ] = None,
-    economics: Annotated[
-        str | None,
-        typer.Option(help="Without a plan: each customer's most profitable allowed offer."),
-    ] = None,
-    value: Annotated[
-        float | None, typer.Option(help="With --economics: what one conversion is worth.")
-    ] = None,
+    plan: PlanOption = None,
+    economics: EconomicsOption = None,
+    value: ValueOption = None,
     config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
 ) -> None:
     """Decide every customer of DATA: what POST /v1/decide answers for each (docs/serving.md)."""
     from uplift_engine.serve.batch import DECISIONS_SCHEMA_VERSION, decide_table
 
     settings = load_settings(config)
-    if plan is not None and economics is not None:
-        raise ConfigError("give --plan or --economics, not both", field="plan")
     check_table_target(out, settings)
     with steps() as say:
         say(f"loading {model_dir}")

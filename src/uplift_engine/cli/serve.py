@@ -20,6 +20,17 @@ if TYPE_CHECKING:
     from uplift_engine.serve import Served
 
 API_KEYS_VARIABLE = "UPLIFT_API_KEYS"
+PlanOption = Annotated[
+    str | None,
+    typer.Option(help="Plan priced with this model (.parquet, .csv or its .json metadata)."),
+]
+EconomicsOption = Annotated[
+    str | None,
+    typer.Option(help="Without a plan: each customer's most profitable allowed offer."),
+]
+ValueOption = Annotated[
+    float | None, typer.Option(help="With --economics: what one conversion is worth.")
+]
 release_app = typer.Typer(help="Publish a model (and its plan) as a release a service loads.")
 
 
@@ -50,17 +61,9 @@ def serve(
     model: Annotated[
         str | None, typer.Option(help="Model bundle folder to serve (or --release).")
     ] = None,
-    plan: Annotated[
-        str | None,
-        typer.Option(help="Plan priced with this model (.parquet, .csv or its .json metadata)."),
-    ] = None,
-    economics: Annotated[
-        str | None,
-        typer.Option(help="Without a plan: each customer's most profitable allowed offer."),
-    ] = None,
-    value: Annotated[
-        float | None, typer.Option(help="With --economics: what one conversion is worth.")
-    ] = None,
+    plan: PlanOption = None,
+    economics: EconomicsOption = None,
+    value: ValueOption = None,
     release: Annotated[
         str | None, typer.Option(help="Release root: serve what its pointer names, reloading.")
     ] = None,
@@ -94,8 +97,6 @@ def serve(
         raise ConfigError("give either --model or --release", field="model")
     if release is not None and (plan or economics):
         raise ConfigError("a release holds its own plan; drop --plan/--economics", field="plan")
-    if plan is not None and economics is not None:
-        raise ConfigError("give --plan or --economics, not both", field="plan")
     keys = tuple(k.strip() for k in os.environ.get(API_KEYS_VARIABLE, "").split(",") if k.strip())
     if not keys and not _loopback(host):
         raise ConfigError(
@@ -139,6 +140,8 @@ def served_loader(
     model: str, plan: str | None, economics: str | None, value: float | None, threads: int
 ) -> Callable[[], Served]:
     """What loads the bundle with its plan, its economics or neither (checked to match)."""
+    if plan is not None and economics is not None:
+        raise ConfigError("give --plan or --economics, not both", field="plan")
     from uplift_engine.decide import Decider
     from uplift_engine.learn import load_bundle
     from uplift_engine.serve import ECONOMICS, EFFECTS_ONLY, Served, served_with_plan
