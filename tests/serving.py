@@ -48,6 +48,9 @@ class Artefacts:
     plan_meta: bytes
     ids: list[int]
     offers: list[str]
+    """The plan's offer for each of ``ids`` ('' for none)."""
+    holdout: list[bool]
+    """Whether the plan keeps each of ``ids`` in its random holdout."""
 
 
 def build(lake: Path, campaign_table: Path, root: Path, *, seed: int = 3) -> Artefacts:
@@ -76,5 +79,6 @@ def build(lake: Path, campaign_table: Path, root: Path, *, seed: int = 3) -> Art
     )  # fmt: skip
     store.close()
     offers = plan.table.column("offer").to_pylist()
+    holdout = plan.table.column("holdout").to_pylist()
     plan_meta = json.dumps(plan.meta, default=float, sort_keys=True).encode()
-    return Artefacts(root, store_path, root / "model", plan_meta, ids, offers)
+    return Artefacts(root, store_path, root / "model", plan_meta, ids, offers, holdout)

@@ -18,75 +18,35 @@ import venv
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
+from serving import AT_US, build
 from uplift_engine.config import SQLiteOnlineStore
-from uplift_engine.config.settings import Settings
-from uplift_engine.decide.planning import load_economics, load_policy, plan_campaign
 from uplift_engine.features import FeatureReader, default_registry, open_store
-from uplift_engine.features.offline import materialize
-from uplift_engine.lake import read_table
 from uplift_engine.learn import load_bundle
-from uplift_engine.learn.data import score_table
-from uplift_engine.pipeline.train import TrainOptions, train_bundle
 from uplift_engine.serve import DecisionCore, served_with_plan
 
 ROOT = Path(__file__).resolve().parent.parent
-ECONOMICS = {
-    "control": "control",
-    "offers": {
-        "cashback": {"contact_cost": 0.5, "redemption_cost": 10.0},
-        "fee_waiver": {"contact_cost": 0.3, "redemption_cost": 4.0},
-        "bonus_points": {"contact_cost": 0.2, "redemption_cost": 2.0},
-    },
-}
-POLICY = {
-    "eligibility": [{"name": "active", "when": "logins_30d >= 1", "offers": ["cashback"]}],
-    "contact_caps": [{"column": "account_openings_30d", "max": 3}],
-}
 HEAVY = ("pandas", "pyarrow", "pydantic", "duckdb", "highspy", "numba", "sklearn")
-AT_US = 1_790_000_000_000_000  # stream windows are empty for this bundle; fix the clock anyway
 
 
 @pytest.fixture(scope="module")
 def served(lake: Path, campaign_table: Path, tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("corridor")
-    store_path = root / "online.sqlite"
-    store = open_store(SQLiteOnlineStore(path=str(store_path)))
-    materialize(str(lake), store, default_registry(), memory_limit="1GB")
-    table = read_table(campaign_table)
-    batch = [s.name for s in default_registry().batch]
-    static = [c for c in table.column_names if c not in (*batch, "customer_id", "arm", "converted")]
-    options = TrainOptions(outcome="converted", exclude=tuple(static), learner="t_learner", seed=3)
-    train_bundle(table, options, root / "model", Settings())
-    bundle = load_bundle(root / "model")
-    reader = FeatureReader(store, default_registry())
-    ids = table.column("customer_id").to_pylist()
-    rows = reader.read_many(ids, at_us=AT_US)
-    features = pa.table(
-        {"customer_id": ids} | {n: [r[n] for r in rows] for n in bundle.encoder.names}
-    )
-    scores, meta = score_table(bundle, features, tuple(n for n in bundle.encoder.names))
-    plan = plan_campaign(
-        scores, meta, load_economics(ECONOMICS), budget=0.2 * len(ids), value=40.0,
-        policy=load_policy(POLICY), seed=5,
-    )  # fmt: skip
-    (root / "decider.json").write_text(json.dumps(plan.meta, default=float))
-    served = served_with_plan(bundle, (root / "decider.json").read_bytes(), "the plan")
+    art = build(lake, campaign_table, tmp_path_factory.mktemp("corridor"))
+    (art.root / "decider.json").write_bytes(art.plan_meta)
+    store = open_store(SQLiteOnlineStore(path=str(art.store_path)))
+    served = served_with_plan(load_bundle(art.model), art.plan_meta, "the plan")
     return {
-        "root": root,
-        "core": DecisionCore(served, reader),
-        "plan": plan,
-        "ids": ids,
+        "root": art.root,
+        "core": DecisionCore(served, FeatureReader(store, default_registry())),
+        "art": art,
+        "ids": art.ids,
         "store": store,
     }
 
 
 def test_one_customer_at_a_time_gives_the_batch_plans_offer(served: dict) -> None:
-    plan = served["plan"].table
-    offers = plan.column("offer").to_pylist()
-    held = plan.column("holdout").to_pylist()
+    offers, held = served["art"].offers, served["art"].holdout
     core: DecisionCore = served["core"]
     agree = total = 0
     for i in range(0, len(served["ids"]), 7):
