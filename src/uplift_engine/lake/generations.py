@@ -42,8 +42,8 @@ import pyarrow.fs as pafs
 
 from uplift_engine.config.settings import Settings
 from uplift_engine.errors import DataError, StorageError
-from uplift_engine.lake.replace import owner_alive, sweep_stale
 from uplift_engine.lake.storage import Location, resolve
+from uplift_engine.replace import owner_alive, sweep_stale
 
 LAKE_DIR = "_lake"
 CURRENT = "current.json"

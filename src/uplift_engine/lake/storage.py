@@ -18,7 +18,7 @@ import pyarrow.fs as pafs
 
 from uplift_engine.config.settings import Settings
 from uplift_engine.errors import StorageError, UserInputError
-from uplift_engine.lake.replace import staged_folder, sweep_stale, write_file
+from uplift_engine.replace import staged_folder, sweep_stale, write_file
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from uplift_engine.config.settings import Settings
 from uplift_engine.errors import DataError
 from uplift_engine.lake import layout, read_table, replace_dataset, resolve, writing
-from uplift_engine.lake.replace import owner_alive
+from uplift_engine.replace import owner_alive
 from uplift_engine.serve.decision_log import LOG_GLOB, read_lines
 
 DECISIONS = "decisions"

@@ -29,6 +29,7 @@ from typing import Any
 from uplift_engine.decide import Decider
 from uplift_engine.errors import BundleError, ConfigError
 from uplift_engine.learn import Bundle, load_bundle
+from uplift_engine.replace import owner_alive, sync_folder, write_file
 
 POINTER_SCHEMA_VERSION = "uplift.release-pointer/1"
 PLAN_FILE, PLAN_CHECKSUM, BUNDLE_DIR = "plan.json", "plan.sha256", "bundle"
@@ -156,10 +157,10 @@ def write_release(
         _write(staging / PLAN_CHECKSUM, hashlib.sha256(plan_meta).hexdigest().encode())
     for folder, _, files in os.walk(staging, topdown=False):  # files, then their folders
         for name in files:
-            _sync(Path(folder) / name)
-        _sync(Path(folder))
+            sync_folder(Path(folder) / name)  # an fsync of the path: files too
+        sync_folder(Path(folder))
     os.rename(staging, releases / release)
-    _sync(releases)
+    sync_folder(releases)
     pointer = {"schema_version": POINTER_SCHEMA_VERSION, "release": release}
     point(root, pointer, alias)
     return release
@@ -169,29 +170,18 @@ def _sweep_stale(folder: Path) -> None:
     """Remove what writers that died left: ``.<id>.tmp-<pid>`` folders, pointer temporaries."""
     for staged in folder.glob(".*.tmp-*"):
         pid = staged.name.split(".tmp-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not owner_alive(int(pid)):
             if staged.is_dir():
                 shutil.rmtree(staged, ignore_errors=True)
             else:
                 staged.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def point(root: Path, pointer: Mapping[str, Any], alias: str = "current") -> None:
-    """Replace ``ROOT/<alias>.json`` in one rename."""
-    temp = root / f".{alias}.json.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    _write(temp, json.dumps(dict(pointer), sort_keys=True).encode())
-    os.replace(temp, root / f"{alias}.json")
-    _sync(root)
+    """Replace ``ROOT/<alias>.json`` in one rename, synced."""
+    write_file(
+        root / f"{alias}.json", json.dumps(dict(pointer), sort_keys=True).encode(), sync=True
+    )
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -199,14 +189,6 @@ def _write(path: Path, data: bytes) -> None:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
-
-
-def _sync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def plain_name(value: object) -> bool:
