@@ -96,6 +96,7 @@ def test_serving_settings_match_the_full_settings(monkeypatch) -> None:
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.delenv("UPLIFT_S3_ENDPOINT_URL", raising=False)  # the S3 server's, if it ran
     full, lean = Settings(), serving_settings(env)
     assert lean.online_store == full.online_store
     assert (lean.threads, lean.s3_region, lean.s3_endpoint_url) == (
