@@ -38,6 +38,10 @@ from docs_block import write_block
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
+ROUNDS = 3
+"""HTTP: rounds of load, every server in each, so that a change in the machine's load falls on
+all of them alike."""
+BATCH_PAIRS = 2
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "UPLIFT_THREADS": "1"}
 
 
@@ -189,30 +193,42 @@ def http(work: Path, model: Path, decider: Path, store: Path, ids: list[int], se
             uplift, "serve", "--model", str(model), "--plan", str(decider),
             "--decision-log", str(work / "decisions")],
     }  # fmt: skip
-    results = {}
-    for name, command in servers.items():
-        port = _free_port()
-        args = [*command, "--port", str(port)]
-        if "uvicorn" in command:
-            args += ["--host", "127.0.0.1"]
-        proc = subprocess.Popen(args, cwd=HERE, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        _wait(url, proc, "/ready" if "uplift" in name else None)
-        try:
-            results[name] = _load(url, bodies, 32, seconds)
-            if "uplift" in name and soak > 0:
-                rss0 = _rss_kb(proc.pid)
-                long = _load(url, bodies, 32, soak)
-                rss1 = _rss_kb(proc.pid)
-                results["soak"] = long | {"rss0": rss0, "rss1": rss1}
-        finally:
+    procs, urls = {}, {}
+    try:
+        for name, command in servers.items():  # all started; an idle one costs nothing
+            port = _free_port()
+            args = [*command, "--port", str(port)]
+            if "uvicorn" in command:
+                args += ["--host", "127.0.0.1"]
+            procs[name] = subprocess.Popen(args, cwd=HERE, env=env, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.PIPE)  # fmt: skip
+            urls[name] = f"http://127.0.0.1:{port}"
+            _wait(urls[name], procs[name], "/ready" if "uplift" in name else None)
+        rounds: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(ROUNDS):  # interleaved: every server in every round, one at a time
+            for name in servers:
+                rounds[name].append(_load(urls[name], bodies, 32, seconds))
+        results: dict[str, dict] = {
+            name: {k: statistics.median(r[k] for r in runs)
+                   for k in ("per_second", "p50_ms", "p90_ms", "p99_ms")}
+            | {"errors": sum(v for r in runs for k, v in r["statuses"].items() if k != "200")}
+            for name, runs in rounds.items()
+        }  # fmt: skip
+        ours = next(name for name in servers if "uplift" in name)
+        if soak > 0:
+            rss0 = _rss_kb(procs[ours].pid)
+            long = _load(urls[ours], bodies, 32, soak)
+            rss1 = _rss_kb(procs[ours].pid)
+            results["soak"] = long | {"rss0": rss0, "rss1": rss1}
+    finally:
+        for proc in procs.values():
             proc.terminate()
             proc.wait(timeout=30)
     lines = [
         f"127.0.0.1, 32 concurrent clients (closed loop, keep-alive, in a process of their own), "
-        f"{seconds:.0f} s after a 3 s warm-up, each server alone in turn in the same run; one "
-        "uvicorn worker (uvloop, httptools), one LightGBM thread.",
+        f"{seconds:.0f} s after a 3 s warm-up; {ROUNDS} rounds in one run, each round loading "
+        "every server in turn (medians over the rounds); one uvicorn worker (uvloop, "
+        "httptools), one LightGBM thread.",
         "",
         "| server | requests/s | p50 | p90 | p99 | non-200 |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -220,9 +236,10 @@ def http(work: Path, model: Path, decider: Path, store: Path, ids: list[int], se
     for name, r in results.items():
         if name == "soak":
             continue
-        errors = sum(v for k, v in r["statuses"].items() if k != "200")
-        lines.append(f"| {name} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} ms "
-                     f"| {r['p90_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {errors} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} ms | {r['p90_ms']:.2f} ms "
+            f"| {r['p99_ms']:.2f} ms | {r['errors']} |"
+        )
     if "soak" in results:
         s = results["soak"]
         errors = sum(v for k, v in s["statuses"].items() if k != "200")
@@ -271,16 +288,18 @@ def lambda_(work: Path, model: Path, decider: Path, store: Path, ids: list[int],
            "PYTHONPATH": str(ROOT / "src")}  # fmt: skip
     rows = {}
     try:
-        for name, python in (("decision-only (what the Lambda ships)", lean / "bin/python"),
-                             ("full (.venv: LightGBM imports pandas)", Path(sys.executable))):
-            results = [
-                json.loads(subprocess.run(
+        pythons = {"decision-only (what the Lambda ships)": lean / "bin/python",
+                   "full (.venv: LightGBM imports pandas)": Path(sys.executable)}  # fmt: skip
+        results: dict[str, list[dict]] = {name: [] for name in pythons}
+        for _ in range(runs):  # interleaved: the two environments alternate
+            for name, python in pythons.items():
+                done = subprocess.run(
                     [str(python), "-c", textwrap.dedent(LAMBDA_CHILD), json.dumps(ids[:2000])],
                     capture_output=True, text=True, check=True, env=env,
-                ).stdout)
-                for _ in range(runs)
-            ]  # fmt: skip
-            rows[name] = {k: statistics.median(r[k] for r in results) for k in results[0]}
+                )  # fmt: skip
+                results[name].append(json.loads(done.stdout))
+        for name, runs_of in results.items():
+            rows[name] = {k: statistics.median(r[k] for r in runs_of) for k in runs_of[0]}
     finally:
         shutil.rmtree(shm, ignore_errors=True)
     lines = [
@@ -324,32 +343,37 @@ def batch(work: Path, model: Path, decider: Path, store: Path, ids: list[int], r
     table = table.append_column("customer_id", pa.array(np.arange(rows, dtype=np.int64)))
     table = table.combine_chunks()
     served = served_with_plan(bundle, decider.read_bytes(), "plan")
-    t0 = time.perf_counter()
-    score_table(bundle, table)
-    t1 = time.perf_counter()
-    decided = decide_table(served, table)
-    t2 = time.perf_counter()
+    scoring, deciding = [], []
+    for _ in range(BATCH_PAIRS):  # interleaved: scores alone, then decisions, in turn
+        started = time.perf_counter()
+        score_table(bundle, table)
+        scoring.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        decided = decide_table(served, table)
+        deciding.append(time.perf_counter() - started)
+    score_s, decide_s = statistics.median(scoring), statistics.median(deciding)
     offered = decided.num_rows - decided.column("offer").null_count
     others = _other_learners(work, table.slice(0, min(rows, 1_000_000)))
     return "\n".join([
         f"{rows:,} customers (the bank's 20,000 repeated) × 3 offers, T-learner bundle, "
-        "LightGBM on 2 threads, in memory (reading and writing the files excluded).",
+        f"LightGBM on 2 threads, in memory (reading and writing the files excluded); medians of "
+        f"{BATCH_PAIRS} pairs, scores and decisions in turn.",
         "",
         "| step | seconds | customers/s |",
         "| --- | ---: | ---: |",
-        f"| the bundle's scores alone (`uplift score`'s core) | {t1 - t0:.1f} "
-        f"| {rows / (t1 - t0):,.0f} |",
+        f"| the bundle's scores alone (`uplift score`'s core) | {score_s:.1f} "
+        f"| {rows / (score_s):,.0f} |",
         f"| **decisions** (scores, guardrails, economics, prices, exclusions per offer) "
-        f"| **{t2 - t1:.1f}** | {rows / (t2 - t1):,.0f} |",
+        f"| **{decide_s:.1f}** | {rows / (decide_s):,.0f} |",
         "",
-        f"Decisions / scores alone: {(t2 - t1) / (t1 - t0):.2f}×; {offered:,} offers made.",
+        f"Decisions / scores alone: {(decide_s) / (score_s):.2f}×; {offered:,} offers made.",
         "",
         "Other learners, 1,000,000 customers each (economics without a plan's prices; each "
         "bundle trained on the same 20,000-customer campaign):",
         "",
         "| learner | decisions, seconds | customers/s | × the T-learner's rate |",
         "| --- | ---: | ---: | ---: |",
-        *(f"| {name} | {sec:.1f} | {1e6 / sec:,.0f} | {(1e6 / sec) / (rows / (t2 - t1)):.2f} |"
+        *(f"| {name} | {sec:.1f} | {1e6 / sec:,.0f} | {(1e6 / sec) / (rows / (decide_s)):.2f} |"
           for name, sec in others.items()),
     ])  # fmt: skip
 
