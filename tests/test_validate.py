@@ -60,6 +60,7 @@ def good_tables() -> dict[str, pa.Table]:
                 "customer_id": [1, 2, 3],
                 "assigned_at": _ts([T0, T0, T0]),
                 "arm": ["control", "cashback", "cashback"],
+                "channel": ["app", None, "branch"],
             },
             schema=layout.ASSIGNMENTS_SCHEMA,
         ),
@@ -144,6 +145,10 @@ CASES = [
                  "raw/campaign_outcomes", id="assignment-unknown-campaign"),
     pytest.param(layout.ASSIGNMENTS, {"assigned_at": None}, "campaign_assignments",
                  "assigned_at: missing", id="assignment-missing-time"),
+    pytest.param(layout.ASSIGNMENTS, {"customer_id": 4, "channel": "fax"},
+                 "campaign_assignments", "channel: not one of app, web, branch, contact_center; "
+                 "customer_id: not a customer in raw/customers; customer_id: no outcome in "
+                 "raw/campaign_outcomes", id="assignment-bad-channel"),
     pytest.param(layout.ASSIGNMENTS, {"arm": "cashback"}, "campaign_assignments",
                  "customer_id: assigned more than once in the campaign (one kept)",
                  id="assignment-twice"),

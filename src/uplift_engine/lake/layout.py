@@ -4,7 +4,7 @@
       raw/customers/part-NNNNN.parquet            one row per customer (static attributes)
       raw/events/part-NNNNN.parquet               digital events, UTC timestamps
       raw/campaigns/part-00000.parquet            one row per campaign arm (share, control flag)
-      raw/campaign_assignments/part-NNNNN.parquet who got which arm, and when
+      raw/campaign_assignments/part-NNNNN.parquet who got which arm, when, in which channel
       raw/campaign_outcomes/part-NNNNN.parquet    conversion and revenue after the campaign
       truth/campaign_truth/part-NNNNN.parquet     the simulator's true values (never a feature)
       curated/campaign_table/<campaign_id>/part-NNNNN.parquet
@@ -76,8 +76,13 @@ ASSIGNMENTS_SCHEMA = pa.schema(
         ("customer_id", pa.int64()),
         ("assigned_at", TIMESTAMP),
         ("arm", pa.string()),
+        ("channel", pa.string()),
     ]
 )
+"""``channel``: the channel of the session in which the customer was assigned (app, web,
+branch or contact_center; null when unknown) — the context request-time features read in
+training as the service reads it from the request. Optional: a dataset written before it
+existed, or by a writer that does not know it, reads as null."""
 
 OUTCOMES_SCHEMA = pa.schema(
     [

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from uplift_engine.lake import layout
-from uplift_engine.vocabulary import AMOUNT_TYPES, EVENT_TYPES
+from uplift_engine.vocabulary import AMOUNT_TYPES, CHANNELS, EVENT_TYPES
 
 TS_MIN = "2000-01-01 00:00:00+00"
 TS_MAX = "2100-01-01 00:00:00+00"
@@ -56,6 +56,8 @@ class Check:
     rules: tuple[QualityRule, ...]
     references: tuple[QualityRule, ...] = ()
     materialize: bool = True
+    optional: tuple[str, ...] = ()
+    """Columns of ``schema`` a raw dataset may lack (added to the layout later): read as null."""
 
     @property
     def quarantine_path(self) -> str:
@@ -128,7 +130,13 @@ CHECKS: dict[str, Check] = {
         rules=(
             *_missing("campaign_id", "customer_id", "assigned_at", "arm"),
             _in_range("assigned_at"),
+            QualityRule(
+                "channel",
+                f"not one of {', '.join(CHANNELS)}",
+                f"channel IS NOT NULL AND channel NOT IN ({_sql_list(CHANNELS)})",
+            ),
         ),
+        optional=("channel",),
         references=(
             QualityRule(
                 "customer_id",

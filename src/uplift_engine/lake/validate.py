@@ -140,7 +140,9 @@ class LakeValidator:
         check = self._check_of(name)
         data = self._register(check)
         typed = ", ".join(
-            f'CAST("{f.name}" AS {_sql_type(f.type)}) AS "{f.name}"' for f in check.schema
+            f'CAST({_id(f.name) if f.name in data.schema.names else "NULL"} '
+            f"AS {_sql_type(f.type)}) AS {_id(f.name)}"
+            for f in check.schema
         )
         kind = "TABLE" if check.materialize else "VIEW"
         self._run(f"CREATE TEMP {kind} rows_{name} AS SELECT {typed} FROM raw_{name}")
@@ -265,6 +267,10 @@ def _columns(check: Check) -> str:
     return ", ".join(f'"{f.name}"' for f in check.schema)
 
 
+def _id(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _key(check: Check) -> str:
     return ", ".join(f'"{k}"' for k in check.key)
 
@@ -366,6 +372,8 @@ def _compatible(expected: pa.DataType, got: pa.DataType) -> bool:
 
 def _check_schema(check: Check, schema: pa.Schema) -> None:
     for expected in check.schema:
+        if expected.name not in schema.names and expected.name in check.optional:
+            continue
         if expected.name not in schema.names:
             raise DataError(
                 f"{check.path} has no column {expected.name!r} (expected {expected.type}); "

@@ -3,7 +3,10 @@
 Membership (``audience_share``), assignment time and arm are drawn from streams of their own,
 independent of every customer attribute: the arm by the configured shares, ``assigned_at``
 uniform over the last ``assignment_days`` of the history window (so some of a customer's events
-fall after their assignment — the features layer must leave those out). The outcome is drawn
+fall after their assignment — the features layer must leave those out), and the session's
+``channel`` (the customer's preferred channel with probability
+:data:`PREFERRED_CHANNEL_SHARE`, else any channel at random; it does not change the response).
+The outcome is drawn
 from the truth of the assigned arm: ``converted ~ Bernoulli(p_arm)``, and a converter's
 revenue is lognormal with the arm's mean converter revenue (σ = 0.8 on the log scale);
 non-converters have revenue 0. The truth dataset holds every arm of every campaign (columns
@@ -34,8 +37,10 @@ from uplift_engine.simulate.response import (
 )
 from uplift_engine.simulate.streams import BLOCK_DOMAIN, Kind, stream
 from uplift_engine.simulate.summary import CampaignStats
+from uplift_engine.vocabulary import CHANNELS
 
 REVENUE_LOG_SIGMA = 0.8
+PREFERRED_CHANNEL_SHARE = 0.7
 
 
 def campaign_start(config: SimulationConfig, campaign: CampaignSpec) -> int:
@@ -96,6 +101,10 @@ def run_campaign(
     offset = stream(config.seed, BLOCK_DOMAIN, block, Kind.ASSIGNMENT_TIME, cid).integers(
         0, campaign.assignment_days * US_PER_DAY, size=n, dtype=np.int64
     )
+    channel_rng = stream(config.seed, BLOCK_DOMAIN, block, Kind.ASSIGNMENT_CHANNEL, cid)
+    preferred = channel_rng.random(n) < PREFERRED_CHANNEL_SHARE
+    other = channel_rng.integers(0, len(CHANNELS), size=n)
+    channel = np.where(preferred, population.preferred_channel, other)
     arm_rng = stream(config.seed, BLOCK_DOMAIN, block, Kind.ARM, cid)
     arm = categorical(arm_rng, np.array(list(campaign.arms.values())), n)
     p = np.column_stack([truth.converted[a] for a in campaign.arm_names])
@@ -117,6 +126,7 @@ def run_campaign(
             ids,
             pa.array(campaign_start(config, campaign) + offset[idx], type=layout.TIMESTAMP),
             labels(campaign.arm_names, arm[idx]),
+            labels(CHANNELS, channel[idx]),
         ],
         schema=layout.ASSIGNMENTS_SCHEMA,
     )

@@ -31,6 +31,7 @@ class Kind(IntEnum):
     EFFECT = 15
     CONVERSION = 16
     REVENUE = 17
+    ASSIGNMENT_CHANNEL = 18
 
 
 BLOCK_DOMAIN = 0

@@ -82,6 +82,9 @@ def read_dataset(
     columns = []
     for expected in check.schema:
         got = fields.get(expected.name)
+        if got is None and expected.name in check.optional:
+            columns.append(F.lit(None).cast(_spark_type(expected.type)).alias(expected.name))
+            continue
         if got is None:
             raise DataError(
                 f"{check.path} has no column {expected.name!r} (expected {expected.type}); "
