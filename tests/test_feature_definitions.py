@@ -26,9 +26,11 @@ from uplift_engine.features.online import FeatureReader
 from uplift_engine.features.online.sqlite import SQLiteStore
 from uplift_engine.features.registry import FeatureRegistry, default_registry
 from uplift_engine.features.request_time import (
+    HOURLY_FUNCTIONS,
     REQUEST_FEATURES,
     RequestFeature,
     compute_request_features,
+    moment,
     request_columns,
 )
 from uplift_engine.features.streaming import StreamIngestor, json_lines
@@ -155,6 +157,34 @@ def test_bad_request_fields_are_named(payload: dict[str, object], message: str) 
     with pytest.raises(DataError, match=message) as caught:
         compute_request_features(REQUEST_FEATURES, payload)
     assert caught.value.field == next(iter(payload))
+
+
+def test_hourly_functions_are_decided_by_the_utc_hour_alone() -> None:
+    """The table side reduces times to their UTC hour; every row must still equal the request
+    side's value on the exact time, in any zone the table's column is typed in."""
+    rng = np.random.default_rng(7)
+    micros = AT_US + rng.integers(-400 * 86_400 * SECOND, 400 * 86_400 * SECOND, size=3000)
+    edges = [AT_US + k * 3_600 * SECOND + d for k in range(-30, 30) for d in (-1, 0, 1)]
+    values = np.concatenate([micros, np.array(edges, dtype=np.int64)])
+    for zone in ("UTC", "+05:30", "-09:45", "Asia/Ho_Chi_Minh"):
+        table = pa.table({"ts": pa.array(values, pa.timestamp("us", tz=zone))})
+        hourly = [f for f in REQUEST_FEATURES if f.function in HOURLY_FUNCTIONS]
+        columns = request_columns(hourly, table)
+        exact = [
+            compute_request_features(hourly, {"ts": moment(int(v))}) for v in values.tolist()
+        ]
+        assert columns.to_pylist() == exact, zone
+
+
+def test_a_request_without_its_time_is_taken_at_the_decision_moment(tmp_path: Path) -> None:
+    reader = FeatureReader(SQLiteStore(tmp_path / "o.sqlite"), default_registry())
+    at = AT_US + 17 * 3_600 * SECOND + 59 * 60 * SECOND  # 2026-10-01 05:59 UTC, 12:59 local
+    row = reader.read(1, at_us=at, request={"channel": "app"})
+    assert (row["hour_of_day_utc"], row["hour_of_day_local"], row["day_of_week_local"]) == (
+        5, 12, 3,
+    )  # fmt: skip
+    given = reader.read(1, at_us=at, request={"ts": "2026-10-01T23:10:00+07:00"})
+    assert given["hour_of_day_local"] == 23
 
 
 def test_request_columns_name_a_missing_column() -> None:

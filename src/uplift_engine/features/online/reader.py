@@ -4,10 +4,12 @@ Invariant: :meth:`FeatureReader.read` does one ``get`` (one SQLite point read or
 HGETALL) and returns every feature of the registry by name: batch values as materialised
 (a customer never materialised gets the specs' empty values, as offline), stream windows as
 of ``at`` (default: now) computed from the stored window state, and request-time features from
-the request payload by the same functions as in training. Plain Python on the way: no Arrow,
-no pandas, no DuckDB per read. :meth:`FeatureReader.values` also says where each value came
-from (:data:`STORE`, :data:`STREAM`, :data:`REQUEST` or :data:`DEFAULT`), for a caller that
-reads the store itself (the decision core, which decides without the store when it is down).
+the request payload by the same functions as in training (a request without its time, ``ts``,
+is taken at ``at``, as a training row's time is its assignment's). Plain Python on the way:
+no Arrow, no pandas, no DuckDB per read. :meth:`FeatureReader.values` also says where each
+value came from (:data:`STORE`, :data:`STREAM`, :data:`REQUEST` or :data:`DEFAULT`), for a
+caller that reads the store itself (the decision core, which decides without the store when
+it is down).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from uplift_engine.features.online.codec import (
 )
 from uplift_engine.features.online.store import OnlineStore
 from uplift_engine.features.registry import FeatureRegistry, default_registry
+from uplift_engine.features.request_time import REQUEST_TIME_FIELD, moment
 from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.features.streaming.windows import WindowPlan, WindowState
 
@@ -54,6 +57,7 @@ class FeatureReader:
             for source, specs in self.registry.groups("stream").items()
         ]
         self._request = self.registry.request
+        self._timed = any(f.field == REQUEST_TIME_FIELD for f in self._request)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -125,6 +129,8 @@ class FeatureReader:
             out.update(values)
             if sources is not None:
                 sources.update(dict.fromkeys(values, STREAM if text else DEFAULT))
+        if self._timed and request.get(REQUEST_TIME_FIELD) is None:
+            request = {**request, REQUEST_TIME_FIELD: moment(at_us)}
         for feature in self._request:
             out[feature.name] = feature.compute(request)
         if sources is not None:
