@@ -97,6 +97,17 @@ def test_encoding_categories_and_missing():
         encoder.transform({"spend": pa.array(["a"]), "channel": pa.array(["web"])})
 
 
+def test_a_column_without_any_value_is_a_numeric_feature_always_missing():
+    """A CSV reader types an all-empty column null (a window no pilot customer had events in)."""
+    table = _table().append_column("card_txn_5m", pa.nulls(_table().num_rows))
+    encoder = fit_encoder(table, ["spend", "card_txn_5m"])
+    assert encoder.specs[1].kind == "numeric"
+    X = encoder.transform({"spend": [1.0, 2.0], "card_txn_5m": table.column("card_txn_5m")[:2]})
+    assert np.isnan(X[:, 1]).all()
+    served = encoder.transform({"spend": [1.0], "card_txn_5m": [3]})  # a value when served
+    assert served[0, 1] == 3.0
+
+
 def test_balance_check_flags_a_feature_that_decided_the_arm():
     from uplift_engine.learn.data import check_balance
 

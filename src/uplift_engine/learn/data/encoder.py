@@ -1,8 +1,10 @@
 """Learning a :class:`~uplift_engine.learn.encoding.FeatureEncoder` from an Arrow table.
 
 Each column's kind comes from its Arrow type (booleans, numbers, text as categorical); a
-categorical keeps its levels by training frequency, at most ``MAX_LEVELS``; any other type
-cannot be a feature and is refused with the column named.
+categorical keeps its levels by training frequency, at most ``MAX_LEVELS``; a column with no
+value at all (a CSV reader types it ``null``: e.g. a window no customer of a small pilot had an
+event in) is numeric with every value missing; any other type cannot be a feature and is
+refused with the column named.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ def fit_encoder(table: pa.Table, features: Sequence[str]) -> FeatureEncoder:
             kind = column.type
         if pa.types.is_boolean(kind):
             specs.append(EncodedFeature(name, "boolean"))
-        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        elif (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_decimal(kind)
+            or pa.types.is_null(kind)
+        ):
             specs.append(EncodedFeature(name, "numeric"))
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
             counts = pc.value_counts(column.drop_null())
