@@ -21,6 +21,7 @@ from uplift_engine.features import (
     parse_window,
 )
 from uplift_engine.features.offline import (
+    TABLE_FEATURES,
     build_campaign_table,
     build_campaign_tables,
     campaign_table_schema,
@@ -81,6 +82,7 @@ def campaigns_table(campaign_id: str = "c1", arms: tuple[str, ...] = ARMS) -> pa
 
 
 def assignments_table(ids, assigned_at, arms, campaign_id: str = "c1") -> pa.Table:
+    """Assignments as an older writer wrote them: without the optional ``channel`` column."""
     return pa.table(
         {
             "campaign_id": [campaign_id] * len(ids),
@@ -88,7 +90,7 @@ def assignments_table(ids, assigned_at, arms, campaign_id: str = "c1") -> pa.Tab
             "assigned_at": _ts(assigned_at),
             "arm": list(arms),
         },
-        schema=layout.ASSIGNMENTS_SCHEMA,
+        schema=pa.schema([f for f in layout.ASSIGNMENTS_SCHEMA if f.name != "channel"]),
     )
 
 
@@ -335,7 +337,13 @@ def test_table_layout_schema_manifest_and_summary(tmp_path: Path) -> None:
     manifest = json.loads(next(folder.glob("_manifest.*.json")).read_text())
     assert manifest["roles"]["outcomes"] == ["converted", "revenue"]
     assert manifest["rows"] == 2
-    assert [f["name"] for f in manifest["features"]] == [s.name for s in CAMPAIGN_FEATURES]
+    assert [f["name"] for f in manifest["features"]] == [s.name for s in TABLE_FEATURES]
+    assert [f["from"] for f in manifest["request_features"]] == [
+        "raw/campaign_assignments.channel", *["raw/campaign_assignments.assigned_at"] * 3
+    ]
+    # no channel column in these assignments (an older writer): null, the hours from assigned_at
+    assert table.column("session_channel").to_pylist() == [None, None]
+    assert table.column("hour_of_day_utc").to_pylist() == [0, 0]  # T0 is midnight UTC
     assert summary.columns == tuple(expected.names)
     assert summary.arms == ("cashback", "control", "fee_waiver")
     assert summary.control == "control"

@@ -179,7 +179,7 @@ def test_build_chooses_duckdb_for_a_small_lake(bank: Path, tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "Engine: duckdb (events are " in result.stdout
     assert "within spark_threshold_bytes" in result.stdout
-    assert "Campaign table c2026q4: 1,500 rows, 17 features" in result.stdout
+    assert "Campaign table c2026q4: 1,500 rows, 28 features" in result.stdout  # 17 + 7 + 4
     assert list((lake / layout.campaign_table_path(CAMPAIGN)).glob("_manifest.*.json"))
 
 

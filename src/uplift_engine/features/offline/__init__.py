@@ -8,6 +8,8 @@ each customer's assignment) or into the online store (:func:`materialize`, as of
 """
 
 from uplift_engine.features.offline.campaign_table import (
+    ASSIGNMENT_CONTEXT,
+    TABLE_FEATURES,
     CampaignTableSummary,
     build_campaign_table,
     build_campaign_tables,
@@ -33,7 +35,9 @@ from uplift_engine.features.offline.simulated import SimulatedLake, simulate_lak
 from uplift_engine.features.offline.source_checks import check_name, source_check
 
 __all__ = [
+    "ASSIGNMENT_CONTEXT",
     "AS_OF",
+    "TABLE_FEATURES",
     "CampaignTableSummary",
     "DuckDBEngine",
     "EngineChoice",

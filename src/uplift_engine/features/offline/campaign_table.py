@@ -3,9 +3,15 @@
 Invariant: the table has exactly one row per valid assignment of the campaign (a customer
 without events gets 0 counts and null averages, never a missing row), in ``customer_id``
 order, with the columns ``customer_id``, the customers' static attributes, the behavioural
-features of :data:`~uplift_engine.features.definitions.CAMPAIGN_FEATURES` as of the
-customer's ``assigned_at`` (events at or after it never count), ``arm``, ``converted`` and
-``revenue`` (0 for a non-converter). Never in it: the simulator's truth, ``campaign_id`` (a
+features — the batch aggregates (:data:`~uplift_engine.features.definitions.CAMPAIGN_FEATURES`)
+and the stream windows (:data:`~uplift_engine.features.definitions.STREAM_FEATURES`) — as of
+the customer's ``assigned_at`` (events at or after it never count), the request-time features
+(:data:`~uplift_engine.features.request_time.REQUEST_FEATURES`) computed by their one function
+from the assignment's context as the service computes them from a request (the payload's
+``ts`` is ``assigned_at``, its ``channel`` the assignment's channel: :data:`ASSIGNMENT_CONTEXT`),
+``arm``, ``converted`` and ``revenue`` (0 for a non-converter). So a model trained on it reads
+every tier, and the service builds the same row at the same moment (a test compares the
+bits). Never in it: the simulator's truth, ``campaign_id`` (a
 constant) and ``assigned_at`` (a datetime that training ignores and that would only invite
 leakage). Only validated rows are used; the others are quarantined (see
 :mod:`uplift_engine.lake.validate`) and counted in the summary. The engine (DuckDB in process
@@ -25,10 +31,22 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from uplift_engine.config.settings import Settings
-from uplift_engine.errors import DataError, StorageError, UserInputError, quote_values
-from uplift_engine.features.definitions import CAMPAIGN_FEATURES, FeatureSpec, check_specs
+from uplift_engine.errors import (
+    ConfigError,
+    DataError,
+    StorageError,
+    UserInputError,
+    quote_values,
+)
+from uplift_engine.features.definitions import (
+    CAMPAIGN_FEATURES,
+    STREAM_FEATURES,
+    FeatureSpec,
+    check_specs,
+)
 from uplift_engine.features.offline.duckdb_engine import AS_OF, DuckDBEngine, as_of_bounds
 from uplift_engine.features.offline.engine import source_checks
+from uplift_engine.features.request_time import REQUEST_FEATURES, RequestFeature, request_columns
 from uplift_engine.lake import layout
 from uplift_engine.lake.datasets import arrow_reader, replace_dataset
 from uplift_engine.lake.generations import Generation, writing
@@ -47,6 +65,11 @@ MANIFEST = "_manifest.json"  # "_" so that Parquet readers skip it
 ROWS_PER_PART = 500_000
 OUTCOMES = ("converted", "revenue")
 _STATIC = [f for f in layout.CUSTOMERS_SCHEMA if f.name != "customer_id"]
+TABLE_FEATURES: tuple[FeatureSpec, ...] = (*CAMPAIGN_FEATURES, *STREAM_FEATURES)
+"""The event features of a campaign table by default: every batch and stream spec."""
+ASSIGNMENT_CONTEXT: dict[str, str] = {"ts": "assigned_at", "channel": "channel"}
+"""Request payload field → the assignment column that plays it in training."""
+_CONTEXT = "__context_"
 
 
 @dataclass(frozen=True)
@@ -82,14 +105,18 @@ class CampaignTableSummary:
         }
 
 
-def campaign_table_schema(specs: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES) -> pa.Schema:
-    """The columns of a campaign table built from ``specs``, in order, with their types."""
+def campaign_table_schema(
+    specs: tuple[FeatureSpec, ...] = TABLE_FEATURES,
+    request: tuple[RequestFeature, ...] = REQUEST_FEATURES,
+) -> pa.Schema:
+    """The columns of a campaign table built from ``specs`` and ``request``, in order, typed."""
     outcomes = layout.OUTCOMES_SCHEMA
     return pa.schema(
         [
             layout.CUSTOMERS_SCHEMA.field("customer_id"),
             *_STATIC,
             *(pa.field(s.name, s.dtype) for s in specs),
+            *(pa.field(r.name, pa.type_for_alias(r.type_name)) for r in request),
             layout.ASSIGNMENTS_SCHEMA.field("arm"),
             *(outcomes.field(name) for name in OUTCOMES),
         ]
@@ -104,7 +131,8 @@ def build_campaign_table(
     out_uri: str | None = None,
     threads: int = 2,
     memory_limit: str = "4GB",
-    features: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES,
+    features: tuple[FeatureSpec, ...] = TABLE_FEATURES,
+    request: tuple[RequestFeature, ...] = REQUEST_FEATURES,
     engine: OfflineEngine | None = None,
     generation: Generation | None = None,
 ) -> CampaignTableSummary:
@@ -124,6 +152,7 @@ def build_campaign_table(
         threads=threads,
         memory_limit=memory_limit,
         features=features,
+        request=request,
         engine=engine,
         generation=generation,
     )
@@ -138,7 +167,8 @@ def build_campaign_tables(
     out_uris: Sequence[str] | None = None,
     threads: int = 2,
     memory_limit: str = "4GB",
-    features: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES,
+    features: tuple[FeatureSpec, ...] = TABLE_FEATURES,
+    request: tuple[RequestFeature, ...] = REQUEST_FEATURES,
     engine: OfflineEngine | None = None,
     generation: Generation | None = None,
 ) -> list[CampaignTableSummary]:
@@ -146,12 +176,14 @@ def build_campaign_tables(
 
     Every campaign is checked before any work starts; ``seconds`` of each summary counts from
     the start of the whole call. ``engine`` validates and aggregates the events (default: a
-    :class:`~uplift_engine.features.offline.duckdb_engine.DuckDBEngine`). The quarantine and the
+    :class:`~uplift_engine.features.offline.duckdb_engine.DuckDBEngine`); ``request``: the
+    request-time features, computed from :data:`ASSIGNMENT_CONTEXT`. The quarantine and the
     tables are written as one generation of the lake (``generation``'s, when given), so readers
     see all of them or none.
     """
     started = time.perf_counter()
     specs = check_specs(features)
+    request = _check_request(specs, request)
     engine = engine or DuckDBEngine()
     declared = source_checks(specs)
     sources = {source: check.name for source, check in declared.items()}
@@ -178,8 +210,8 @@ def build_campaign_tables(
         for campaign_id, out in zip(campaign_ids, outs, strict=True):
             feats = _features(con, engine, campaign_id, specs, sources, quarantined, lake_uri)
             summary = _build_one(
-                con, campaign_id, arms[campaign_id], out, specs, feats, quarantined, settings,
-                engine.name, gen,
+                con, campaign_id, arms[campaign_id], out, (specs, request), feats, quarantined,
+                settings, engine.name, gen,
             )  # fmt: skip
             summaries.append(replace(summary, seconds=time.perf_counter() - started))
     return summaries
@@ -197,7 +229,7 @@ def _features(
     """The campaign's entities as ``entities`` in ``con``, and the engine's feature relation."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE entities AS SELECT customer_id, assigned_at AS {AS_OF}, "
-        "arm FROM valid_campaign_assignments WHERE campaign_id = ?",
+        "arm, channel FROM valid_campaign_assignments WHERE campaign_id = ?",
         [campaign_id],
     )
     if _count(con, "entities") == 0:
@@ -208,7 +240,8 @@ def _features(
             field="campaign_id",
         )
     bounds = as_of_bounds(con, "entities")
-    return engine.features(con, specs, "entities", sources, carry=("arm",), bounds=bounds)
+    carry = ("arm", "channel")
+    return engine.features(con, specs, "entities", sources, carry=carry, bounds=bounds)
 
 
 def _build_one(
@@ -216,16 +249,17 @@ def _build_one(
     campaign_id: str,
     arms: tuple[tuple[str, ...], str],
     out: str,
-    specs: tuple[FeatureSpec, ...],
+    definitions: tuple[tuple[FeatureSpec, ...], tuple[RequestFeature, ...]],
     feats: str,
     quarantined: dict[str, int],
     settings: Settings | None,
     engine: str,
     generation: Generation,
 ) -> CampaignTableSummary:
+    specs, request = definitions
     rows = _count(con, "entities")
     relation = con.sql(_table_sql(specs, feats), params=[campaign_id])
-    schema = campaign_table_schema(specs)
+    schema = campaign_table_schema(specs, request)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "campaign_id": campaign_id,
@@ -237,11 +271,13 @@ def _build_one(
         "as_of": f"{layout.ASSIGNMENTS}.assigned_at",
         "windows": "half-open [as_of - window, as_of), UTC",
         "features": [_spec_dict(s) for s in specs],
+        "request_features": [_request_dict(r) for r in request],
         "quarantined": quarantined,
         "engine": engine,
     }
     metadata = {META_KEY: json.dumps({k: manifest[k] for k in _META_KEYS}).encode()}
-    written = _Counter(arrow_reader(relation, ROWS_PER_PART), schema.with_metadata(metadata))
+    reader = arrow_reader(relation, ROWS_PER_PART)
+    written = _Rows(reader, schema.with_metadata(metadata), request)
     parts = replace_dataset(
         out,
         written,
@@ -259,7 +295,7 @@ def _build_one(
         path=out,
         rows=rows,
         columns=tuple(schema.names),
-        features=tuple(s.name for s in specs),
+        features=(*(s.name for s in specs), *(r.name for r in request)),
         arms=arms[0],
         control=arms[1],
         seconds=0.0,
@@ -286,18 +322,35 @@ def table_roles() -> dict[str, object]:
     }
 
 
-class _Counter:
-    """Batches cast to the table's schema, counted as they pass to the writer."""
+class _Rows:
+    """The table's batches, counted as they pass to the writer.
 
-    def __init__(self, reader: pa.RecordBatchReader, schema: pa.Schema) -> None:
+    Request-time features are added from the assignment's context, the context is dropped and
+    the columns are cast to the table's schema.
+    """
+
+    def __init__(
+        self,
+        reader: pa.RecordBatchReader,
+        schema: pa.Schema,
+        request: tuple[RequestFeature, ...],
+    ) -> None:
         self.reader = reader
         self.schema = schema
+        self.request = request
         self.rows = 0
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        rename = {field: _CONTEXT + field for field in ASSIGNMENT_CONTEXT}
         for batch in self.reader:
             self.rows += batch.num_rows
-            yield batch.cast(self.schema)
+            columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+            if self.request:
+                computed = request_columns(self.request, pa.Table.from_batches([batch]), rename)
+                for name, column in zip(computed.column_names, computed.columns, strict=True):
+                    columns[name] = column.combine_chunks()
+            arrays = [columns[f.name] for f in self.schema]
+            yield pa.RecordBatch.from_arrays(arrays, names=self.schema.names).cast(self.schema)
 
 
 def _arms(con: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[tuple[str, ...], str]:
@@ -323,11 +376,38 @@ def _arms(con: duckdb.DuckDBPyConnection, campaign_id: str) -> tuple[tuple[str, 
     return tuple(arm for arm, _ in found), controls[0]
 
 
+def _check_request(
+    specs: tuple[FeatureSpec, ...], request: tuple[RequestFeature, ...]
+) -> tuple[RequestFeature, ...]:
+    """The request-time features, if every one reads a field the assignment's context has."""
+    request = tuple(request)
+    taken = {s.name for s in specs} | {f.name for f in _STATIC} | {"customer_id", "arm"}
+    for feature in request:
+        if feature.field not in ASSIGNMENT_CONTEXT:
+            raise ConfigError(
+                f"request feature {feature.name!r} reads the payload field {feature.field!r}, "
+                f"which a campaign's assignment does not record; it records: "
+                f"{', '.join(ASSIGNMENT_CONTEXT)}",
+                field="field",
+            )
+        if feature.name in taken:
+            raise ConfigError(
+                f"request feature {feature.name!r} is named like another column of the table",
+                field="name",
+            )
+        taken.add(feature.name)
+    return request
+
+
 def _table_sql(specs: tuple[FeatureSpec, ...], features_sql: str) -> str:
     static = ", ".join(f'c."{f.name}"' for f in _STATIC)
     feats = ", ".join(f'f."{s.name}"' for s in specs)
+    context = ", ".join(
+        f'{"f." + AS_OF if column == "assigned_at" else "f." + column} AS "{_CONTEXT}{field}"'
+        for field, column in ASSIGNMENT_CONTEXT.items()
+    )
     return (
-        f"SELECT f.customer_id, {static}, {feats}, f.arm, o.converted, "
+        f"SELECT f.customer_id, {static}, {feats}, {context}, f.arm, o.converted, "
         "CAST(coalesce(o.revenue, 0) AS DOUBLE) AS revenue "
         f"FROM {features_sql} f "
         "JOIN valid_customers c ON c.customer_id = f.customer_id "
@@ -346,6 +426,17 @@ def _spec_dict(spec: FeatureSpec) -> dict[str, object]:
         "window": spec.window,
         "type": str(spec.dtype),
         "description": spec.description,
+    }
+
+
+def _request_dict(feature: RequestFeature) -> dict[str, object]:
+    return {
+        "name": feature.name,
+        "function": feature.function,
+        "field": feature.field,
+        "from": f"{layout.ASSIGNMENTS}.{ASSIGNMENT_CONTEXT[feature.field]}",
+        "type": feature.type_name,
+        "description": feature.description,
     }
 
 

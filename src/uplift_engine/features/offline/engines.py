@@ -18,8 +18,9 @@ import pyarrow.fs as pafs
 
 from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, UserInputError
-from uplift_engine.features.definitions import CAMPAIGN_FEATURES, FeatureSpec, check_specs
+from uplift_engine.features.definitions import FeatureSpec, check_specs
 from uplift_engine.features.offline.campaign_table import (
+    TABLE_FEATURES,
     CampaignTableSummary,
     build_campaign_tables,
 )
@@ -51,7 +52,7 @@ class EngineChoice:
 def input_bytes(
     lake_uri: str,
     settings: Settings | None = None,
-    features: Sequence[FeatureSpec] = CAMPAIGN_FEATURES,
+    features: Sequence[FeatureSpec] = TABLE_FEATURES,
 ) -> int:
     """The bytes of the Parquet files of the event datasets that ``features`` read."""
     total = 0
@@ -68,7 +69,7 @@ def choose_engine(
     requested: str,
     lake_uri: str,
     settings: Settings,
-    features: Sequence[FeatureSpec] = CAMPAIGN_FEATURES,
+    features: Sequence[FeatureSpec] = TABLE_FEATURES,
 ) -> EngineChoice:
     """The engine for a build: as ``requested``, or by input size for ``auto``."""
     if requested not in ENGINES:
@@ -104,7 +105,7 @@ def build_training_sets(
     engine: str = "auto",
     out_uris: Sequence[str] | None = None,
     memory_limit: str = "4GB",
-    features: tuple[FeatureSpec, ...] = CAMPAIGN_FEATURES,
+    features: tuple[FeatureSpec, ...] = TABLE_FEATURES,
     spark: SparkSession | None = None,
 ) -> tuple[EngineChoice, list[CampaignTableSummary]]:
     """Build the point-in-time campaign tables of ``campaign_ids`` on the chosen engine.
