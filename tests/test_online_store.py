@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from uplift_engine.features.online import (
     encode_value,
     open_store,
 )
+from uplift_engine.features.online.codec import decode_attribute
 from uplift_engine.features.online.redis import RedisStore
 from uplift_engine.features.online.sqlite import SQLiteStore
 from uplift_engine.features.registry import default_registry
@@ -357,3 +359,17 @@ def test_sqlite_decides_alike_when_its_cached_windows_overflow() -> None:
     again = [ev(str(k), "x", AT_US + k) for k in range(10)]
     late = [ev(str(k), "y", AT_US + k - LATENESS - 1) for k in range(10)]
     assert store.append_events("_w:e", again + late, LATENESS, HORIZON) == "d" * 10 + "l" * 10
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, -3, 2**63, 36, 1.5, -0.25, 1e-05, 1e300, 5e-324, float("inf"), float("-inf"), True, False,
+     None, "", "mass", "Hà Nội", 'say "hi"', "back\\slash", "12", "-", "true", "null", "nan",
+     [1, 2], {"a": 1}],
+)  # fmt: skip
+def test_attribute_values_decode_as_json_does(value: object) -> None:
+    text = json.dumps(value)
+    assert decode_attribute(text) == json.loads(text)
+    assert type(decode_attribute(text)) is type(json.loads(text))
+    nan = decode_attribute(json.dumps(float("nan")))
+    assert isinstance(nan, float) and math.isnan(nan)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -269,7 +269,7 @@ class DecisionCore:
                 offer = assessment.decision.offer or None
             out.append(
                 CustomerDecision(
-                    request_id=ask.request_id or uuid.uuid4().hex,
+                    request_id=ask.request_id or os.urandom(16).hex(),  # 128 random bits, as uuid4
                     customer_id=ask.customer_id,
                     at_us=batch.at_us,
                     offer=offer,

@@ -14,6 +14,7 @@ what the offline engine gives a customer without events.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 from uplift_engine.errors import UserInputError
@@ -67,6 +68,34 @@ def customer_key(customer_id: int | str) -> str:
 def attribute_field(name: str) -> str:
     """The field holding a customer attribute (its value as JSON text)."""
     return ATTRIBUTE_PREFIX + name
+
+
+_LITERALS: dict[str, object] = {"true": True, "false": False, "null": None}
+
+
+def decode_attribute(text: str) -> object:
+    """An attribute's value from its JSON text, as ``json.loads`` gives it, faster for scalars.
+
+    Attributes are JSON scalars (``json.dumps`` of a number, string, boolean or null); a plain
+    string or a number skips the JSON parser (a tenth of its time), anything else goes to it.
+    """
+    literal = _LITERALS.get(text, _LITERALS)
+    if literal is not _LITERALS:
+        return literal
+    first = text[:1]
+    if first == '"':
+        if "\\" not in text and text.endswith('"') and len(text) > 1:
+            return text[1:-1]
+    elif first.isdigit() or first == "-":
+        try:
+            return int(text)
+        except ValueError:
+            if "n" not in text and "N" not in text:  # never float("nan"/"inf") for JSON
+                try:
+                    return float(text)
+                except ValueError:
+                    pass
+    return json.loads(text)
 
 
 def window_field(source_name: str) -> str:

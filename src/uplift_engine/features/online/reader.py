@@ -14,13 +14,13 @@ it is down).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 
 from uplift_engine.features.online.codec import (
     ATTRIBUTE_PREFIX,
     FeatureValue,
     customer_key,
+    decode_attribute,
     window_field,
 )
 from uplift_engine.features.online.store import OnlineStore
@@ -105,7 +105,7 @@ class FeatureReader:
     def attributes(fields: Mapping[str, str]) -> dict[str, object]:
         """The customer's attributes kept beside the features (``a:segment`` → ``segment``)."""
         return {
-            name[ATTRIBUTE_CUT:]: json.loads(text)
+            name[ATTRIBUTE_CUT:]: decode_attribute(text)
             for name, text in fields.items()
             if name.startswith(ATTRIBUTE_PREFIX)
         }

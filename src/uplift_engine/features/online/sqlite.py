@@ -27,14 +27,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from uplift_engine.errors import StorageError
 from uplift_engine.features.online.store import ACCEPTED, DUPLICATE, LATE, WindowEvent
+
+_loads: Callable[[str], Any]
+try:  # the store wrote the text with json, so it is valid JSON; orjson reads it 3-4× faster
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - the decision-only environment may lack it
+    _loads = json.loads
 
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS online (key TEXT PRIMARY KEY, fields TEXT NOT NULL) WITHOUT ROWID",
@@ -122,7 +129,7 @@ class SQLiteStore:
             raise self._error("read", exc) from exc
         out = []
         for key in keys:
-            fields: dict[str, str] = json.loads(values[key]) if key in values else {}
+            fields: dict[str, str] = _loads(values[key]) if key in values else {}
             fields.update(windows.get(key, ()))
             out.append(fields)
         return out
@@ -253,7 +260,7 @@ def _fields(rows: list[tuple[str | None, str]]) -> dict[str, str]:
     if not rows:
         return {}
     if rows[0][0] is None:
-        fields: dict[str, str] = json.loads(rows[0][1])
+        fields: dict[str, str] = _loads(rows[0][1])
         fields.update(rows[1:])  # type: ignore[arg-type]
         return fields
     return dict(rows)  # type: ignore[arg-type]
