@@ -59,8 +59,15 @@ print(json.dumps({"import": t1 - t0, "lightgbm_import": t2 - t1, "first": t3 - t
 """
 
 
-def artefacts(work: Path, customers: int) -> tuple[Path, Path, list[int]]:
-    """Lake, store, bundle and decider.json of a simulated bank, made in this environment."""
+def artefacts(
+    work: Path, customers: int, *, every_tier: bool = False
+) -> tuple[Path, Path, list[int]]:
+    """Lake, store, bundle and decider.json of a simulated bank, made in this environment.
+
+    The bundle reads the batch features; with ``every_tier``, every column of the campaign
+    table — the customers' attributes, batch aggregates, stream windows and request-time
+    features — as a model trained on the whole table does.
+    """
     import pyarrow as pa
 
     from uplift_engine.cli.simulate import run_simulation
@@ -82,13 +89,17 @@ def artefacts(work: Path, customers: int) -> tuple[Path, Path, list[int]]:
     batch = {s.name for s in default_registry().batch}
     static = tuple(c for c in table.column_names
                    if c not in batch | {"customer_id", "arm", "converted"})  # fmt: skip
-    train_bundle(table, TrainOptions(outcome="converted", exclude=static, learner="t_learner"),
+    exclude = ("revenue",) if every_tier else static
+    train_bundle(table, TrainOptions(outcome="converted", exclude=exclude, learner="t_learner"),
                  work / "model", Settings())  # fmt: skip
     bundle = load_bundle(work / "model")
     ids = table.column("customer_id").to_pylist()
-    rows = FeatureReader(store, default_registry()).read_many(ids)
     names = bundle.encoder.names
-    feats = pa.table({"customer_id": ids} | {n: [r[n] for r in rows] for n in names})
+    if every_tier:  # the plan is priced on the training rows
+        feats = table.select(["customer_id", *names])
+    else:
+        rows = FeatureReader(store, default_registry()).read_many(ids)
+        feats = pa.table({"customer_id": ids} | {n: [r[n] for r in rows] for n in names})
     scores, meta = score_table(bundle, feats)
     economics = load_economics({"control": "control", "offers": {
         "cashback": {"contact_cost": 0.5, "redemption_cost": 10.0},
