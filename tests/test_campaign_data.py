@@ -129,3 +129,30 @@ def test_propensity_column_completes_to_rows_that_sum_to_one():
     matrix = propensity_matrix(treatment, np.array([0.5, 0.2, 0.9, 0.4]), 3)
     np.testing.assert_allclose(matrix.sum(axis=1), 1.0)
     np.testing.assert_allclose(matrix[np.arange(4), treatment], [0.5, 0.2, 0.9, 0.4])
+
+
+def test_rows_encode_to_the_bits_of_columns():
+    """The serving path encodes rows one by one; the training path whole columns."""
+    rng = np.random.default_rng(3)
+    n = 400
+    table = pa.table(
+        {
+            "income": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(3, 1, n))),
+            "visits": pa.array(rng.integers(0, 50, n)),
+            "vip": pa.array(rng.random(n) < 0.3),
+            "segment": pa.array(rng.choice(["mass", "affluent", "private"], n)),
+            "empty": pa.nulls(n),
+        }
+    )
+    encoder = fit_encoder(table, table.column_names)
+    rows = table.to_pylist()
+    for k in range(0, n, 7):  # unseen levels, None, floats given to ints, ints given to floats
+        rows[k] = {**rows[k], "segment": "unknown", "visits": None, "income": 12}
+    for k in range(3, n, 11):
+        rows[k] = {**rows[k], "visits": 4.5, "vip": None, "empty": 2}
+    columns = {name: [r[name] for r in rows] for name in table.column_names}
+    assert encoder.transform_rows(rows).tobytes() == encoder.transform(columns).tobytes()
+    with pytest.raises(DataError, match="missing feature column 'vip'"):
+        encoder.transform_rows([{k: v for k, v in rows[0].items() if k != "vip"}])
+    with pytest.raises(DataError, match="feature 'income' must be numeric"):
+        encoder.transform_rows([{**rows[0], "income": "a lot"}])

@@ -12,6 +12,7 @@ learnt from a table by :func:`uplift_engine.learn.data.fit_encoder`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -55,6 +56,7 @@ class FeatureEncoder:
             for s in self.specs
             if s.kind == "categorical"
         }
+        self._row_plan = [(s.name, self._lookup.get(s.name)) for s in self.specs]
 
     @property
     def names(self) -> list[str]:
@@ -84,6 +86,38 @@ class FeatureEncoder:
         for j, part in enumerate(parts):
             out[:, j] = part
         return out
+
+    def transform_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode a few rows given as mappings (the serving path), as :meth:`transform` would.
+
+        One pass of plain Python over the values, where :meth:`transform` makes an array per
+        feature: for the handful of rows of a decision it is several times faster, and it gives
+        the same bits (``float`` of a number is NumPy's; a test compares the two).
+        """
+        nan = math.nan
+        flat: list[float] = []
+        append = flat.append
+        for row in rows:
+            for name, lookup in self._row_plan:
+                try:
+                    value = row[name]
+                except KeyError:
+                    raise DataError(
+                        f"missing feature column {name!r} that the model was trained with",
+                        field=name,
+                    ) from None
+                if value is None:
+                    append(nan)
+                elif lookup is not None:
+                    append(lookup.get(str(value), nan))
+                else:
+                    try:
+                        append(float(value))
+                    except (TypeError, ValueError) as exc:
+                        raise DataError(
+                            f"feature {name!r} must be numeric: {exc}", field=name
+                        ) from None
+        return np.array(flat, dtype=np.float64).reshape(len(rows), len(self._row_plan))
 
     def _encode_one(self, spec: EncodedFeature, values: Any) -> np.ndarray:
         if spec.kind == "categorical":

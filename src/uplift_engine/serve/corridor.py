@@ -233,8 +233,7 @@ class DecisionCore:
                 else:
                     features[name], sources[name] = None, DEFAULT
             values.append((features, sources, attributes))
-        columns = {name: [v[0][name] for v in values] for name in self.features}
-        matrix = np.ascontiguousarray(self.bundle.encoder.transform(columns), dtype=np.float64)
+        matrix = self.bundle.encoder.transform_rows([v[0] for v in values])
         return Batch(list(asks), at, degraded, values, matrix)
 
     def predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
