@@ -60,6 +60,13 @@ def optimize(
     time_limit: Annotated[
         float, typer.Option(help="Seconds the exact MILP may take before it stops.")
     ] = 60.0,
+    budget_confidence: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep the true spend within the budget with this probability (e.g. 0.95), "
+            "not only in expectation."
+        ),
+    ] = None,
     frontier: Annotated[
         bool, typer.Option("--frontier", help="Also compute profit and ROI across budgets.")
     ] = False,
@@ -81,6 +88,13 @@ def optimize(
         raise UserInputError("--budget and --out go together: the plan needs both")
     if budget is not None and not budget >= 0:
         raise UserInputError(f"--budget must be ≥ 0, got {budget}", field="budget")
+    if budget_confidence is not None and not 0.5 <= budget_confidence < 1:
+        raise UserInputError(
+            f"--budget-confidence must be in [0.5, 1), got {budget_confidence}",
+            field="budget_confidence",
+        )
+    if budget_confidence is not None and budget is None:
+        raise UserInputError("--budget-confidence needs --budget", field="budget_confidence")
     if method not in METHODS:
         raise UserInputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     if frontier_points < 2:
@@ -110,8 +124,9 @@ def optimize(
         if budget is not None:
             say(f"optimising {table.num_rows:,} customers")
             plan = plan_campaign(
-                table, meta, eco, budget=budget, method=method, time_limit=time_limit, **common
-            )
+                table, meta, eco, budget=budget, method=method, time_limit=time_limit,
+                budget_confidence=budget_confidence, **common,
+            )  # fmt: skip
         curve = None
         if frontier:
             say("computing the budget frontier")
@@ -133,12 +148,23 @@ def optimize(
         print_json(
             {
                 "summary": None if plan is None else plan.summary.to_dict(),
+                "budget_confidence": None if plan is None else plan.meta["budget_confidence"],
                 "frontier": None if curve is None else [_finite(vars(p)) for p in curve.points],
             }
         )
         return
     if plan is not None:
         print("\n".join(plan.summary.lines()))
+        held = plan.meta["budget_confidence"]
+        if held is not None:
+            print(
+                f"budget held at {held['confidence']:.0%} confidence: the optimiser spent "
+                f"{held['optimiser_budget']:,.2f} of {held['budget']:,.2f} in expectation; true "
+                f"spend {held['corrected_expected_spend']:,.2f} ± {held['spend_sd']:,.2f}, "
+                f"bound {held['spend_upper']:,.2f} (the plain plan's: "
+                f"{held['plain_spend_upper']:,.2f}); expected profit given up "
+                f"{held['expected_profit_given_up']:,.2f}; model error: {held['model_error']}"
+            )
         print(f"wrote the plan of {plan.table.num_rows:,} customers to {out}")
     if curve is not None:
         print("\nbudget frontier")

@@ -35,6 +35,26 @@ def cross_fitted_effects(data: CampaignData, make: LearnerFactory, fold: np.ndar
     return effects
 
 
+def cross_fitted_predictions(
+    data: CampaignData, make: LearnerFactory, fold: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's effects (n, K) and outcome levels (n, K + 1), each fold from the others."""
+    effects = np.empty((len(data.y), len(data.arms.offers)))
+    levels = np.empty((len(data.y), len(data.arms.names)))
+    for f in np.unique(fold):
+        train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        model = make().fit(
+            data.X[train],
+            data.treatment[train],
+            data.y[train],
+            propensity=None if data.propensity is None else data.propensity[train],
+            categorical=data.encoder.categorical_indices,
+        )
+        effects[test] = model.predict(data.X[test])
+        levels[test] = model.predict_outcomes(data.X[test])
+    return effects, levels
+
+
 def fold_arm_rows(treatment: np.ndarray, fold: np.ndarray, n_arms: int) -> np.ndarray:
     """The fewest rows of each arm that any fold's fit (every fold but one) is given."""
     fits = [np.bincount(treatment[fold != f], minlength=n_arms) for f in np.unique(fold)]

@@ -28,7 +28,8 @@ from uplift_engine import __version__
 from uplift_engine.config.settings import Settings
 from uplift_engine.errors import ConfigError, DataError, UserInputError
 from uplift_engine.evaluate import evaluate_uplift, select_learner
-from uplift_engine.evaluate.cross_fit import cross_fitted_effects
+from uplift_engine.evaluate.cross_fit import cross_fitted_predictions
+from uplift_engine.evaluate.level_calibration import level_calibration
 from uplift_engine.lake import check_folder_target, resolve
 from uplift_engine.learn import BundleColumns
 from uplift_engine.learn.data import assign_roles, check_balance, encode_campaign
@@ -211,7 +212,7 @@ def train_bundle(
     if short is not None:
         warnings.append(short)
     clock = time.perf_counter()
-    effects, evaluated, interval_note = _out_of_sample(data, plan, make, options, say)
+    effects, levels, evaluated, interval_note = _out_of_sample(data, plan, make, options, say)
     scored = data.subset(split.held_rows) if isinstance(split, HeldOut) else data
     evaluation = evaluate_uplift(
         scored.treatment,
@@ -223,6 +224,9 @@ def train_bundle(
         seed=options.seed,
         threads=settings.threads,
     ).to_dict()
+    calibration = level_calibration(
+        scored.treatment, scored.y, levels, list(data.arms.names), plan.kind
+    )
     seconds["evaluate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -255,6 +259,7 @@ def train_bundle(
             "validation": plan.to_dict(),
             "evaluation": evaluation,
             "selection": selection,
+            "level_calibration": calibration,
         },
         fingerprint=fitted_on.fingerprint(),
         versions=_versions(options.base),
@@ -376,26 +381,25 @@ def _out_of_sample(
     make: Callable[[], UpliftLearner],
     options: TrainOptions,
     say: Progress,
-) -> tuple[np.ndarray, UpliftLearner | None, list[str]]:
-    """The evaluated effects; the evaluated model too when it is the bundle's (no refit).
+) -> tuple[np.ndarray, np.ndarray, UpliftLearner | None, list[str]]:
+    """The evaluated effects and outcome levels, and the evaluated model if it is the bundle's.
 
-    The model comes with the note on its intervals.
-
-    Held out: a model fitted on the training part scores the held-out rows. Cross-fitted: each
-    fold is scored by a model fitted on the other folds.
+    The model (kept when there is no refit) comes with the note on its intervals. Held out: a
+    model fitted on the training part scores the held-out rows. Cross-fitted: each fold is
+    scored by a model fitted on the other folds.
     """
     split = plan.split
     if isinstance(split, CrossFitted):
         say(f"evaluating by cross-fitting on {split.folds} folds")
-        return cross_fitted_effects(data, make, split.fold), None, []
+        return (*cross_fitted_predictions(data, make, split.fold), None, [])
     train, held = data.subset(split.train_rows), data.subset(split.held_rows)
     say(f"fitting on {len(train.y):,} rows and evaluating on the {len(held.y):,} held out")
     if plan.refit:
         model = _fit(make(), train)
-        return model.predict(held.X), None, []
+        return model.predict(held.X), model.predict_outcomes(held.X), None, []
     learner, note = _with_intervals(make(), options)
     _fit(learner, train)
-    return learner.predict(held.X), learner, note
+    return learner.predict(held.X), learner.predict_outcomes(held.X), learner, note
 
 
 def _fit(learner: UpliftLearner, data: CampaignData) -> UpliftLearner:

@@ -10,7 +10,7 @@ reads them and passes tables and parsed settings in.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from uplift_engine.decide.economics import Economics, offer_figures
 from uplift_engine.decide.planning.baselines import top_k
 from uplift_engine.decide.planning.columns import ColumnSource, match_ids
+from uplift_engine.decide.planning.confidence import SpendModel, plan_within
 from uplift_engine.decide.planning.guardrails import Effects, Guarded, apply_guardrails
 from uplift_engine.decide.planning.holdout import Holdout, draw_holdout
 from uplift_engine.decide.planning.plan import plan_table
@@ -154,14 +155,25 @@ def plan_campaign(
     seed: int = 42,
     method: str = "auto",
     time_limit: float = 60.0,
+    budget_confidence: float | None = None,
 ) -> CampaignPlan:
     """Decide which customer gets which offer, if any; the library form of ``uplift optimize``.
 
     ``dnc`` holds the ids never to contact; ``customers`` supplies columns the scores lack
     (joined on the id). The result's ``table`` is the plan, ``summary`` compares it with top-K
     by uplift and by propensity at the same budget, ``solution.prices`` can drive a
-    :class:`~uplift_engine.decide.Decider` for single customers.
+    :class:`~uplift_engine.decide.Decider` for single customers. ``budget_confidence`` (e.g.
+    0.95): the plan's true spend stays within the budget with that probability, not only in
+    expectation (:mod:`.confidence`); the optimiser is then given a smaller budget, recorded
+    with the headroom and the profit it costs in ``meta["budget_confidence"]``.
     """
+    if budget_confidence is not None and not 0.5 <= budget_confidence < 1:
+        raise ConfigError(
+            f"the budget confidence must be in [0.5, 1), got {budget_confidence}",
+            field="budget_confidence",
+        )
+    if budget_confidence is not None and not math.isfinite(budget):
+        raise ConfigError("a budget confidence needs a budget", field="budget_confidence")
     prep = prepare_plan(
         scores,
         meta,
@@ -176,6 +188,18 @@ def plan_campaign(
         seed=seed,
     )
     sol = solve(prep.problem, method=method, seed=seed, time_limit=time_limit)
+    confidence = None
+    if budget_confidence is not None:
+        spend = SpendModel(
+            prep.cost, prep.propensity, prep.offers, economics, prep.outcome_kind,
+            meta.model.get("level_calibration"), prep.lift,  # type: ignore[arg-type]
+        )  # fmt: skip
+        confident = plan_within(
+            prep.problem, spend, budget_confidence,
+            lambda p: solve(p, method=method, seed=seed, time_limit=time_limit), sol,
+        )  # fmt: skip
+        sol, confidence = confident.solution, confident.record
+        prep = replace(prep, problem=confident.problem)
     table = plan_table(
         prep.ids,
         prep.id_column,
@@ -193,6 +217,7 @@ def plan_campaign(
         "control": meta.control,
         "outcome_kind": prep.outcome_kind,
         "budget": float(budget) if math.isfinite(budget) else None,
+        "budget_confidence": confidence,
         "value": value,
         "value_col": value_col,
         "economics": asdict(economics),

@@ -63,6 +63,7 @@ def score_table(
             "created_at": bundle.manifest["created_at"],
             "data_sha256": bundle.manifest["data_fingerprint"].get("sha256"),
             "version": bundle.version,
+            "level_calibration": bundle.manifest.get("metrics", {}).get("level_calibration"),
         },
     )
     return pa.table(columns), meta
