@@ -6,7 +6,7 @@ import pytest
 from uplift_engine.decide import row_guardrails
 from uplift_engine.decide.planning import ColumnSource, Effects, apply_guardrails, load_policy
 from uplift_engine.decide.planning.columns import match_ids, read_id_list
-from uplift_engine.errors import DataError
+from uplift_engine.errors import ConfigError, DataError
 
 OFFERS = ["a", "b"]
 
@@ -77,7 +77,7 @@ def test_every_guardrail_blocks_what_it_should_and_records_why():
         "contact_cap:contacts_30d": 1,
         "protected": 2,
         "harm": 0,
-        "rule:adults": 0,
+        "eligibility:adults": 0,
     }
     # options are counted under the first guardrail that removed them
     assert g.options_blocked == {
@@ -85,7 +85,7 @@ def test_every_guardrail_blocks_what_it_should_and_records_why():
         "contact_cap:contacts_30d": 2,
         "protected": 5,
         "harm": 0,
-        "rule:adults": 1,
+        "eligibility:adults": 1,
     }
 
 
@@ -109,6 +109,43 @@ def test_row_guardrails_agree_with_the_vectorised_ones():
         allowed, reason = row_guardrails(OFFERS, row, compiled, {"c3"}, "customer_id")
         assert allowed == g.allowed[:, i].tolist(), i
         assert reason == g.excluded_by.to_pylist()[i], i
+
+
+KINDS = {
+    "eligibility": {"adults": {"when": "age >= 18", "offers": ["b"]}},
+    "applicability": [{"name": "not_owned", "when": "contacts_30d < 5", "offers": ["a"]}],
+    "suitability": {"not_young": 'segment != "young"'},
+}
+
+
+def test_each_exclusion_records_its_rule_kind_in_batch_and_one_by_one():
+    """Eligibility, applicability and suitability rules, each exclusion named with its kind."""
+    scores, g, compiled = run(policy=KINDS, dnc=())
+    assert g.reasons == (
+        "dnc", "protected", "harm", "eligibility:adults", "applicability:not_owned",
+        "suitability:not_young",
+    )  # fmt: skip
+    # c4 has 5 contacts: not_owned removes a (b was removed by harm: its effect is < 0);
+    # c5 is 17 and young: adults removes b first, then not_young removes a
+    assert g.excluded_by.to_pylist()[3] == "harm;applicability:not_owned"
+    assert g.excluded_by.to_pylist()[4] == "eligibility:adults;suitability:not_young"
+    # c6 has no segment: an unknown answer counts as the rule not holding
+    assert g.excluded_by.to_pylist()[5] == "harm;suitability:not_young"
+    assert g.customers_excluded["suitability:not_young"] == 2
+    joined = ColumnSource(scores, "customer_id", customers_table())
+    names = [*scores.column_names, "age", "contacts_30d"]
+    cols = {n: joined.get(n).to_pylist() for n in names}
+    for i in range(scores.num_rows):
+        allowed, reason = row_guardrails(OFFERS, {n: cols[n][i] for n in names}, compiled)
+        assert (allowed, reason) == (g.allowed[:, i].tolist(), g.excluded_by.to_pylist()[i])
+
+
+def test_a_rule_name_used_by_two_kinds_is_refused_naming_both():
+    twice = {"eligibility": {"adults": "age >= 18"}, "suitability": {"adults": "age < 90"}}
+    with pytest.raises(ConfigError, match=r"'adults' is used twice \(eligibility\[0\] and "
+                       r"suitability\[0\]\)") as caught:  # fmt: skip
+        load_policy(twice)
+    assert caught.value.field == "suitability[0].name"
 
 
 def test_rule_naming_a_missing_column_is_an_error():

@@ -141,6 +141,6 @@ def test_customer_attributes_reach_the_model_and_the_rules_alike(
         assert api["offer"] == batch[i]["offer"], i
         for offer, figures in api["offers"].items():
             assert figures["uplift"] == batch[i][f"uplift_{offer}"]
-        ruled += api["offers"]["cashback"]["excluded_by"] == {"kind": "rule",
+        ruled += api["offers"]["cashback"]["excluded_by"] == {"kind": "eligibility",
                                                               "name": "not_priority"}  # fmt: skip
     assert ruled > 0  # the rule read the segment from the store

@@ -75,6 +75,13 @@ def test_a_decision_is_the_cores_in_the_contracts_words(art: Artefacts, tmp_path
             r = client.post("/v1/decide", json={"customerId": customer})
             assert r.status_code == 200, r.text
             answered.append(r.json())
+        # the eligibility rule 'active' rules cashback out where logins_30d < 1: given as 0
+        # to customers whose cashback was allowed, it is excluded by that rule, of that kind
+        allowed = [b["customer_id"] for b in answered
+                   if b["offers"]["cashback"]["excluded_by"] is None]  # fmt: skip
+        assert allowed
+        ruled = [client.post("/v1/decide", json={"customerId": c, "logins30d": 0}).json()
+                 for c in allowed[:3]]  # fmt: skip
     for body in answered:
         mine = core.decide(body["customer_id"]).to_dict()
         assert set(body) == {
@@ -92,11 +99,12 @@ def test_a_decision_is_the_cores_in_the_contracts_words(art: Artefacts, tmp_path
         assert body["degraded"] is False
         assert set(body["features_from"].values()) <= {"store", "stream", "request", "default"}
     # every answer is in the log, once
-    assert sorted(_log_ids(tmp_path / "log")) == sorted(b["request_id"] for b in answered)
-    # an excluded offer says which rule: 'active' rules cashback out where logins_30d < 1
-    rule = {"kind": "rule", "name": "active"}
-    inactive = [b for b in answered if b["offers"]["cashback"]["excluded_by"] == rule]
-    assert all(b["offer"] != "cashback" for b in inactive)
+    logged = sorted(b["request_id"] for b in answered + ruled)
+    assert sorted(_log_ids(tmp_path / "log")) == logged
+    for body in ruled:
+        assert body["offers"]["cashback"]["excluded_by"] == {"kind": "eligibility",
+                                                             "name": "active"}, body  # fmt: skip
+        assert body["offer"] != "cashback" and body["features_from"]["logins_30d"] == "request"
 
 
 def test_the_plan_decides_the_customers_as_the_batch_plan_did(art: Artefacts, tmp_path) -> None:

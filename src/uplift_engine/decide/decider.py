@@ -43,7 +43,7 @@ class OfferAssessment:
     """Expected profit of making the offer: the gain it causes less its expected costs."""
     cost: float
     excluded_by: str | None
-    """The first guardrail that removes the offer (``harm``, ``rule:<name>`` …), or None."""
+    """The first guardrail that removes the offer (``harm``, ``suitability:<name>`` …), or None."""
 
 
 @dataclass(frozen=True)

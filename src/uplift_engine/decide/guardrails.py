@@ -11,7 +11,8 @@ each option remembers the first guardrail that removed it:
    the protected rule counts as protected);
 4. ``harm`` — an offer whose effect interval lies wholly below zero (upper end < 0), or whose
    point estimate is below zero when there is no interval, is never given (Sleeping Dogs);
-5. ``rule:<name>`` — an eligibility rule does not hold (a missing answer counts as not holding).
+5. ``eligibility:<name>``, then ``applicability:<name>``, then ``suitability:<name>`` — an
+   engagement rule of that kind does not hold (a missing answer counts as not holding).
 
 A customer left with no option is *excluded*; ``excluded_by`` lists the reasons that removed
 their options (``;``-separated, in the order above). The same logic runs over one customer here
@@ -39,7 +40,7 @@ def reasons(policy: CompiledPolicy | None) -> list[str]:
         names += [f"contact_cap:{cap.column}" for cap in policy.contact_caps]
     names += [PROTECTED, HARM]
     if policy is not None:
-        names += [f"rule:{rule.name}" for rule, _ in policy.eligibility]
+        names += [f"{kind}:{entry.name}" for kind, entry, _ in policy.rules]
     return names
 
 
@@ -116,10 +117,10 @@ def _first_blocks(
         harm.append(upper < 0 if upper is not None else point is not None and point < 0)
     block(HARM, harm)
     if policy is not None:
-        for entry, rule in policy.eligibility:
+        for kind, entry, rule in policy.rules:
             if not rule.evaluate_row(row, unknown=False):
                 block(
-                    f"rule:{entry.name}",
+                    f"{kind}:{entry.name}",
                     [entry.offers is None or o in entry.offers for o in offers],
                 )
     return first

@@ -1,22 +1,34 @@
-"""The policy file: do-not-contact list, protected customers, eligibility rules, contact caps.
+"""The policy file: do-not-contact list, protected customers, engagement rules, contact caps.
 
 Example (YAML or JSON)::
 
     dnc: lake/dnc.csv                     # ids never to contact (also --dnc)
     protected: 'segment == "priority" or is_vip'
-    eligibility:
+    eligibility:                          # may the customer have the offer at all
       - name: adults_only
         when: "age >= 18"
         offers: [cashback]                # optional; every offer when left out
+    applicability:                        # is it relevant now (not already owned …)
+      - name: no_second_card
+        when: "not has_credit_card"
+        offers: [card_upgrade]
+    suitability:                          # is it in the customer's interest
+      - name: no_credit_in_arrears
+        when: "days_in_arrears == 0"
+        offers: [card_upgrade]
     contact_caps:
       - column: contacts_30d              # contacts in the customer's recent window
         max: 3                            # customers already at 3 or more get nothing
 
-Invariant: every rule is compiled when the policy is loaded, so a syntax error surfaces before
-any data is read, and each rule carries a name that the errors and the plan's ``excluded_by``
-use (``rule:<name>``). The policy is a record (:mod:`uplift_engine.config.records`): declared
-once here, validated from a file by :func:`uplift_engine.decide.planning.load_policy`, rebuilt
-from a plan's metadata on the request corridor (standard library).
+The three rule kinds are those of the banks' decisioning hubs (Pega's engagement policy): the
+same ``{name, when, offers}`` rules, told apart because conduct and compliance review them
+apart — suitability decisions above all. Invariant: every rule is compiled when the policy is
+loaded, so a syntax error surfaces before any data is read, and each rule carries a name,
+unique across the kinds, that the errors and the plan's ``excluded_by`` use with its kind
+(``eligibility:<name>``, ``applicability:<name>``, ``suitability:<name>``). The policy is a
+record (:mod:`uplift_engine.config.records`): declared once here, validated from a file by
+:func:`uplift_engine.decide.planning.load_policy`, rebuilt from a plan's metadata on the
+request corridor (standard library).
 """
 
 from __future__ import annotations
@@ -30,6 +42,9 @@ from uplift_engine.config.records import STRICT
 from uplift_engine.decide.rules import Rule, compile_rule
 from uplift_engine.errors import ConfigError
 from uplift_engine.learn.scores import arm_name
+
+RULE_KINDS = ("eligibility", "applicability", "suitability")
+"""The engagement rules' kinds, in the order they are applied (after the do-no-harm guardrails)."""
 
 
 def _names(offers: list[str] | None) -> list[str] | None:
@@ -71,19 +86,28 @@ class Policy:
     protected: str | None = None
     eligibility: list[EligibilityRule] = field(default_factory=list)
     contact_caps: list[ContactCap] = field(default_factory=list)
+    applicability: list[EligibilityRule] = field(default_factory=list)
+    suitability: list[EligibilityRule] = field(default_factory=list)
 
     def compiled(self) -> CompiledPolicy:
         """The policy with its rules parsed."""
-        names = [r.name for r in self.eligibility]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ConfigError(f"policy: eligibility rule name {dupes[0]!r} is used twice")
+        seen: dict[str, str] = {}
+        for kind in RULE_KINDS:
+            for i, r in enumerate(getattr(self, kind)):
+                if r.name in seen:
+                    raise ConfigError(
+                        f"policy: rule name {r.name!r} is used twice ({seen[r.name]} and "
+                        f"{kind}[{i}]); a name says which rule removed an offer",
+                        field=f"{kind}[{i}].name",
+                    )
+                seen[r.name] = f"{kind}[{i}]"
         protected = (
             compile_rule(self.protected, "policy rule 'protected'") if self.protected else None
         )
         rules = tuple(
-            (r, compile_rule(r.when, f"policy rule {r.name!r} (eligibility[{i}])"))
-            for i, r in enumerate(self.eligibility)
+            (kind, r, compile_rule(r.when, f"policy rule {r.name!r} ({kind}[{i}])"))
+            for kind in RULE_KINDS
+            for i, r in enumerate(getattr(self, kind))
         )
         return CompiledPolicy(self, protected, rules)
 
@@ -95,11 +119,12 @@ class CompiledPolicy:
         self,
         policy: Policy,
         protected: Rule | None,
-        eligibility: tuple[tuple[EligibilityRule, Rule], ...],
+        rules: tuple[tuple[str, EligibilityRule, Rule], ...],
     ) -> None:
         self.policy = policy
         self.protected = protected
-        self.eligibility = eligibility
+        self.rules = rules
+        """(kind, rule as declared, compiled rule), kinds in :data:`RULE_KINDS` order."""
 
     @property
     def contact_caps(self) -> list[ContactCap]:
@@ -112,7 +137,7 @@ class CompiledPolicy:
         if self.protected:
             for c in self.protected.columns:
                 needed.setdefault(c, self.protected.name)
-        for _, rule in self.eligibility:
+        for _, _, rule in self.rules:
             for c in rule.columns:
                 needed.setdefault(c, rule.name)
         for i, cap in enumerate(self.contact_caps):
@@ -121,7 +146,7 @@ class CompiledPolicy:
 
     def check_offers(self, offers: list[str]) -> None:
         """Fail when a rule or cap names an offer that the economics do not have."""
-        named = [(r.name, r.offers) for r, _ in self.eligibility]
+        named = [(r.name, r.offers) for _, r, _ in self.rules]
         named += [(f"contact_caps[{i}]", c.offers) for i, c in enumerate(self.contact_caps)]
         for where, listed in named:
             unknown = [o for o in listed or [] if o not in offers]
@@ -133,7 +158,7 @@ class CompiledPolicy:
                 )
 
 
-def eligibility_entries(value: Any) -> Any:
+def rule_entries(value: Any) -> Any:
     """``{name: "rule"}`` or ``{name: {when, offers}}`` as the list of entries it stands for."""
     if isinstance(value, dict):
         return [

@@ -8,8 +8,9 @@ operations, so that every customer's offer, net values and exclusions equal what
 
 Columns of the decisions: the id, ``offer`` (null for none), per offer ``uplift_<offer>``
 (``_lower`` / ``_upper`` when the model bounds its effects), ``net_value_<offer>`` and
-``excluded_by_<offer>`` (``kind:name``, e.g. ``rule:active``, or null), and ``model_version`` /
-``plan_version``. Without economics the offers' values and the offer are null (effects only).
+``excluded_by_<offer>`` (``kind:name``, e.g. ``eligibility:active``, or null), and
+``model_version`` / ``plan_version``. Without economics the offers' values and the offer are
+null (effects only).
 """
 
 from __future__ import annotations

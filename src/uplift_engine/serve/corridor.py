@@ -117,7 +117,10 @@ class CustomerDecision:
 
 
 def exclusion(reason: str | None) -> dict[str, str] | None:
-    """A guardrail's reason as the Decision's ``{kind, name}``: ``rule:active`` → rule, active."""
+    """A guardrail's reason as the Decision's ``{kind, name}``.
+
+    ``eligibility:active`` → eligibility, active; ``harm`` → guardrail, harm.
+    """
     if reason is None:
         return None
     kind, _, name = reason.partition(":")

@@ -18,7 +18,7 @@ import yaml
 from uplift_engine.config.settings import Settings
 from uplift_engine.config.strict import validate_record
 from uplift_engine.decide.economics import Economics
-from uplift_engine.decide.policy import CompiledPolicy, Policy, eligibility_entries
+from uplift_engine.decide.policy import RULE_KINDS, CompiledPolicy, Policy, rule_entries
 from uplift_engine.errors import ConfigError
 from uplift_engine.lake import resolve
 from uplift_engine.learn.scores import arm_name
@@ -67,8 +67,8 @@ def load_policy(
     """Read and compile a policy file (YAML or JSON, local or s3://) or a mapping."""
     where = "policy" if isinstance(source, dict) else f"policy file {str(source)!r}"
     data = source if isinstance(source, dict) else load_mapping(source, settings, where)
-    data = {**data, "eligibility": eligibility_entries(data.get("eligibility", []))}
-    for section in ("eligibility", "contact_caps"):
+    data = {**data, **{kind: rule_entries(data.get(kind, [])) for kind in RULE_KINDS}}
+    for section in (*RULE_KINDS, "contact_caps"):
         entries = data.get(section)
         if isinstance(entries, list):
             data[section] = [_offer_names(e) for e in entries]

@@ -75,8 +75,8 @@ def apply_guardrails(
 ) -> Guarded:
     """Run every guardrail over all customers."""
     k, n = effects.point.shape
-    if policy is not None and len(policy.eligibility) + len(policy.contact_caps) > MAX_RULES:
-        raise ConfigError(f"a policy may hold at most {MAX_RULES} eligibility rules and caps")
+    if policy is not None and len(policy.rules) + len(policy.contact_caps) > MAX_RULES:
+        raise ConfigError(f"a policy may hold at most {MAX_RULES} rules and caps in all")
     blocks: list[np.ndarray] = [
         np.zeros((1, n), bool) if dnc is None else np.asarray(dnc, bool)[None, :]
     ]
@@ -96,7 +96,7 @@ def apply_guardrails(
         has_interval = ~np.isnan(effects.upper)
         blocks.append(np.where(has_interval, effects.upper < 0, effects.point < 0))
     if policy is not None:
-        for entry, rule in policy.eligibility:
+        for _, entry, rule in policy.rules:
             holds = evaluate_columns(rule, source.gather(rule.columns), n, unknown=False)
             blocks.append(~holds[None, :] & _offer_mask(offers, entry.offers))
     return _summarise(reasons(policy), blocks, k, n)
