@@ -3,6 +3,8 @@
 Invariant: guardrails only *remove* (customer, offer) options; they run in a fixed order and
 each option remembers the first guardrail that removed it:
 
+0. ``holdout:universal`` — the customer is in the policy's universal holdout while it runs
+   (:mod:`uplift_engine.decide.universal_holdout`): no offer at all;
 1. ``dnc`` — the customer is on the do-not-contact list;
 2. ``contact_cap:<column>`` — the customer's recent contacts are already at the cap
    (a missing count is read as no contacts);
@@ -27,6 +29,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from uplift_engine.decide.policy import CompiledPolicy
+from uplift_engine.decide.universal_holdout import REASON as UNIVERSAL
 from uplift_engine.learn.scores import uplift_column
 
 DNC, PROTECTED, HARM = "dnc", "protected", "harm"
@@ -35,7 +38,8 @@ MAX_RULES = 60  # reasons are bits of one int64 per customer
 
 def reasons(policy: CompiledPolicy | None) -> list[str]:
     """Every guardrail that runs under ``policy``, in order (a reason's bit is its index)."""
-    names = [DNC]
+    names = [UNIVERSAL] if policy is not None and policy.universal is not None else []
+    names.append(DNC)
     if policy is not None:
         names += [f"contact_cap:{cap.column}" for cap in policy.contact_caps]
     names += [PROTECTED, HARM]
@@ -98,6 +102,9 @@ def _first_blocks(
                 first[j] = r
 
     every = [True] * len(offers)
+    held = None if policy is None else policy.universal
+    if held is not None and id_column is not None and held.holds(row.get(id_column)):
+        block(UNIVERSAL, every)
     if id_column is not None and str(row.get(id_column)) in dnc:
         block(DNC, every)
     if policy is not None:

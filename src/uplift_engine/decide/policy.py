@@ -19,6 +19,9 @@ Example (YAML or JSON)::
     contact_caps:
       - column: contacts_30d              # contacts in the customer's recent window
         max: 3                            # customers already at 3 or more get nothing
+    universal_holdout:                    # no campaign's offer: see .universal_holdout
+      share: 0.05
+      salt: programme-2026
 
 The three rule kinds are those of the banks' decisioning hubs (Pega's engagement policy): the
 same ``{name, when, offers}`` rules, told apart because conduct and compliance review them
@@ -40,6 +43,7 @@ from annotated_types import Ge, MinLen
 
 from uplift_engine.config.records import STRICT
 from uplift_engine.decide.rules import Rule, compile_rule
+from uplift_engine.decide.universal_holdout import UniversalHoldout
 from uplift_engine.errors import ConfigError
 from uplift_engine.learn.scores import arm_name
 
@@ -88,6 +92,7 @@ class Policy:
     contact_caps: list[ContactCap] = field(default_factory=list)
     applicability: list[EligibilityRule] = field(default_factory=list)
     suitability: list[EligibilityRule] = field(default_factory=list)
+    universal_holdout: UniversalHoldout | None = None
 
     def compiled(self) -> CompiledPolicy:
         """The policy with its rules parsed."""
@@ -125,6 +130,12 @@ class CompiledPolicy:
         self.protected = protected
         self.rules = rules
         """(kind, rule as declared, compiled rule), kinds in :data:`RULE_KINDS` order."""
+
+    @property
+    def universal(self) -> UniversalHoldout | None:
+        """The universal holdout, while it runs (None before the policy has one or after)."""
+        held = self.policy.universal_holdout
+        return held if held is not None and held.active() else None
 
     @property
     def contact_caps(self) -> list[ContactCap]:

@@ -77,9 +77,13 @@ def apply_guardrails(
     k, n = effects.point.shape
     if policy is not None and len(policy.rules) + len(policy.contact_caps) > MAX_RULES:
         raise ConfigError(f"a policy may hold at most {MAX_RULES} rules and caps in all")
-    blocks: list[np.ndarray] = [
-        np.zeros((1, n), bool) if dnc is None else np.asarray(dnc, bool)[None, :]
-    ]
+    blocks: list[np.ndarray] = []
+    held = None if policy is None else policy.universal
+    if held is not None:
+        ids = source.ids().to_pylist()
+        members = {v: held.holds(v) for v in set(ids)}  # each distinct id hashed once
+        blocks.append(np.fromiter((members[v] for v in ids), bool, len(ids))[None, :])
+    blocks.append(np.zeros((1, n), bool) if dnc is None else np.asarray(dnc, bool)[None, :])
     if policy is not None:
         for cap in policy.contact_caps:
             contacts = source.get(cap.column).cast(pa.float64()).to_numpy(zero_copy_only=False)
