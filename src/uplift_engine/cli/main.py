@@ -50,6 +50,7 @@ def _register() -> None:
         explain,
         features,
         optimize,
+        plan_report,
         score,
         serve,
         simulate,
@@ -62,6 +63,7 @@ def _register() -> None:
     app.command("evaluate")(evaluate.evaluate)
     app.command("explain")(explain.explain)
     app.command("optimize")(optimize.optimize)
+    app.command("plan-report")(plan_report.plan_report_command)
     app.command("decide")(decide.decide)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
