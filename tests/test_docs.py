@@ -13,7 +13,7 @@ from uplift_engine.cli.main import app
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
-COMMAND = re.compile(r"`uplift ([a-z]+)(?: ([a-z]+))?")
+COMMAND = re.compile(r"`uplift ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
