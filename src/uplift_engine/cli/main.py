@@ -55,6 +55,7 @@ def _register() -> None:
         serve,
         simulate,
         train,
+        why,
     )
 
     app.command("simulate")(simulate.simulate)
@@ -65,6 +66,7 @@ def _register() -> None:
     app.command("optimize")(optimize.optimize)
     app.command("plan-report")(plan_report.plan_report_command)
     app.command("decide")(decide.decide)
+    app.command("why")(why.why)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
     app.command("serve")(serve.serve)

@@ -242,6 +242,21 @@ def create_app(
         result = await asyncio.to_thread(ingest_events, state.reader, body)
         return _json(result, 200 if not result["rejected"] else 207)
 
+    async def decision(request: Request) -> Response:
+        from uplift_engine.serve.audit import check_request_id, explain, find_decisions
+
+        request_id = check_request_id(request.path_params["request_id"])
+        found = await asyncio.to_thread(
+            find_decisions, log=decision_log.folder, request_id=request_id
+        )
+        if not found:
+            return error_response(
+                404, "not_found",
+                f"no decision {request_id!r} in this service's log (compacted decisions: "
+                "uplift why --lake)", "request_id",
+            )  # fmt: skip
+        return _json({"decision": found[0], "explained": explain(found[0])})
+
     async def model(request: Request) -> Response:
         core = current().core
         manifest = core.bundle.manifest
@@ -305,6 +320,7 @@ def create_app(
         Route("/v1/decide", guarded("decide", decide), methods=["POST"]),
         Route("/v1/decide/batch", guarded("decide_batch", decide_batch), methods=["POST"]),
         Route("/v1/events", guarded("events", events), methods=["POST"]),
+        Route("/v1/decisions/{request_id}", guarded("decision", decision), methods=["GET"]),
         Route("/v1/model", guarded("model", model), methods=["GET"]),
         Route("/health", guarded("health", health, auth=False), methods=["GET"]),
         Route("/ready", guarded("ready", ready, auth=False), methods=["GET"]),

@@ -122,6 +122,15 @@ def openapi_document(schema: RequestSchema | None, settings: HttpSettings) -> di
                     "security": secured,
                 }
             },
+            "/v1/decisions/{request_id}": {"get": {
+                "summary": "The audit of one decision of this service: which rule removed which "
+                           "offer, with its scores",
+                "parameters": [{"name": "request_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 128,
+                                           "pattern": "^[A-Za-z0-9._:-]+$"}}],
+                "responses": {"200": {"description": "the decision and its explanation"},
+                              **_errors(401, 404, 422)},
+                "security": secured}},
             "/v1/model": {"get": {"summary": "The model served", "responses": {
                 "200": {"description": "OK"}, **_errors(401, 503)}, "security": secured}},
             "/health": {"get": {"summary": "Alive", "responses": {"200": {"description": "OK"}}}},
