@@ -20,7 +20,11 @@ import pyarrow.compute as pc
 from uplift_engine.decide.economics import Economics, offer_figures
 from uplift_engine.decide.planning.baselines import top_k
 from uplift_engine.decide.planning.columns import ColumnSource, match_ids
-from uplift_engine.decide.planning.confidence import SpendModel, plan_within
+from uplift_engine.decide.planning.confidence import (
+    SpendModel,
+    check_confidence,
+    plan_within,
+)
 from uplift_engine.decide.planning.guardrails import Effects, Guarded, apply_guardrails
 from uplift_engine.decide.planning.holdout import Holdout, draw_holdout
 from uplift_engine.decide.planning.plan import plan_table
@@ -167,13 +171,8 @@ def plan_campaign(
     expectation (:mod:`.confidence`); the optimiser is then given a smaller budget, recorded
     with the headroom and the profit it costs in ``meta["budget_confidence"]``.
     """
-    if budget_confidence is not None and not 0.5 <= budget_confidence < 1:
-        raise ConfigError(
-            f"the budget confidence must be in [0.5, 1), got {budget_confidence}",
-            field="budget_confidence",
-        )
-    if budget_confidence is not None and not math.isfinite(budget):
-        raise ConfigError("a budget confidence needs a budget", field="budget_confidence")
+    if budget_confidence is not None:  # before any work
+        check_confidence(budget_confidence, budget)
     prep = prepare_plan(
         scores,
         meta,

@@ -130,6 +130,17 @@ class SpendModel:
         return SpendBound(expected, corrected, sd, corrected + z * sd)
 
 
+def check_confidence(confidence: float, budget: float) -> None:
+    """Refuse a confidence outside ``[0.5, 1)``, or one asked of a plan without a budget."""
+    if not 0.5 <= confidence < 1:
+        raise ConfigError(
+            f"the budget confidence must be in [0.5, 1), got {confidence}",
+            field="budget_confidence",
+        )
+    if not math.isfinite(budget):
+        raise ConfigError("a budget confidence needs a budget", field="budget_confidence")
+
+
 def plan_within(
     problem: Problem,
     spend: SpendModel,
@@ -138,41 +149,15 @@ def plan_within(
     plain: Solution,
 ) -> ConfidentPlan:
     """The plan whose spend stays within ``problem.budget`` with probability ``confidence``."""
-    if not 0.5 <= confidence < 1:
-        raise ConfigError(
-            f"the budget confidence must be in [0.5, 1), got {confidence}",
-            field="budget_confidence",
-        )
     budget = problem.budget
-    if not math.isfinite(budget):
-        raise ConfigError("a budget confidence needs a budget", field="budget_confidence")
+    check_confidence(confidence, budget)
     plain_bound = spend.bound(plain.choice, confidence)
-    best: Solution | None = plain
-    best_budget, best_bound = budget, plain_bound
-    solves = 1
-    if plain_bound.upper > budget:
-        low, high = 0.0, budget  # low: a budget whose plan fits (0 spends nothing)
-        best = None
-        trial, bound = budget, plain_bound
-        while solves < MAX_SOLVES:
-            step = trial - (bound.upper - budget)  # secant: lower by the overshoot
-            trial = step if low < step < high else (low + high) / 2
-            solution = solve(replace(problem, budget=trial))
-            bound = spend.bound(solution.choice, confidence)
-            solves += 1
-            if bound.upper <= budget:
-                low = trial
-                if best is None or trial > best_budget:
-                    best, best_budget, best_bound = solution, trial, bound
-                if budget - bound.upper <= TOLERANCE * budget:
-                    break
-            else:
-                high = trial
-        if best is None:  # the search ran out: the empty plan always fits
-            best_budget = 0.0
-            best = solve(replace(problem, budget=0.0))
-            best_bound = spend.bound(best.choice, confidence)
-    assert best is not None  # set on every path above
+    if plain_bound.upper <= budget:
+        best, best_budget, best_bound, solves = plain, budget, plain_bound, 1
+    else:
+        best, best_budget, best_bound, solves = _search(
+            problem, spend, confidence, solve, plain_bound
+        )
     given_up = float(_profit(problem, plain.choice) - _profit(problem, best.choice))
     record = {
         "confidence": confidence,
@@ -193,6 +178,41 @@ def plan_within(
         ),
     }
     return ConfidentPlan(best, replace(problem, budget=best_budget), record)
+
+
+def _search(
+    problem: Problem,
+    spend: SpendModel,
+    confidence: float,
+    solve: Callable[[Problem], Solution],
+    plain_bound: SpendBound,
+) -> tuple[Solution, float, SpendBound, int]:
+    """The largest optimiser budget whose plan's bound fits, with its solution and bound.
+
+    Also the solves made, the plain one counted. ``low`` is always a budget whose plan fits
+    (0 spends nothing) and every trial lies strictly between ``low`` and ``high``, so the last
+    trial that fits is the largest.
+    """
+    budget = problem.budget
+    low, high = 0.0, budget
+    found: tuple[Solution, float, SpendBound] | None = None
+    trial, bound, solves = budget, plain_bound, 1
+    while solves < MAX_SOLVES:
+        step = trial - (bound.upper - budget)  # secant: lower by the overshoot
+        trial = step if low < step < high else (low + high) / 2
+        solution = solve(replace(problem, budget=trial))
+        bound = spend.bound(solution.choice, confidence)
+        solves += 1
+        if bound.upper <= budget:
+            low, found = trial, (solution, trial, bound)
+            if budget - bound.upper <= TOLERANCE * budget:
+                break
+        else:
+            high = trial
+    if found is None:  # the search ran out: the empty plan always fits
+        empty = solve(replace(problem, budget=0.0))
+        found = (empty, 0.0, spend.bound(empty.choice, confidence))
+    return (*found, solves)
 
 
 def _triple(
