@@ -8,7 +8,7 @@ measures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -22,15 +22,7 @@ LearnerFactory = Callable[[], UpliftLearner]
 def cross_fitted_effects(data: CampaignData, make: LearnerFactory, fold: np.ndarray) -> np.ndarray:
     """Every row's effect estimates (n, K) from a learner fitted on the other folds."""
     effects = np.empty((len(data.y), len(data.arms.offers)))
-    for f in np.unique(fold):
-        train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        model = make().fit(
-            data.X[train],
-            data.treatment[train],
-            data.y[train],
-            propensity=None if data.propensity is None else data.propensity[train],
-            categorical=data.encoder.categorical_indices,
-        )
+    for model, test in _fold_models(data, make, fold):
         effects[test] = model.predict(data.X[test])
     return effects
 
@@ -41,6 +33,16 @@ def cross_fitted_predictions(
     """Every row's effects (n, K) and outcome levels (n, K + 1), each fold from the others."""
     effects = np.empty((len(data.y), len(data.arms.offers)))
     levels = np.empty((len(data.y), len(data.arms.names)))
+    for model, test in _fold_models(data, make, fold):
+        effects[test] = model.predict(data.X[test])
+        levels[test] = model.predict_outcomes(data.X[test])
+    return effects, levels
+
+
+def _fold_models(
+    data: CampaignData, make: LearnerFactory, fold: np.ndarray
+) -> Iterator[tuple[UpliftLearner, np.ndarray]]:
+    """Per fold: a fresh learner fitted on the other folds, and the fold's rows."""
     for f in np.unique(fold):
         train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         model = make().fit(
@@ -50,9 +52,7 @@ def cross_fitted_predictions(
             propensity=None if data.propensity is None else data.propensity[train],
             categorical=data.encoder.categorical_indices,
         )
-        effects[test] = model.predict(data.X[test])
-        levels[test] = model.predict_outcomes(data.X[test])
-    return effects, levels
+        yield model, test
 
 
 def fold_arm_rows(treatment: np.ndarray, fold: np.ndarray, n_arms: int) -> np.ndarray:
