@@ -48,6 +48,15 @@ def reasons(policy: CompiledPolicy | None) -> list[str]:
     return names
 
 
+def reason_parts(reason: str) -> tuple[str, str]:
+    """A reason's kind and name: ``eligibility:active`` → (eligibility, active).
+
+    A bare reason (``dnc``, ``protected``, ``harm``) is a guardrail's: ``harm`` → (guardrail, harm).
+    """
+    kind, _, name = reason.partition(":")
+    return (kind, name) if name else ("guardrail", kind)
+
+
 def label(names: list[str], bits: int) -> str:
     """The ``excluded_by`` text of a set of reasons (bit ``r`` = ``names[r]``)."""
     return ";".join(name for r, name in enumerate(names) if bits >> r & 1)

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from uplift_engine.decide.guardrails import reason_parts
 from uplift_engine.errors import ConfigError
 
 SCHEMA_VERSION = "uplift.plan_report/1"
@@ -139,8 +140,7 @@ def plan_report(
 
 
 def _kind(reason: str) -> str:
-    head, _, name = reason.partition(":")
-    return head if name else "guardrail"
+    return reason_parts(reason)[0]
 
 
 def _funnel(why: list[str], held: list[bool], treated: np.ndarray) -> list[dict[str, Any]]:

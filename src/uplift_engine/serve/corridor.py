@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from uplift_engine.decide import Assessment
+from uplift_engine.decide.guardrails import reason_parts
 from uplift_engine.errors import StorageError
 from uplift_engine.features import FeatureReader
 from uplift_engine.features.online import customer_key
@@ -123,8 +124,8 @@ def exclusion(reason: str | None) -> dict[str, str] | None:
     """
     if reason is None:
         return None
-    kind, _, name = reason.partition(":")
-    return {"kind": kind, "name": name} if name else {"kind": "guardrail", "name": kind}
+    kind, name = reason_parts(reason)
+    return {"kind": kind, "name": name}
 
 
 class Ask(NamedTuple):
