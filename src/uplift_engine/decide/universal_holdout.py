@@ -30,7 +30,8 @@ from typing import Annotated, Any, ClassVar
 from annotated_types import Gt, Le, MinLen
 
 from uplift_engine.config.records import STRICT
-from uplift_engine.errors import ConfigError
+from uplift_engine.errors import ConfigError, UserInputError
+from uplift_engine.features.online.codec import customer_key
 
 REASON = "holdout:universal"
 _SCALE = float(2**64)
@@ -85,12 +86,14 @@ class UniversalHoldout:
 
 
 def id_text(value: object) -> str:
-    """An id as the online store keys it: integers and digit strings by their decimal text."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
+    """An id as the online store keys it (:func:`~uplift_engine.features.online.customer_key`).
+
+    Integers and digit strings by their decimal text; a float of a whole number as that integer,
+    and an id the store refuses as its text, so that any id of a plan has one.
+    """
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value)
-    return str(int(text)) if text.isascii() and text.isdigit() else text
+        value = int(value)
+    try:
+        return customer_key(value)  # type: ignore[arg-type]
+    except UserInputError:
+        return str(value)
