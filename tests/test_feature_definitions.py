@@ -30,11 +30,10 @@ from uplift_engine.features.request_time import (
     REQUEST_FEATURES,
     RequestFeature,
     compute_request_features,
-    moment,
     request_columns,
 )
 from uplift_engine.features.streaming import StreamIngestor, json_lines
-from uplift_engine.features.streaming.schema import iso_utc
+from uplift_engine.features.streaming.schema import iso_utc, moment
 from uplift_engine.lake import layout
 
 SECOND = 1_000_000

@@ -24,9 +24,8 @@ from uplift_engine.features import FeatureReader, default_registry
 from uplift_engine.features.offline import materialize
 from uplift_engine.features.online.reader import REQUEST, STORE, STREAM
 from uplift_engine.features.online.sqlite import SQLiteStore
-from uplift_engine.features.request_time import moment
 from uplift_engine.features.streaming import StreamIngestor, json_lines
-from uplift_engine.features.streaming.schema import epoch_us
+from uplift_engine.features.streaming.schema import epoch_us, moment
 from uplift_engine.lake import read_table
 from uplift_engine.learn import load_bundle
 from uplift_engine.pipeline.train import TrainOptions, train_bundle

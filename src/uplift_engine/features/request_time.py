@@ -158,14 +158,6 @@ REQUEST_FEATURES: tuple[RequestFeature, ...] = (
 """The request-time features of the default definitions."""
 
 
-def moment(at_us: int) -> datetime:
-    """The aware UTC time of epoch microseconds ``at_us``, exactly (no float on the way)."""
-    return _EPOCH + timedelta(microseconds=at_us)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def compute_request_features(
     features: Iterable[RequestFeature], payload: Mapping[str, object]
 ) -> dict[str, RequestValue]:

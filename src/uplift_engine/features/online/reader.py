@@ -25,8 +25,8 @@ from uplift_engine.features.online.codec import (
 )
 from uplift_engine.features.online.store import OnlineStore
 from uplift_engine.features.registry import FeatureRegistry, default_registry
-from uplift_engine.features.request_time import REQUEST_TIME_FIELD, moment
-from uplift_engine.features.streaming.schema import now_us
+from uplift_engine.features.request_time import REQUEST_TIME_FIELD
+from uplift_engine.features.streaming.schema import moment, now_us
 from uplift_engine.features.streaming.windows import WindowPlan, WindowState
 
 STORE, STREAM, REQUEST, DEFAULT = "store", "stream", "request", "default"

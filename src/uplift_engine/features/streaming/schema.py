@@ -75,9 +75,14 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def moment(micros: int) -> datetime:
+    """The aware UTC time of epoch microseconds, exactly (no float on the way)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
 def iso_utc(micros: int) -> str:
     """An epoch-microsecond time as ISO 8601 in UTC (``…+00:00``)."""
-    return (_EPOCH + timedelta(microseconds=micros)).isoformat()
+    return moment(micros).isoformat()
 
 
 class EventSchema:
