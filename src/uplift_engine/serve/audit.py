@@ -21,18 +21,16 @@ from typing import Any
 
 from uplift_engine.decide.universal_holdout import id_text
 from uplift_engine.errors import UserInputError
-from uplift_engine.serve.decision_log import LOG_GLOB, read_lines
-
-MAX_ID = 128
+from uplift_engine.serve.decision_log import LOG_GLOB, MAX_REQUEST_ID, read_lines
 
 
 def check_request_id(value: str, field: str = "request_id") -> str:
     """A request id as the service issues and accepts them (1–128 of letters, digits, -_.:)."""
-    if not 0 < len(value) <= MAX_ID or not all(
+    if not 0 < len(value) <= MAX_REQUEST_ID or not all(
         c.isascii() and (c.isalnum() or c in "-_.:") for c in value
     ):
         raise UserInputError(
-            f"{field} must be 1 to {MAX_ID} letters, digits or -_.:, got {value[:40]!r}",
+            f"{field} must be 1 to {MAX_REQUEST_ID} letters, digits or -_.:, got {value[:40]!r}",
             field=field,
         )
     return value

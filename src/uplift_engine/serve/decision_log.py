@@ -22,6 +22,8 @@ from pathlib import Path
 from uplift_engine.errors import StorageError
 
 LOG_GLOB = "decisions-*.jsonl"
+MAX_REQUEST_ID = 128
+"""The longest request id, the key of a decision (a client's ``X-Request-Id`` or one made)."""
 
 
 class DecisionLog:

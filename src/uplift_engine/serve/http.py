@@ -42,13 +42,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from uplift_engine.errors import StorageError, UpliftError, UserInputError
 from uplift_engine.serve.corridor import Ask
-from uplift_engine.serve.decision_log import DecisionLog
+from uplift_engine.serve.decision_log import MAX_REQUEST_ID, DecisionLog
 from uplift_engine.serve.openapi import openapi_document
 from uplift_engine.serve.service import ServiceState
 
 log = logging.getLogger("uplift_engine.serve")
 JSON = "application/json"
-MAX_REQUEST_ID = 128
 GATHER_SECONDS = 0.001
 """Under load, how long a flush waits for more requests (benchmarks/serving.py)."""
 BUSY_SECONDS = 0.002
