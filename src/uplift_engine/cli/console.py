@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +20,25 @@ def split_list(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def moment_option(text: str, option: str) -> int:
+    """An ISO time with a zone given to ``--<option>``, in epoch microseconds (UTC)."""
+    from uplift_engine.errors import UserInputError
+    from uplift_engine.features.streaming.schema import epoch_us
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserInputError(
+            f"--{option} must be an ISO time like 2026-12-01T09:30:00+07:00, got {text!r}",
+            field=option,
+        ) from None
+    if moment.tzinfo is None:
+        raise UserInputError(
+            f"--{option} needs a time zone (e.g. +07:00 or Z), got {text!r}", field=option
+        )
+    return epoch_us(moment)
 
 
 def print_json(data: Any) -> None:

@@ -44,6 +44,7 @@ def main(
 
 def _register() -> None:
     from uplift_engine.cli import (
+        contacts,
         decide,
         demo,
         evaluate,
@@ -69,6 +70,7 @@ def _register() -> None:
     app.command("why")(why.why)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
+    app.add_typer(contacts.app, name="contacts")
     app.command("serve")(serve.serve)
     app.add_typer(serve.release_app, name="release")
     app.add_typer(serve.decisions_app, name="decisions")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from uplift_engine.cli.console import print_json
+from uplift_engine.cli.console import moment_option, print_json
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.errors import UserInputError
 
@@ -31,24 +30,13 @@ def why(
     json: Annotated[bool, typer.Option("--json", help="Print the decisions as JSON.")] = False,
 ) -> None:
     """Explain a logged decision: every offer's uplift, interval, net value and what removed it."""
-    from uplift_engine.features.streaming.schema import epoch_us
     from uplift_engine.serve.audit import check_request_id, explain, find_decisions
 
     at_us = None
     if at is not None:
         if customer is None:
             raise UserInputError("--at goes with --customer", field="at")
-        try:
-            moment = datetime.fromisoformat(at)
-        except ValueError:
-            raise UserInputError(
-                f"--at must be an ISO time like 2026-12-01T09:30:00+07:00, got {at!r}", field="at"
-            ) from None
-        if moment.tzinfo is None:
-            raise UserInputError(
-                f"--at needs a time zone (e.g. +07:00 or Z), got {at!r}", field="at"
-            )
-        at_us = epoch_us(moment)
+        at_us = moment_option(at, "at")
     if request is not None:
         check_request_id(request, "request")
     found = find_decisions(log=log, lake=lake, request_id=request, customer_id=customer,

@@ -12,7 +12,7 @@ LP-fractional customers aside). Without prices it gives the most profitable allo
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from uplift_engine.decide.economics import Economics, offer_figures
 from uplift_engine.decide.guardrails import label, reasons, row_blocks
 from uplift_engine.decide.policy import CompiledPolicy, Policy
 from uplift_engine.errors import ConfigError, DataError
+from uplift_engine.features.contacts import Contact
 from uplift_engine.learn.scores import pred_column
 
 
@@ -122,17 +123,33 @@ class Decider:
             charge += self.prices.get(f"min_share:{name}", 0.0) * (bounds.min - member)
         return charge
 
-    def decide(self, row: Mapping[str, Any]) -> Decision:
-        """The offer for one customer, given their scores and the columns the rules read."""
-        return self.assess(row).decision
+    def decide(
+        self,
+        row: Mapping[str, Any],
+        contacts: Sequence[Contact] = (),
+        at_us: int | None = None,
+    ) -> Decision:
+        """The offer for one customer, given their scores and the columns the rules read.
 
-    def assess(self, row: Mapping[str, Any]) -> Assessment:
+        ``contacts``: the customer's contact history, which the contact policies read as of
+        ``at_us`` (default: now).
+        """
+        return self.assess(row, contacts, at_us).decision
+
+    def assess(
+        self,
+        row: Mapping[str, Any],
+        contacts: Sequence[Contact] = (),
+        at_us: int | None = None,
+    ) -> Assessment:
         """:meth:`decide` with every offer's net value and the guardrail that removes it.
 
         The offer chosen is the one :meth:`decide` chooses (the same reduced values, the same
         order of comparison); an offer's figures are given even when a guardrail removes it.
         """
-        blocks = row_blocks(self.offers, row, self.policy, self.dnc, self.id_column)
+        blocks = row_blocks(
+            self.offers, row, self.policy, self.dnc, self.id_column, contacts, at_us
+        )
         base = _float(row, pred_column(self.control))
         value: float | None = self.value
         if self.value_col is not None:

@@ -6,30 +6,35 @@ each option remembers the first guardrail that removed it:
 0. ``holdout:universal`` — the customer is in the policy's universal holdout while it runs
    (:mod:`uplift_engine.decide.universal_holdout`): no offer at all;
 1. ``dnc`` — the customer is on the do-not-contact list;
-2. ``contact_cap:<column>`` — the customer's recent contacts are already at the cap
+2. ``contact:<name>`` — a contact policy (:mod:`uplift_engine.decide.contact_policy`) holds
+   on the customer's contact history as of the decision's moment;
+3. ``contact_cap:<column>`` — the customer's recent contacts are already at the cap
    (a missing count is read as no contacts);
-3. ``protected`` — a protected customer gets an offer only where the lower end of that offer's
+4. ``protected`` — a protected customer gets an offer only where the lower end of that offer's
    effect interval is above zero, so none when the model gives no interval (a missing answer to
    the protected rule counts as protected);
-4. ``harm`` — an offer whose effect interval lies wholly below zero (upper end < 0), or whose
+5. ``harm`` — an offer whose effect interval lies wholly below zero (upper end < 0), or whose
    point estimate is below zero when there is no interval, is never given (Sleeping Dogs);
-5. ``eligibility:<name>``, then ``applicability:<name>``, then ``suitability:<name>`` — an
+6. ``eligibility:<name>``, then ``applicability:<name>``, then ``suitability:<name>`` — an
    engagement rule of that kind does not hold (a missing answer counts as not holding).
 
 A customer left with no option is *excluded*; ``excluded_by`` lists the reasons that removed
 their options (``;``-separated, in the order above). The same logic runs over one customer here
 (:func:`row_guardrails`, the request corridor: standard library) and over whole columns
-(:func:`uplift_engine.decide.planning.apply_guardrails`), with equal results.
+(:func:`uplift_engine.decide.planning.apply_guardrails`), with equal results; contact policies
+run per customer in both (:meth:`~uplift_engine.decide.contact_policy.ContactPolicies.blocks`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from uplift_engine.decide.policy import CompiledPolicy
 from uplift_engine.decide.universal_holdout import REASON as UNIVERSAL
+from uplift_engine.features.contacts import Contact
+from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.learn.scores import uplift_column
 
 DNC, PROTECTED, HARM = "dnc", "protected", "harm"
@@ -41,6 +46,7 @@ def reasons(policy: CompiledPolicy | None) -> list[str]:
     names = [UNIVERSAL] if policy is not None and policy.universal is not None else []
     names.append(DNC)
     if policy is not None:
+        names += policy.contacts.reasons
         names += [f"contact_cap:{cap.column}" for cap in policy.contact_caps]
     names += [PROTECTED, HARM]
     if policy is not None:
@@ -68,10 +74,16 @@ def row_guardrails(
     policy: CompiledPolicy | None = None,
     dnc: Collection[str] = (),
     id_column: str | None = None,
+    contacts: Sequence[Contact] = (),
+    at_us: int | None = None,
 ) -> tuple[list[bool], str]:
-    """Run every guardrail for one customer: allowed per offer, and ``excluded_by``."""
+    """Run every guardrail for one customer: allowed per offer, and ``excluded_by``.
+
+    ``contacts``: the customer's contact history, read by the contact policies as of
+    ``at_us`` (default: now).
+    """
     names = reasons(policy)
-    first = _first_blocks(names, offers, row, policy, dnc, id_column)
+    first = _first_blocks(names, offers, row, policy, dnc, id_column, contacts, at_us)
     allowed = [f is None for f in first]
     if any(allowed):
         return allowed, ""
@@ -87,10 +99,12 @@ def row_blocks(
     policy: CompiledPolicy | None = None,
     dnc: Collection[str] = (),
     id_column: str | None = None,
+    contacts: Sequence[Contact] = (),
+    at_us: int | None = None,
 ) -> list[str | None]:
     """For each offer, the first guardrail that removes it for this customer (None: allowed)."""
     names = reasons(policy)
-    first = _first_blocks(names, offers, row, policy, dnc, id_column)
+    first = _first_blocks(names, offers, row, policy, dnc, id_column, contacts, at_us)
     return [None if f is None else names[f] for f in first]
 
 
@@ -101,6 +115,8 @@ def _first_blocks(
     policy: CompiledPolicy | None,
     dnc: Collection[str],
     id_column: str | None,
+    contacts: Sequence[Contact],
+    at_us: int | None,
 ) -> list[int | None]:
     first: list[int | None] = [None] * len(offers)
 
@@ -117,6 +133,11 @@ def _first_blocks(
     if id_column is not None and str(row.get(id_column)) in dnc:
         block(DNC, every)
     if policy is not None:
+        if policy.contacts:
+            at = now_us() if at_us is None else at_us
+            found = policy.contacts.blocks(offers, contacts, row.get("channel"), at)
+            for reason, which in zip(policy.contacts.reasons, found, strict=True):
+                block(reason, which)
         for cap in policy.contact_caps:
             capped = (_number(row.get(cap.column)) or 0.0) >= cap.max
             block(

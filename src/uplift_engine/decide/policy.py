@@ -16,6 +16,13 @@ Example (YAML or JSON)::
       - name: no_credit_in_arrears
         when: "days_in_arrears == 0"
         offers: [card_upgrade]
+    contact_policies:                     # read the contact history: see .contact_policy
+      - name: one_sms_a_week
+        channel: sms
+        max: 1
+        window: 7d
+      - name: pause_after_two_ignores
+        suppress: {response: ignored, count: 2, within: 30d, pause: 60d}
     contact_caps:
       - column: contacts_30d              # contacts in the customer's recent window
         max: 3                            # customers already at 3 or more get nothing
@@ -27,8 +34,9 @@ The three rule kinds are those of the banks' decisioning hubs (Pega's engagement
 same ``{name, when, offers}`` rules, told apart because conduct and compliance review them
 apart — suitability decisions above all. Invariant: every rule is compiled when the policy is
 loaded, so a syntax error surfaces before any data is read, and each rule carries a name,
-unique across the kinds, that the errors and the plan's ``excluded_by`` use with its kind
-(``eligibility:<name>``, ``applicability:<name>``, ``suitability:<name>``). The policy is a
+unique across the kinds and the contact policies, that the errors and the plan's
+``excluded_by`` use with its kind (``eligibility:<name>``, ``applicability:<name>``,
+``suitability:<name>``, ``contact:<name>``). The policy is a
 record (:mod:`uplift_engine.config.records`): declared once here, validated from a file by
 :func:`uplift_engine.decide.planning.load_policy`, rebuilt from a plan's metadata on the
 request corridor (standard library).
@@ -42,6 +50,7 @@ from typing import Annotated, Any, ClassVar
 from annotated_types import Ge, MinLen
 
 from uplift_engine.config.records import STRICT
+from uplift_engine.decide.contact_policy import ContactPolicies, ContactPolicy
 from uplift_engine.decide.rules import Rule, compile_rule
 from uplift_engine.decide.universal_holdout import UniversalHoldout
 from uplift_engine.errors import ConfigError
@@ -93,6 +102,7 @@ class Policy:
     applicability: list[EligibilityRule] = field(default_factory=list)
     suitability: list[EligibilityRule] = field(default_factory=list)
     universal_holdout: UniversalHoldout | None = None
+    contact_policies: list[ContactPolicy] = field(default_factory=list)
 
     def compiled(self) -> CompiledPolicy:
         """The policy with its rules parsed."""
@@ -106,6 +116,15 @@ class Policy:
                         field=f"{kind}[{i}].name",
                     )
                 seen[r.name] = f"{kind}[{i}]"
+        for i, c in enumerate(self.contact_policies):
+            if c.name in seen:
+                raise ConfigError(
+                    f"policy: rule name {c.name!r} is used twice ({seen[c.name]} and "
+                    f"contact_policies[{i}]); a name says which rule removed an offer",
+                    field=f"contact_policies[{i}].name",
+                )
+            seen[c.name] = f"contact_policies[{i}]"
+        contacts = ContactPolicies(self.contact_policies)
         protected = (
             compile_rule(self.protected, "policy rule 'protected'") if self.protected else None
         )
@@ -114,7 +133,7 @@ class Policy:
             for kind in RULE_KINDS
             for i, r in enumerate(getattr(self, kind))
         )
-        return CompiledPolicy(self, protected, rules)
+        return CompiledPolicy(self, protected, rules, contacts)
 
 
 class CompiledPolicy:
@@ -125,11 +144,14 @@ class CompiledPolicy:
         policy: Policy,
         protected: Rule | None,
         rules: tuple[tuple[str, EligibilityRule, Rule], ...],
+        contacts: ContactPolicies | None = None,
     ) -> None:
         self.policy = policy
         self.protected = protected
         self.rules = rules
         """(kind, rule as declared, compiled rule), kinds in :data:`RULE_KINDS` order."""
+        self.contacts = contacts or ContactPolicies(())
+        """The contact policies, read from the customer's contact history."""
 
     @property
     def universal(self) -> UniversalHoldout | None:
@@ -159,6 +181,7 @@ class CompiledPolicy:
         """Fail when a rule or cap names an offer that the economics do not have."""
         named = [(r.name, r.offers) for _, r, _ in self.rules]
         named += [(f"contact_caps[{i}]", c.offers) for i, c in enumerate(self.contact_caps)]
+        named += [(c.name, c.offers) for c in self.contacts.policies]
         for where, listed in named:
             unknown = [o for o in listed or [] if o not in offers]
             if unknown:

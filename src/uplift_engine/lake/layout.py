@@ -6,6 +6,7 @@
       raw/campaigns/part-00000.parquet            one row per campaign arm (share, control flag)
       raw/campaign_assignments/part-NNNNN.parquet who got which arm, when, in which channel
       raw/campaign_outcomes/part-NNNNN.parquet    conversion and revenue after the campaign
+      raw/contact_history/part-NNNNN.parquet      offers sent and responses (optional dataset)
       truth/campaign_truth/part-NNNNN.parquet     the simulator's true values (never a feature)
       curated/campaign_table/<campaign_id>/part-NNNNN.parquet
                                                   features as of assignment, arm, outcomes
@@ -19,14 +20,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from uplift_engine.vocabulary import CONTACTS_DATASET, EVENTS_DATASET
 from uplift_engine.vocabulary import EVENT_TYPES as EVENT_TYPES  # the lake's event types
-from uplift_engine.vocabulary import EVENTS_DATASET
 
 CUSTOMERS = "raw/customers"
 EVENTS = EVENTS_DATASET
 CAMPAIGNS = "raw/campaigns"
 ASSIGNMENTS = "raw/campaign_assignments"
 OUTCOMES = "raw/campaign_outcomes"
+CONTACTS = CONTACTS_DATASET
 TRUTH = "truth/campaign_truth"
 CAMPAIGN_TABLES = "curated/campaign_table"
 QUARANTINE = "quarantine"
@@ -92,6 +94,23 @@ OUTCOMES_SCHEMA = pa.schema(
         ("revenue", pa.float64()),
     ]
 )
+
+
+CONTACTS_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("customer_id", pa.int64()),
+        ("type", pa.string()),
+        ("ts", TIMESTAMP),
+        ("offer", pa.string()),
+        ("channel", pa.string()),
+        ("response", pa.string()),
+    ]
+)
+"""The contact history: ``offer_sent`` (an offer made, in a channel) and ``offer_response``
+(``accepted``, ``declined`` or ``ignored``), what contact policies count
+(:mod:`uplift_engine.features.contacts`). ``event_id`` is a decision's request id for the
+offers the service made, so a decision and its contact are one."""
 
 
 def truth_column(outcome: str, arm: str) -> str:

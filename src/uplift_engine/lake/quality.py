@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from uplift_engine.lake import layout
-from uplift_engine.vocabulary import AMOUNT_TYPES, CHANNELS, EVENT_TYPES
+from uplift_engine.vocabulary import (
+    AMOUNT_TYPES,
+    CHANNELS,
+    CONTACT_CHANNELS,
+    CONTACT_TYPES,
+    EVENT_TYPES,
+    RESPONSES,
+)
 
 TS_MIN = "2000-01-01 00:00:00+00"
 TS_MAX = "2100-01-01 00:00:00+00"
@@ -220,6 +227,46 @@ CHECKS: dict[str, Check] = {
     ),
 }
 """The lake's raw datasets and their rules, in the order they are best checked."""
+
+
+CONTACTS_CHECK = Check(
+    name="contact_history",
+    path=layout.CONTACTS,
+    schema=layout.CONTACTS_SCHEMA,
+    key=("event_id",),
+    duplicate=QualityRule("event_id", "duplicate contact event (one row kept)", ""),
+    rules=(
+        *_missing("event_id", "customer_id", "type", "ts", "offer"),
+        QualityRule(
+            "type",
+            f"not one of {', '.join(CONTACT_TYPES)}",
+            f"type NOT IN ({_sql_list(CONTACT_TYPES)})",
+        ),
+        _in_range("ts"),
+        QualityRule("customer_id", "negative", "customer_id < 0"),
+        QualityRule(
+            "channel",
+            f"not one of {', '.join(CONTACT_CHANNELS)}",
+            f"channel IS NOT NULL AND channel NOT IN ({_sql_list(CONTACT_CHANNELS)})",
+        ),
+        QualityRule(
+            "response",
+            "missing for an offer_response",
+            "type = 'offer_response' AND response IS NULL",
+        ),
+        QualityRule(
+            "response",
+            f"not one of {', '.join(RESPONSES)}",
+            f"response IS NOT NULL AND response NOT IN ({_sql_list(RESPONSES)})",
+        ),
+        QualityRule(
+            "response", "given for an offer_sent", "type = 'offer_sent' AND response IS NOT NULL"
+        ),
+    ),
+    materialize=False,
+)
+"""The contact history's rules. An optional dataset (a lake may have none), so not in
+:data:`CHECKS`, which every campaign-table build validates; its readers add it."""
 
 
 def reason_sql(rule: QualityRule) -> str:

@@ -44,7 +44,8 @@ import orjson
 from uplift_engine.config.environment import ServingSettings, serving_settings
 from uplift_engine.errors import ConfigError, StorageError, UpliftError, UserInputError
 from uplift_engine.features import FeatureReader, default_registry, open_store
-from uplift_engine.features.streaming import RawEvent, StreamIngestor
+from uplift_engine.features.contacts import KEEP_US, ContactRecorder, is_contact
+from uplift_engine.features.streaming import IngestSummary, RawEvent, StreamIngestor
 from uplift_engine.learn import load_bundle
 from uplift_engine.serve.corridor import CustomerDecision
 from uplift_engine.serve.decision_log import DecisionLog
@@ -362,9 +363,22 @@ def kinesis_handler(event: Mapping[str, Any], context: object = None) -> dict[st
             messages.append(RawEvent(data, f"kinesis:{sequence}"))
         except (binascii.Error, ValueError, TypeError):
             messages.append(RawEvent(b"", f"kinesis:{sequence}", "data is not valid base64"))
-    ingestor = StreamIngestor(rt.reader.store, rt.reader.registry.stream)
+    contacts = [m for m in messages if m.error is None and is_contact(m.payload)]
+    others = [m for m in messages if m.error is not None or not is_contact(m.payload)]
+    loaded = rt.state.loaded
+    policies = None if loaded is None else loaded.core.contact_policies
+    keep = KEEP_US if policies is None else policies.horizon_us
+    recorder = ContactRecorder(rt.reader.store, keep)
+    summary = IngestSummary()
+    letters = []
     try:
-        summary = ingestor.ingest_batch(messages)
+        if contacts:  # contact events: the customers' contact histories
+            summary.add(recorder.ingest_batch(contacts))
+            letters += recorder.take_dead_letters()
+        if others:
+            ingestor = StreamIngestor(rt.reader.store, rt.reader.registry.stream)
+            summary.add(ingestor.ingest_batch(others))
+            letters += ingestor.take_dead_letters()
     except StorageError as exc:
         log.error("store failed; %d records to retry: %s", len(records), exc)
         return {
@@ -373,7 +387,7 @@ def kinesis_handler(event: Mapping[str, Any], context: object = None) -> dict[st
                 for r in records
             ]
         }
-    for letter in ingestor.take_dead_letters():
+    for letter in letters:
         log.warning("dead letter %s: %s", letter.origin, letter.reason)
     log.info("events: %s", json.dumps(summary.to_dict(), default=str))
     return {"batchItemFailures": []}

@@ -15,6 +15,7 @@ null (effects only).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow as pa
 from uplift_engine.decide import Decider
 from uplift_engine.decide.economics import offer_figures
 from uplift_engine.decide.planning import ColumnSource, Effects, apply_guardrails
+from uplift_engine.features.contacts import Contact
 from uplift_engine.learn.data import score_table
 from uplift_engine.learn.scores import pred_column, uplift_column
 from uplift_engine.serve.release import Served
@@ -31,16 +33,32 @@ DECISIONS_SCHEMA_VERSION = "uplift.decisions/1"
 CHUNK_ROWS = 500_000
 
 
-def decide_table(served: Served, table: pa.Table, *, chunk_rows: int = CHUNK_ROWS) -> pa.Table:
-    """Decide every row of ``table`` (see the module docstring)."""
+def decide_table(
+    served: Served,
+    table: pa.Table,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    contacts: Mapping[str, Sequence[Contact]] | None = None,
+    at_us: int | None = None,
+) -> pa.Table:
+    """Decide every row of ``table`` (see the module docstring).
+
+    ``contacts`` (customer key → contact history) and ``at_us`` (the decisions' moment) are
+    what the policy's contact policies read, as the service reads them from the online store.
+    """
     parts = [
-        _decide_chunk(served, table.slice(start, chunk_rows))
+        _decide_chunk(served, table.slice(start, chunk_rows), contacts, at_us)
         for start in range(0, max(table.num_rows, 1), chunk_rows)
     ]
     return pa.concat_tables(parts)
 
 
-def _decide_chunk(served: Served, table: pa.Table) -> pa.Table:
+def _decide_chunk(
+    served: Served,
+    table: pa.Table,
+    contacts: Mapping[str, Sequence[Contact]] | None,
+    at_us: int | None,
+) -> pa.Table:
     bundle, decider = served.bundle, served.decider
     keep: tuple[str, ...] = ()
     if decider is not None:
@@ -49,6 +67,7 @@ def _decide_chunk(served: Served, table: pa.Table) -> pa.Table:
             wanted.add(decider.value_col)
         if decider.economics.segments is not None:
             wanted.add(decider.economics.segments.column)
+        wanted.add("channel")  # the decision's channel, which contact policies read
         keep = tuple(sorted(c for c in wanted if c in table.column_names))
     scores, meta = score_table(bundle, table, keep)
     offers = bundle.offers
@@ -58,7 +77,9 @@ def _decide_chunk(served: Served, table: pa.Table) -> pa.Table:
     excluded: list[pa.Array] = [pa.nulls(n, pa.string()) for _ in offers]
     offer = pa.nulls(n, pa.string())
     if decider is not None:
-        net, excluded, offer = _assess(decider, offers, scores, table, meta.id_column)
+        net, excluded, offer = _assess(
+            decider, offers, scores, table, meta.id_column, contacts, at_us
+        )
     columns["offer"] = offer
     for k, name in enumerate(offers):
         columns[uplift_column(name)] = scores.column(uplift_column(name))
@@ -73,7 +94,13 @@ def _decide_chunk(served: Served, table: pa.Table) -> pa.Table:
 
 
 def _assess(
-    decider: Decider, offers: list[str], scores: pa.Table, table: pa.Table, id_column: str
+    decider: Decider,
+    offers: list[str],
+    scores: pa.Table,
+    table: pa.Table,
+    id_column: str,
+    contacts: Mapping[str, Sequence[Contact]] | None,
+    at_us: int | None,
 ) -> tuple[np.ndarray, list[pa.Array], pa.Array]:
     """:meth:`Decider.assess` over columns: net values, exclusions and the offer chosen."""
     n = scores.num_rows
@@ -87,7 +114,7 @@ def _assess(
     if decider.dnc:
         ids = scores.column(id_column).cast(pa.string()).to_pylist()
         dnc = np.array([i in decider.dnc for i in ids], bool)
-    guarded = apply_guardrails(offers, effects, source, decider.policy, dnc)
+    guarded = apply_guardrails(offers, effects, source, decider.policy, dnc, contacts, at_us)
     base = floats(pred_column(decider.control))
     value: np.ndarray | float | None = decider.value
     if decider.value_col is not None:
@@ -110,8 +137,9 @@ def _assess(
     offer = pa.DictionaryArray.from_arrays(pa.array(codes), names).cast(pa.string())
     labels = pa.array([None, *guarded.reasons], pa.string())
     excluded = [
-        pa.DictionaryArray.from_arrays(pa.array(guarded.first[j].astype(np.int32) + 1), labels)
-        .cast(pa.string())
+        pa.DictionaryArray.from_arrays(
+            pa.array(guarded.first[j].astype(np.int32) + 1), labels
+        ).cast(pa.string())
         for j in range(len(offers))
     ]
     return net, excluded, offer

@@ -16,6 +16,14 @@ customer attributes, like the bank's sample) is taken from the request by name, 
 customer's attributes in the store (``segment``, ``age`` …, materialised beside the features),
 else missing. The rules read the attributes too, so a rule sees the values batch planning saw.
 
+Contact policies read the customer's contact history from the same round trip (field
+``_w:contacts``), as of the decision's moment. A core that records contacts (the service's and
+the Lambda's; not batch decisions) adds each offer it makes to the history as an
+``offer_sent`` whose id is the request id, in the request's channel, before the answer leaves —
+and a customer asked about twice in one gathered batch sees the first offer in the second
+decision. A store that fails to record is reported (``on_store_error``), not fatal: the
+decision log keeps the offer.
+
 A store that fails (down, timed out) does not fail the decision: the customer is decided from
 the request alone (its fields and any feature values it gives, the rest at their defaults) and
 the decision says ``degraded``; so does a store that answers after the time budget
@@ -39,11 +47,19 @@ from uplift_engine.decide import Assessment
 from uplift_engine.decide.guardrails import reason_parts
 from uplift_engine.errors import StorageError
 from uplift_engine.features import FeatureReader
+from uplift_engine.features.contacts import (
+    CONTACTS_FIELD,
+    SENT,
+    Contact,
+    ContactRecorder,
+    decode_contacts,
+)
 from uplift_engine.features.online import customer_key
 from uplift_engine.features.online.reader import DEFAULT, STORE
 from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.learn import pred_column, uplift_column
 from uplift_engine.serve.release import Served
+from uplift_engine.vocabulary import CONTACT_CHANNELS
 
 DECISION_SCHEMA_VERSION = "uplift.decision/1"
 FeatureValue = int | float | str | None
@@ -144,8 +160,9 @@ class Batch:
     asks: list[Ask]
     at_us: int
     degraded: bool
-    values: list[tuple[dict[str, FeatureValue], dict[str, str], dict[str, object]]]
-    """Per customer: the features, where each came from, and the attributes the store keeps."""
+    values: list[tuple[dict[str, FeatureValue], dict[str, str], dict[str, object], str | None]]
+    """Per customer: the features, where each came from, the attributes the store keeps and
+    the contact history's text."""
     matrix: np.ndarray
 
 
@@ -160,6 +177,7 @@ class DecisionCore:
         clock: Callable[[], int] = now_us,
         on_store_error: Callable[[Exception], None] | None = None,
         budget_ms: float | None = None,
+        record_contacts: bool = False,
     ) -> None:
         bundle = served.bundle
         self.budget_s = None if budget_ms is None else budget_ms / 1000
@@ -176,6 +194,14 @@ class DecisionCore:
         self._arms = bundle.arms
         self._offers = tuple(bundle.offers)
         self._intervals = bundle.intervals is not None
+        policy = None if self.decider is None else self.decider.policy
+        self.contact_policies = None if policy is None or not policy.contacts else policy.contacts
+        self.recorder = (
+            ContactRecorder(reader.store, self.contact_policies.horizon_us)
+            if record_contacts and self.contact_policies is not None
+            else None
+        )
+        """Records the offers made as contacts (None: this core does not, or nothing reads them)."""
 
     def decide(
         self,
@@ -236,7 +262,7 @@ class DecisionCore:
                     features[name], sources[name] = attributes[name], STORE  # type: ignore[assignment]
                 else:
                     features[name], sources[name] = None, DEFAULT
-            values.append((features, sources, attributes))
+            values.append((features, sources, attributes, fields.get(CONTACTS_FIELD)))
         matrix = self.bundle.encoder.transform_rows([v[0] for v in values])
         return Batch(list(asks), at, degraded, values, matrix)
 
@@ -255,7 +281,8 @@ class DecisionCore:
         """Guardrails, economics and prices on the model's figures: the decisions."""
         levels, lower, upper = predicted
         out = []
-        for i, (ask, (features, sources, attributes)) in enumerate(
+        made: dict[str, list[Contact]] = {}  # offers made in this batch, by customer key
+        for i, (ask, (features, sources, attributes, history)) in enumerate(
             zip(batch.asks, batch.values, strict=True)
         ):
             scores = self._scores(
@@ -268,11 +295,23 @@ class DecisionCore:
             if self.decider is not None:
                 row: dict[str, Any] = {**attributes, **features, **ask.request, **scores}
                 row[self.decider.id_column] = ask.customer_id
-                assessment = self.decider.assess(row)
+                contacts: tuple[Contact, ...] | list[Contact] = ()
+                if self.contact_policies is not None:
+                    contacts = decode_contacts(history)
+                    earlier = made.get(customer_key(ask.customer_id))
+                    if earlier:
+                        contacts = [*contacts, *earlier]
+                assessment = self.decider.assess(row, contacts, batch.at_us)
                 offer = assessment.decision.offer or None
+            request_id = ask.request_id or os.urandom(16).hex()  # 128 random bits, as uuid4
+            if offer is not None and self.recorder is not None:
+                channel = ask.request.get("channel")
+                sent = Contact(batch.at_us, SENT, request_id, offer,
+                               channel if channel in CONTACT_CHANNELS else None, None)  # fmt: skip
+                made.setdefault(customer_key(ask.customer_id), []).append(sent)
             out.append(
                 CustomerDecision(
-                    request_id=ask.request_id or os.urandom(16).hex(),  # 128 random bits, as uuid4
+                    request_id=request_id,
                     customer_id=ask.customer_id,
                     at_us=batch.at_us,
                     offer=offer,
@@ -288,7 +327,18 @@ class DecisionCore:
                     offers=self._offers,
                 )
             )
+        if made and self.recorder is not None:
+            self._record(made)
         return out
+
+    def _record(self, made: dict[str, list[Contact]]) -> None:
+        """Add the offers made to the contact histories (a failing store is reported)."""
+        assert self.recorder is not None
+        try:
+            self.recorder.record([(key, c) for key, cs in made.items() for c in cs])
+        except (StorageError, OSError) as exc:
+            if self.on_store_error is not None:
+                self.on_store_error(exc)
 
     def _scores(
         self, levels: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None

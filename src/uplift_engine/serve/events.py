@@ -6,6 +6,9 @@ Kinesis and JSON-lines inputs use, and applied by the same
 :class:`~uplift_engine.features.streaming.StreamIngestor`. Invariant: the answer counts every
 event (``received = accepted + duplicates + dead letters``) and returns each rejected one with
 its index and reason, so the sender knows exactly what to fix; nothing is dropped silently.
+Contact events (``offer_sent``, ``offer_response``) are routed by their type to the customers'
+contact histories (:class:`~uplift_engine.features.contacts.ContactRecorder`), the others to
+the stream windows; one body may mix them.
 """
 
 from __future__ import annotations
@@ -14,13 +17,20 @@ from typing import Any
 
 from uplift_engine.errors import UserInputError
 from uplift_engine.features import FeatureReader
-from uplift_engine.features.streaming import RawEvent, StreamIngestor
+from uplift_engine.features.contacts import KEEP_US, ContactRecorder, is_contact
+from uplift_engine.features.streaming import IngestSummary, RawEvent, StreamIngestor
 
 MAX_EVENTS = 1_000
 
 
-def ingest_events(reader: FeatureReader, body: Any) -> dict[str, Any]:
-    """Apply the events of one request body; the counts and the rejected events."""
+def ingest_events(
+    reader: FeatureReader, body: Any, contacts_horizon_us: int = KEEP_US
+) -> dict[str, Any]:
+    """Apply the events of one request body; the counts and the rejected events.
+
+    ``contacts_horizon_us``: how long the contact history is kept (the contact policies'
+    longest look back, when longer than the default).
+    """
     if isinstance(body, dict) and set(body) == {"events"}:
         events = body["events"]
         if not isinstance(events, list):
@@ -35,12 +45,21 @@ def ingest_events(reader: FeatureReader, body: Any) -> dict[str, Any]:
         raise UserInputError(
             f"at most {MAX_EVENTS} events a request, got {len(events)}", field="events"
         )
-    ingestor = StreamIngestor(reader.store, reader.registry.stream)
-    summary = ingestor.ingest_batch([RawEvent(e, f"http[{i}]") for i, e in enumerate(events)])
-    rejected = [
-        {"index": int(letter.origin[5:-1]), "reason": letter.reason}
-        for letter in ingestor.take_dead_letters()
-    ]
+    messages = [RawEvent(e, f"http[{i}]") for i, e in enumerate(events)]
+    contacts = [m for m in messages if is_contact(m.payload)]
+    others = [m for m in messages if not is_contact(m.payload)]
+    summary = IngestSummary()
+    letters = []
+    if contacts:
+        recorder = ContactRecorder(reader.store, contacts_horizon_us)
+        summary.add(recorder.ingest_batch(contacts))
+        letters += recorder.take_dead_letters()
+    if others:
+        ingestor = StreamIngestor(reader.store, reader.registry.stream)
+        summary.add(ingestor.ingest_batch(others))
+        letters += ingestor.take_dead_letters()
+    found = sorted((int(letter.origin[5:-1]), letter.reason) for letter in letters)
+    rejected = [{"index": index, "reason": reason} for index, reason in found]
     counts = summary.to_dict()
     return {
         "received": counts["received"],

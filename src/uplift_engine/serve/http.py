@@ -234,11 +234,13 @@ def create_app(
         return _json({"decisions": [d.to_dict() for d in decisions]})
 
     async def events(request: Request) -> Response:
+        from uplift_engine.features.contacts import KEEP_US
         from uplift_engine.serve.events import ingest_events
 
         body = await body_json(request)
-        current()
-        result = await asyncio.to_thread(ingest_events, state.reader, body)
+        policies = current().core.contact_policies
+        horizon = KEEP_US if policies is None else max(KEEP_US, policies.horizon_us)
+        result = await asyncio.to_thread(ingest_events, state.reader, body, horizon)
         return _json(result, 200 if not result["rejected"] else 207)
 
     async def decision(request: Request) -> Response:

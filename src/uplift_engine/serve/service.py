@@ -88,7 +88,11 @@ class ServiceState:
 
     def _load(self, served: Served) -> Loaded:
         core = DecisionCore(
-            served, self.reader, on_store_error=self.on_store_error, budget_ms=self.budget_ms
+            served,
+            self.reader,
+            on_store_error=self.on_store_error,
+            budget_ms=self.budget_ms,
+            record_contacts=True,
         )
         return Loaded(core, request_schema(core))
 

@@ -10,6 +10,7 @@ reads them and passes tables and parsed settings in.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -33,6 +34,8 @@ from uplift_engine.decide.policy import CompiledPolicy
 from uplift_engine.decide.solver.optimizer import solve
 from uplift_engine.decide.solver.problem import Problem, Solution, chosen
 from uplift_engine.errors import ConfigError, DataError, UserInputError
+from uplift_engine.features.contacts import Contact
+from uplift_engine.features.streaming.schema import iso_utc
 from uplift_engine.learn.scores import ScoresMeta, pred_column
 from uplift_engine.limits import check_amount
 
@@ -80,8 +83,14 @@ def prepare_plan(
     dnc: pa.Array | None = None,
     holdout: float = 0.1,
     seed: int = 42,
+    contacts: Mapping[str, Sequence[Contact]] | None = None,
+    at_us: int | None = None,
 ) -> Prepared:
-    """Compute every option's figures, apply the guardrails and draw the holdout."""
+    """Compute every option's figures, apply the guardrails and draw the holdout.
+
+    ``contacts`` (customer key → contact history) and ``at_us`` (the decisions' moment) are
+    what the policy's contact policies read.
+    """
     if not budget >= 0:  # also refuses NaN
         raise ConfigError(f"the budget must be ≥ 0, got {budget}", field="budget")
     if math.isfinite(budget):  # math.inf: no budget (the frontier's unconstrained end)
@@ -112,7 +121,7 @@ def prepare_plan(
 
     dnc_mask = None if dnc is None else match_ids(source.ids(), dnc)
     guarded = apply_guardrails(
-        offers, Effects.from_scores(scores, offers), source, policy, dnc_mask
+        offers, Effects.from_scores(scores, offers), source, policy, dnc_mask, contacts, at_us
     )
     drawn = draw_holdout(np.asarray(guarded.allowed.any(axis=0)), holdout, seed)
     groups, names, lo, hi = _segments(economics, source)
@@ -160,6 +169,8 @@ def plan_campaign(
     method: str = "auto",
     time_limit: float = 60.0,
     budget_confidence: float | None = None,
+    contacts: Mapping[str, Sequence[Contact]] | None = None,
+    at_us: int | None = None,
 ) -> CampaignPlan:
     """Decide which customer gets which offer, if any; the library form of ``uplift optimize``.
 
@@ -185,6 +196,8 @@ def plan_campaign(
         dnc=dnc,
         holdout=holdout,
         seed=seed,
+        contacts=contacts,
+        at_us=at_us,
     )
     sol = solve(prep.problem, method=method, seed=seed, time_limit=time_limit)
     confidence = None
@@ -221,6 +234,7 @@ def plan_campaign(
         "value_col": value_col,
         "economics": asdict(economics),
         "policy": None if policy is None else asdict(policy.policy),
+        "contacts_as_of": None if at_us is None or contacts is None else iso_utc(at_us),
         "holdout": prep.holdout.record(),
         "optimizer": {
             "method": sol.method,

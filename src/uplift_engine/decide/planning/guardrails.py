@@ -6,6 +6,7 @@ they run over NumPy arrays and Arrow columns, with the same results as one custo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,9 @@ from uplift_engine.decide.guardrails import MAX_RULES, label, reasons
 from uplift_engine.decide.planning.columnar_rules import evaluate_columns
 from uplift_engine.decide.planning.columns import ColumnSource
 from uplift_engine.decide.policy import CompiledPolicy
+from uplift_engine.decide.universal_holdout import id_text
 from uplift_engine.errors import ConfigError
+from uplift_engine.features.contacts import Contact
 from uplift_engine.learn.scores import uplift_column
 
 
@@ -72,8 +75,15 @@ def apply_guardrails(
     source: ColumnSource,
     policy: CompiledPolicy | None = None,
     dnc: np.ndarray | None = None,
+    contacts: Mapping[str, Sequence[Contact]] | None = None,
+    at_us: int | None = None,
 ) -> Guarded:
-    """Run every guardrail over all customers."""
+    """Run every guardrail over all customers.
+
+    ``contacts``: the contact history by customer key (the online store's, see
+    :func:`~uplift_engine.decide.universal_holdout.id_text`), which the contact policies read
+    as of ``at_us``; required when the policy has contact policies.
+    """
     k, n = effects.point.shape
     if policy is not None and len(policy.rules) + len(policy.contact_caps) > MAX_RULES:
         raise ConfigError(f"a policy may hold at most {MAX_RULES} rules and caps in all")
@@ -84,6 +94,8 @@ def apply_guardrails(
         members = {v: held.holds(v) for v in set(ids)}  # each distinct id hashed once
         blocks.append(np.fromiter((members[v] for v in ids), bool, len(ids))[None, :])
     blocks.append(np.zeros((1, n), bool) if dnc is None else np.asarray(dnc, bool)[None, :])
+    if policy is not None and policy.contacts:
+        blocks += _contact_blocks(offers, source, policy, contacts, at_us)
     if policy is not None:
         for cap in policy.contact_caps:
             contacts = source.get(cap.column).cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -104,6 +116,45 @@ def apply_guardrails(
             holds = evaluate_columns(rule, source.gather(rule.columns), n, unknown=False)
             blocks.append(~holds[None, :] & _offer_mask(offers, entry.offers))
     return _summarise(reasons(policy), blocks, k, n)
+
+
+def _contact_blocks(
+    offers: list[str],
+    source: ColumnSource,
+    policy: CompiledPolicy,
+    contacts: Mapping[str, Sequence[Contact]] | None,
+    at_us: int | None,
+) -> list[np.ndarray]:
+    """Each contact policy's (K, n) block: the one per-customer evaluation.
+
+    Only customers with a history are evaluated: one without is never blocked (a cap's max is
+    ≥ 1, a suppression needs responses).
+    """
+    if contacts is None or at_us is None:
+        raise ConfigError(
+            "the policy has contact_policies: give the contact history and the decision's "
+            "moment (uplift optimize --contact-history LAKE --at TIME)",
+            field="contact_history",
+        )
+    k, n = len(offers), source.n
+    out = [np.zeros((k, n), bool) for _ in policy.contacts.policies]
+    if not contacts:
+        return out
+    ids = source.ids()
+    if pa.types.is_integer(ids.type):  # an integer's key is its decimal text
+        keys = ids.cast(pa.string()).to_pylist()
+    else:
+        keys = [id_text(v) for v in ids.to_pylist()]
+    channels = source.get("channel") if source.has("channel") else None
+    for i, key in enumerate(keys):
+        history = contacts.get(key)
+        if not history:
+            continue
+        channel = None if channels is None else channels[i].as_py()
+        found = policy.contacts.blocks(offers, history, channel, at_us)
+        for p, which in enumerate(found):
+            out[p][:, i] = which
+    return out
 
 
 def _summarise(reasons: list[str], blocks: list[np.ndarray], k: int, n: int) -> Guarded:
