@@ -478,3 +478,68 @@ def test_an_answer_never_leaves_before_its_log_line_is_written(art, tmp_path) ->
             "/v1/decide/batch", json={"requests": [{"customer_id": c} for c in art.ids[:5]]}
         ).json()
         assert _log_ids(tmp_path / "log")[-5:] == [d["request_id"] for d in batch["decisions"]]
+
+
+def test_contact_policies_read_the_history_the_service_itself_writes(art, tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from uplift_engine.features.contacts import CONTACTS_FIELD, decode_contacts
+
+    meta = json.loads(art.plan_meta)
+    meta["policy"]["contact_policies"] = [
+        {"name": "one_app_offer_a_day", "channel": "app", "max": 1, "window": "1d"},
+        {"name": "pause_after_two_ignores",
+         "suppress": {"response": "ignored", "count": 2, "within": "30d", "pause": "60d"}},
+    ]  # fmt: skip
+    plan_meta = json.dumps(meta, sort_keys=True).encode()
+    shutil.copy(art.store_path, tmp_path / "online.sqlite")  # the service writes to it
+    store = open_store(SQLiteOnlineStore(path=str(tmp_path / "online.sqlite")))
+    state = ServiceState(
+        FeatureReader(store, default_registry()),
+        fixed=lambda: served_with_plan(load_bundle(art.model, threads=1), plan_meta, "plan"),
+    )
+    app = create_app(state, DecisionLog(tmp_path / "log"), HttpSettings())
+    contact = {"kind": "contact", "name": "one_app_offer_a_day"}
+    with TestClient(app) as client:
+        offered = []
+        for customer in art.ids[:300]:
+            body = client.post("/v1/decide", json={"customerId": customer, "channel": "app"})
+            if body.json()["offer"]:
+                offered.append(body.json())
+            if len(offered) == 2:
+                break
+        first, other = offered
+        customer = first["customer_id"]
+        # the offer made in the app is in the customer's history, keyed by its request id
+        history = decode_contacts(store.get(str(customer))[CONTACTS_FIELD])
+        assert [(c.type, c.id, c.offer, c.channel) for c in history] == [
+            ("offer_sent", first["request_id"], first["offer"], "app")
+        ]
+        # so the next app decision of the day holds every offer back, naming the policy ...
+        again = client.post("/v1/decide", json={"customerId": customer, "channel": "app"}).json()
+        assert again["offer"] is None
+        assert all(o["excluded_by"] == contact for o in again["offers"].values()), again
+        # ... while a web decision is not an app contact
+        web = client.post("/v1/decide", json={"customerId": customer, "channel": "web"}).json()
+        assert web["offer"] == first["offer"]
+        assert all(o["excluded_by"] != contact for o in web["offers"].values())
+        # two ignores of the other customer's offer, sent as stream events, pause that offer
+        now = datetime.now(UTC)
+        events = [
+            {"event_id": f"r{i}", "customer_id": other["customer_id"], "type": "offer_response",
+             "ts": (now - timedelta(days=d)).isoformat(), "offer": other["offer"],
+             "response": response}
+            for i, (d, response) in enumerate([(3, "ignored"), (2, "ignored"), (1, "perhaps")])
+        ]  # fmt: skip
+        r = client.post("/v1/events", json={"events": events})
+        assert r.status_code == 207 and r.json()["accepted"] == 2
+        assert r.json()["rejected"] == [
+            {"index": 2, "reason": "response: not one of accepted, declined, ignored"}
+        ]
+        paused = client.post(
+            "/v1/decide", json={"customerId": other["customer_id"], "channel": "web"}
+        ).json()
+    assert paused["offers"][other["offer"]]["excluded_by"] == {
+        "kind": "contact", "name": "pause_after_two_ignores"
+    }  # fmt: skip
+    assert paused["offer"] != other["offer"]

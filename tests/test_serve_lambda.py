@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from uplift_engine.config.settings import Settings
+from uplift_engine.features.contacts import CONTACTS_FIELD, decode_contacts
 from uplift_engine.features.streaming.schema import iso_utc, now_us
 from uplift_engine.lake import read_table
 from uplift_engine.learn import load_bundle
@@ -212,6 +213,18 @@ def test_kinesis_events_feed_the_windows_and_dead_letters_are_not_retried(cold) 
     assert before["card_txn_5m"] == 2 and before["card_amount_5m"] == 32.5, before
     again = aws_lambda.kinesis_handler(event)  # redelivered: duplicates, windows unchanged
     assert again == {"batchItemFailures": []}
+    assert {n: reader.read(5, at_us=now)[n] for n in stream} == before
+    # contact events on the same stream go to the customer's contact history, by their type
+    contacts = [
+        {"event_id": "s1", "customer_id": 5, "type": "offer_sent", "ts": iso_utc(now - 90_000_000),
+         "offer": "cashback", "channel": "sms"},
+        {"event_id": "s2", "customer_id": 5, "type": "offer_response", "ts": iso_utc(now),
+         "offer": "cashback"},  # no response: a dead letter
+    ]  # fmt: skip
+    mixed = _kinesis([json.dumps(e).encode() for e in contacts] + [json.dumps(good[0]).encode()])
+    assert aws_lambda.kinesis_handler(mixed) == {"batchItemFailures": []}
+    history = decode_contacts(reader.store.get("5")[CONTACTS_FIELD])
+    assert [(c.id, c.type, c.channel) for c in history] == [("s1", "offer_sent", "sms")]
     assert {n: reader.read(5, at_us=now)[n] for n in stream} == before
 
 

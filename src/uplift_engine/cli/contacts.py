@@ -17,11 +17,51 @@ import typer
 from uplift_engine.cli.console import moment_option, print_json
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.features_online import LAKE_HELP, _lake, _open, _store_config
-from uplift_engine.config.settings import load_settings
+from uplift_engine.config.settings import Settings, load_settings
+from uplift_engine.decide.policy import CompiledPolicy
+from uplift_engine.errors import UserInputError
+from uplift_engine.features.contacts import Contact
 
 app = typer.Typer(help="The contact history: offers sent and responses, for contact policies.")
 
 POLICY_HELP = "Policy file whose contact_policies say how far back to keep (default 180 days)."
+
+ContactHistoryOption = Annotated[
+    str | None,
+    typer.Option(help="Lake whose raw/contact_history the policy's contact_policies read."),
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option(help="The decisions' moment, ISO with zone, for contact policies (now)."),
+]
+
+
+def contact_history_for(
+    policy: CompiledPolicy | None, lake: str | None, at: str | None, settings: Settings
+) -> tuple[dict[str, list[Contact]] | None, int]:
+    """The contact history the policy reads (None without contact policies) and the moment.
+
+    Refuses a history without contact policies to read it, and contact policies without one.
+    """
+    from uplift_engine.features.offline.contact_history import read_contact_history
+    from uplift_engine.features.streaming.schema import now_us
+
+    at_us = moment_option(at, "at") if at is not None else now_us()
+    wants = policy is not None and bool(policy.contacts)
+    if lake is not None and not wants:
+        raise UserInputError(
+            "--contact-history is read by a policy's contact_policies; the policy has none",
+            field="contact_history",
+        )
+    if wants and lake is None:
+        raise UserInputError(
+            "the policy has contact_policies: give --contact-history LAKE (its "
+            "raw/contact_history dataset)",
+            field="contact_history",
+        )
+    if policy is None or lake is None:
+        return None, at_us
+    return read_contact_history(lake, at_us, policy.contacts.horizon_us, settings).contacts, at_us
 
 
 def _horizon(policy: str | None, settings: object) -> int:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from uplift_engine.cli.console import steps
+from uplift_engine.cli.contacts import AtOption, ContactHistoryOption, contact_history_for
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.serve import EconomicsOption, PlanOption, ValueOption, served_loader
 from uplift_engine.config.settings import load_settings
@@ -24,6 +25,8 @@ def decide(
     plan: PlanOption = None,
     economics: EconomicsOption = None,
     value: ValueOption = None,
+    contact_history: ContactHistoryOption = None,
+    at: AtOption = None,
     config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
 ) -> None:
     """Decide every customer of DATA: what POST /v1/decide answers for each (docs/serving.md)."""
@@ -36,8 +39,10 @@ def decide(
         served = served_loader(model_dir, plan, economics, value, settings.threads)()
         say(f"reading {data}")
         table = read_table(data, settings, text_columns=(served.bundle.columns.id,))
+        policy = None if served.decider is None else served.decider.policy
+        history, at_us = contact_history_for(policy, contact_history, at, settings)
         say(f"deciding {table.num_rows:,} customers")
-        decisions = decide_table(served, table)
+        decisions = decide_table(served, table, contacts=history, at_us=at_us)
         meta = {
             "schema_version": DECISIONS_SCHEMA_VERSION,
             "model_version": served.model_version,

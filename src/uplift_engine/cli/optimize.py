@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from uplift_engine.cli.console import moment_option, print_json, steps
+from uplift_engine.cli.console import print_json, steps
+from uplift_engine.cli.contacts import AtOption, ContactHistoryOption, contact_history_for
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
 from uplift_engine.decide.planning import (
@@ -21,7 +22,6 @@ from uplift_engine.decide.planning import (
 )
 from uplift_engine.decide.solver.optimizer import METHODS
 from uplift_engine.errors import UserInputError
-from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.lake import check_table_target, read_table
 from uplift_engine.learn.data.scores_files import read_scores
 
@@ -51,14 +51,8 @@ def optimize(
     policy: Annotated[
         str | None, typer.Option(help="Policy file: dnc, protected, eligibility, contact caps.")
     ] = None,
-    contact_history: Annotated[
-        str | None,
-        typer.Option(help="Lake whose raw/contact_history the policy's contact_policies read."),
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option(help="The decisions' moment, ISO with zone, for contact policies (now)."),
-    ] = None,
+    contact_history: ContactHistoryOption = None,
+    at: AtOption = None,
     holdout: Annotated[
         float, typer.Option(help="Share of eligible customers held out untreated, at random.")
     ] = 0.1,
@@ -114,31 +108,14 @@ def optimize(
     eco = load_economics(economics, settings)
     rules = load_policy(policy, settings) if policy else None
     seed = settings.seed if seed is None else seed
-    at_us = moment_option(at, "at") if at is not None else now_us()
-    if contact_history is not None and (rules is None or not rules.contacts):
-        raise UserInputError(
-            "--contact-history is read by a policy's contact_policies; the policy has none",
-            field="contact_history",
-        )
-    if rules is not None and rules.contacts and contact_history is None:
-        raise UserInputError(
-            "the policy has contact_policies: give --contact-history LAKE (its "
-            "raw/contact_history dataset)",
-            field="contact_history",
-        )
 
     with steps() as say:
         say(f"reading {scores}")
         table, meta = read_scores(scores, settings)
         extra = read_table(customers, settings) if customers else None
-        history = None
-        if contact_history is not None and rules is not None:
-            from uplift_engine.features.offline.contact_history import read_contact_history
-
+        if contact_history is not None:
             say(f"reading the contact history of {contact_history}")
-            history = read_contact_history(
-                contact_history, at_us, rules.contacts.horizon_us, settings
-            )
+        history, at_us = contact_history_for(rules, contact_history, at, settings)
         ids = do_not_contact(meta.id_column, settings, listed=dnc, policy=rules, policy_uri=policy)
         common: dict[str, Any] = dict(
             value=value,
@@ -148,7 +125,7 @@ def optimize(
             dnc=ids,
             holdout=holdout,
             seed=seed,
-            contacts=None if history is None else history.contacts,
+            contacts=history,
             at_us=at_us,
         )
         plan = None
