@@ -19,6 +19,7 @@ from typing import Any
 from uplift_engine.config.records import from_mapping
 from uplift_engine.decide.economics import Economics, offer_figures
 from uplift_engine.decide.guardrails import label, reasons, row_blocks
+from uplift_engine.decide.pacing import Paced
 from uplift_engine.decide.policy import CompiledPolicy, Policy
 from uplift_engine.errors import ConfigError, DataError
 from uplift_engine.features.contacts import Contact
@@ -53,6 +54,9 @@ class Assessment:
 
     decision: Decision
     offers: tuple[OfferAssessment, ...]
+    ranking: tuple[str, ...] = ()
+    """The offers worth making, best first (the decision's offer first): what real-time pacing
+    tries in turn when a cap refuses one."""
 
 
 class Decider:
@@ -70,8 +74,11 @@ class Decider:
         dnc: Collection[object] = (),
         id_column: str = "customer_id",
         prices: Mapping[str, float] | None = None,
+        budget: float | None = None,
     ) -> None:
         self.economics = economics
+        self.budget = budget
+        """The plan's budget (what real-time pacing holds the decisions to), if known."""
         self.offers = list(economics.offers)
         self.control = control
         self.kind = economics.outcome_kind(outcome_kind)
@@ -108,6 +115,7 @@ class Decider:
             dnc=dnc,
             id_column=meta["id_column"],
             prices=meta["optimizer"]["prices"],
+            budget=meta.get("budget"),
         )
 
     def _segment_charge(self, row: Mapping[str, Any]) -> float:
@@ -141,12 +149,21 @@ class Decider:
         row: Mapping[str, Any],
         contacts: Sequence[Contact] = (),
         at_us: int | None = None,
+        paced: Paced | None = None,
     ) -> Assessment:
         """:meth:`decide` with every offer's net value and the guardrail that removes it.
 
         The offer chosen is the one :meth:`decide` chooses (the same reduced values, the same
         order of comparison); an offer's figures are given even when a guardrail removes it.
+        ``paced``: real-time pacing's prices instead of the plan's, and the offers lagging their
+        minimum volume, which come first when they earn anything.
         """
+        cost_charge, count_charge = (
+            (self._cost_charge, self._count_charge)
+            if paced is None
+            else (paced.cost_charge, paced.count_charge)
+        )
+        lagging = frozenset() if paced is None else paced.lagging
         blocks = row_blocks(
             self.offers, row, self.policy, self.dnc, self.id_column, contacts, at_us
         )
@@ -157,6 +174,7 @@ class Decider:
         shared = self._segment_charge(row)
         best = ("", 0.0, 0.0, 0.0)
         assessed = []
+        worth: list[tuple[bool, float, int, str]] = []  # (not lagging, -value, order, offer)
         for j, offer in enumerate(self.offers):
             profit, cost = offer_figures(
                 self.economics, self.kind, offer, _float(row, pred_column(offer)), base, value
@@ -164,9 +182,13 @@ class Decider:
             assessed.append(OfferAssessment(offer, float(profit), float(cost), blocks[j]))
             if blocks[j] is not None:
                 continue
-            reduced = profit - self._cost_charge[j] * cost - self._count_charge[j] - shared
+            reduced = profit - cost_charge[j] * cost - count_charge[j] - shared
             if reduced > best[3]:
                 best = (offer, float(profit), float(cost), reduced)
+            if offer in lagging and profit > 0:  # a minimum volume behind: first if it earns
+                worth.append((False, -float(profit), j, offer))
+            elif reduced > 0:
+                worth.append((True, -float(reduced), j, offer))
         if all(b is not None for b in blocks):
             names = reasons(self.policy)
             bits = 0
@@ -175,7 +197,11 @@ class Decider:
             decision = Decision("", 0.0, 0.0, label(names, bits))
         else:
             decision = Decision(best[0], best[1], best[2], "")
-        return Assessment(decision, tuple(assessed))
+        ranking = tuple(offer for *_, offer in sorted(worth))
+        if ranking and ranking[0] != decision.offer:  # a lagging offer comes first
+            first = next(a for a in assessed if a.offer == ranking[0])
+            decision = Decision(first.offer, first.net_value, first.cost, "")
+        return Assessment(decision, tuple(assessed), ranking)
 
 
 def _float(row: Mapping[str, Any], name: str) -> float:

@@ -28,6 +28,7 @@ import numpy as np
 from annotated_types import Ge, Le, MinLen
 
 from uplift_engine.config.records import STRICT
+from uplift_engine.decide.pacing import PacingSettings
 from uplift_engine.errors import ConfigError
 from uplift_engine.learn.scores import arm_name
 from uplift_engine.limits import MAX_AMOUNT
@@ -51,6 +52,9 @@ class OfferEconomics:
     """Continuous outcome: the share of revenue given back."""
     max_customers: Annotated[int, Ge(0)] | None = None
     max_budget: Amount | None = None
+    min_customers: Annotated[int, Ge(0)] | None = None
+    """Real-time pacing: customers the offer should reach over the period where traffic
+    allows (:mod:`uplift_engine.decide.pacing`); the batch optimiser does not read it."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,23 @@ class Economics:
     outcome: Literal["binary", "continuous"] | None = None
     margin_rate: Annotated[float, Ge(0)] | None = None
     segments: SegmentShares | None = None
+    pacing: PacingSettings | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "offers", {arm_name(k): v for k, v in self.offers.items()})
+        for name, terms in self.offers.items():
+            low, high = terms.min_customers, terms.max_customers
+            if low is not None and high is not None and low > high:
+                raise ConfigError(
+                    f"offers.{name}.min_customers ({low}) is above its max_customers ({high})",
+                    field=f"offers.{name}.min_customers",
+                )
+            if low and self.pacing is None:
+                raise ConfigError(
+                    f"offers.{name}.min_customers is honoured by real-time pacing: add a "
+                    "pacing section (campaign, start, end)",
+                    field=f"offers.{name}.min_customers",
+                )
         if self.control is not None:
             object.__setattr__(self, "control", arm_name(self.control))
 

@@ -135,6 +135,9 @@ class ContactRecorder:
         self.lateness_us = lateness_us
         self.horizon_us = max(horizon_us, KEEP_US) + lateness_us
         self.dead_letters: list[DeadLetter] = []
+        self.accepted: list[tuple[str, Contact]] = []
+        """The contacts the last :meth:`ingest_batch` kept (an accepted response settles a
+        pacing hold)."""
 
     def record(self, contacts: Sequence[tuple[str, Contact]]) -> str:
         """Append (key, contact) pairs in order, atomically; one outcome code per contact."""
@@ -163,8 +166,8 @@ class ContactRecorder:
         codes = self.record(valid)
         summary.accepted = codes.count(ACCEPTED)
         summary.duplicates = codes.count(DUPLICATE)
-        kept = {key for (key, _), code in zip(valid, codes, strict=True) if code == ACCEPTED}
-        summary.customers = len(kept)
+        self.accepted = [v for v, code in zip(valid, codes, strict=True) if code == ACCEPTED]
+        summary.customers = len({key for key, _ in self.accepted})
         days = self.lateness_us / DAY_US
         late = f"ts: more than {days:g} days behind the customer's latest contact"
         for message, code in zip(sent, codes, strict=True):

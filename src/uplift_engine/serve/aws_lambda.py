@@ -49,6 +49,7 @@ from uplift_engine.features.streaming import IngestSummary, RawEvent, StreamInge
 from uplift_engine.learn import load_bundle
 from uplift_engine.serve.corridor import CustomerDecision
 from uplift_engine.serve.decision_log import DecisionLog
+from uplift_engine.serve.events import redeem_accepted
 from uplift_engine.serve.release import EFFECTS_ONLY, Served, served_with_plan
 from uplift_engine.serve.service import ServiceState
 
@@ -375,6 +376,7 @@ def kinesis_handler(event: Mapping[str, Any], context: object = None) -> dict[st
         if contacts:  # contact events: the customers' contact histories
             summary.add(recorder.ingest_batch(contacts))
             letters += recorder.take_dead_letters()
+            redeem_accepted(None if loaded is None else loaded.core.pacer, recorder.accepted)
         if others:
             ingestor = StreamIngestor(rt.reader.store, rt.reader.registry.stream)
             summary.add(ingestor.ingest_batch(others))

@@ -58,6 +58,7 @@ from uplift_engine.features.online import customer_key
 from uplift_engine.features.online.reader import DEFAULT, STORE
 from uplift_engine.features.streaming.schema import now_us
 from uplift_engine.learn import pred_column, uplift_column
+from uplift_engine.serve.pacing import Pacer
 from uplift_engine.serve.release import Served
 from uplift_engine.vocabulary import CONTACT_CHANNELS
 
@@ -87,6 +88,9 @@ class CustomerDecision:
     plan_version: str | None
     pricing: str
     offers: tuple[str, ...] = field(default=())
+    pacing: dict[str, Any] | None = None
+    """Real-time pacing's state when it priced this decision: the campaign, the budget
+    price's factor over the plan's, the expected spend so far and the target curve's share."""
 
     def to_dict(self) -> dict[str, Any]:
         """DESIGN.md's Decision: what the HTTP service, the Lambda and batch decisions return."""
@@ -130,6 +134,7 @@ class CustomerDecision:
             "offer": self.offer,
             "offers": body["offers"],
             "degraded": self.degraded,
+            "pacing": self.pacing,
         }
 
 
@@ -202,6 +207,13 @@ class DecisionCore:
             else None
         )
         """Records the offers made as contacts (None: this core does not, or nothing reads them)."""
+        economics = None if self.decider is None else self.decider.economics
+        self.pacer = (
+            Pacer(self.decider, reader.store, on_store_error=on_store_error)  # type: ignore[arg-type]
+            if record_contacts and economics is not None and economics.pacing is not None
+            else None
+        )
+        """Paces the offers against the campaign's ledger (a live core whose economics pace)."""
 
     def decide(
         self,
@@ -301,9 +313,17 @@ class DecisionCore:
                     earlier = made.get(customer_key(ask.customer_id))
                     if earlier:
                         contacts = [*contacts, *earlier]
-                assessment = self.decider.assess(row, contacts, batch.at_us)
-                offer = assessment.decision.offer or None
+                paced = None if self.pacer is None else self.pacer.paced(batch.at_us)
+                assessment = self.decider.assess(row, contacts, batch.at_us, paced)
             request_id = ask.request_id or os.urandom(16).hex()  # 128 random bits, as uuid4
+            pacing = None
+            if self.pacer is not None and assessment is not None:
+                if assessment.ranking:
+                    key = customer_key(ask.customer_id)
+                    assessment = self.pacer.hold(assessment, key, request_id, batch.at_us)
+                pacing = self.pacer.state(batch.at_us)
+            if assessment is not None:
+                offer = assessment.decision.offer or None
             if offer is not None and self.recorder is not None:
                 channel = ask.request.get("channel")
                 sent = Contact(batch.at_us, SENT, request_id, offer,
@@ -325,6 +345,7 @@ class DecisionCore:
                     plan_version=self.served.plan_version,
                     pricing=self.served.pricing,
                     offers=self._offers,
+                    pacing=pacing,
                 )
             )
         if made and self.recorder is not None:

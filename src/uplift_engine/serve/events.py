@@ -17,19 +17,24 @@ from typing import Any
 
 from uplift_engine.errors import UserInputError
 from uplift_engine.features import FeatureReader
-from uplift_engine.features.contacts import KEEP_US, ContactRecorder, is_contact
+from uplift_engine.features.contacts import KEEP_US, RESPONSE, Contact, ContactRecorder, is_contact
 from uplift_engine.features.streaming import IngestSummary, RawEvent, StreamIngestor
+from uplift_engine.serve.pacing import Pacer
 
 MAX_EVENTS = 1_000
 
 
 def ingest_events(
-    reader: FeatureReader, body: Any, contacts_horizon_us: int = KEEP_US
+    reader: FeatureReader,
+    body: Any,
+    contacts_horizon_us: int = KEEP_US,
+    pacer: Pacer | None = None,
 ) -> dict[str, Any]:
     """Apply the events of one request body; the counts and the rejected events.
 
     ``contacts_horizon_us``: how long the contact history is kept (the contact policies'
-    longest look back, when longer than the default).
+    longest look back, when longer than the default); ``pacer``: the campaign whose holds an
+    accepted response keeps (:func:`redeem_accepted`).
     """
     if isinstance(body, dict) and set(body) == {"events"}:
         events = body["events"]
@@ -54,6 +59,7 @@ def ingest_events(
         recorder = ContactRecorder(reader.store, contacts_horizon_us)
         summary.add(recorder.ingest_batch(contacts))
         letters += recorder.take_dead_letters()
+        redeem_accepted(pacer, recorder.accepted)
     if others:
         ingestor = StreamIngestor(reader.store, reader.registry.stream)
         summary.add(ingestor.ingest_batch(others))
@@ -67,3 +73,14 @@ def ingest_events(
         "duplicates": counts["duplicates"],
         "rejected": rejected,
     }
+
+
+def redeem_accepted(pacer: Pacer | None, accepted: list[tuple[str, Contact]]) -> int:
+    """Keep the pacing holds of the offers these contacts accepted; how many were kept."""
+    if pacer is None:
+        return 0
+    kept = 0
+    for key, contact in accepted:
+        if contact.type == RESPONSE and contact.response == "accepted":
+            kept += pacer.redeem(key, contact.offer)
+    return kept

@@ -238,9 +238,10 @@ def create_app(
         from uplift_engine.serve.events import ingest_events
 
         body = await body_json(request)
-        policies = current().core.contact_policies
+        core = current().core
+        policies = core.contact_policies
         horizon = KEEP_US if policies is None else max(KEEP_US, policies.horizon_us)
-        result = await asyncio.to_thread(ingest_events, state.reader, body, horizon)
+        result = await asyncio.to_thread(ingest_events, state.reader, body, horizon, core.pacer)
         return _json(result, 200 if not result["rejected"] else 207)
 
     async def decision(request: Request) -> Response:

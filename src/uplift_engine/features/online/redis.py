@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from uplift_engine.errors import ConfigError, StorageError
 from uplift_engine.features.online.codec import WINDOW_PREFIX
+from uplift_engine.features.online.redis_ledger import RedisLedger
 from uplift_engine.features.online.store import WindowEvent
 
 _PIPELINE = 1_000
@@ -83,8 +84,11 @@ return table.concat(codes)
 """
 
 
-class RedisStore:
-    """An :class:`~uplift_engine.features.online.store.OnlineStore` in Redis hashes."""
+class RedisStore(RedisLedger):
+    """An :class:`~uplift_engine.features.online.store.OnlineStore` in Redis hashes.
+
+    It is also the campaign ledger of real-time pacing (:mod:`.redis_ledger`).
+    """
 
     def __init__(self, url: str, key_prefix: str = "uplift:", *, timeout: float = 5.0) -> None:
         try:

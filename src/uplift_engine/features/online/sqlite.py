@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from uplift_engine.errors import StorageError
+from uplift_engine.features.online.sqlite_ledger import CREATE_LEDGER, SQLiteLedger
 from uplift_engine.features.online.store import ACCEPTED, DUPLICATE, LATE, WindowEvent
 
 _loads: Callable[[str], Any]
@@ -70,8 +71,10 @@ _key_of = itemgetter(0)
 _Head = list
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteLedger):
     """An :class:`~uplift_engine.features.online.store.OnlineStore` in a SQLite file.
+
+    It is also the campaign ledger of real-time pacing (:mod:`.sqlite_ledger`).
 
     ``cached_windows`` bounds the window heads kept in memory between batches (per connection).
     """
@@ -93,7 +96,7 @@ class SQLiteStore:
                 self._con.execute("PRAGMA journal_mode = WAL")
             self._con.execute("PRAGMA synchronous = NORMAL")
             self._con.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-            for statement in _CREATE:
+            for statement in (*_CREATE, *CREATE_LEDGER):
                 self._con.execute(statement)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open the SQLite online store {self.path!r}: {exc}") from exc
