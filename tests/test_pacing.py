@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -152,9 +151,12 @@ def test_the_price_rises_when_spend_runs_ahead_and_falls_when_it_lags() -> None:
     ahead = control.pace({EXPECTED: 600 * MICROS}, noon)
     behind = control.pace({EXPECTED: 400 * MICROS}, noon)
     assert on.cost_charge == [0.4, 0.4] and on.factor == 1
-    assert ahead.factor == pytest.approx(math.exp(0.5)) and behind.factor == pytest.approx(
-        math.exp(-0.5)
-    )
+    # 100 ahead at noon: 400 left for half the day instead of 500 → λ · (4/5)^−5, and back
+    assert ahead.factor == pytest.approx(0.8**-5) and behind.factor == pytest.approx(1.2**-5)
+    assert ahead.cost_charge[0] == pytest.approx(0.4 * 0.8**-5)
+    # at the end of the period a budget left over makes the price fall towards nothing
+    late = control.pace({EXPECTED: 900 * MICROS}, economics.pacing.end_us - HOUR)
+    assert late.factor == pytest.approx((0.1 / (1 / 24)) ** -5)  # 100 left for 1 h of 24
     # cashback's minimum: 50 customers due by noon, 30 reached → it comes first
     assert on.lagging == {"cashback"}
     assert control.pace({customers_counter("cashback"): 60}, noon).lagging == frozenset()

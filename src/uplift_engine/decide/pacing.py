@@ -10,8 +10,8 @@ economics file::
       end: 2026-12-09T00:00:00+07:00
       profile: [1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 7, 7, 8, 7, 6, 6, 6, 7, 8, 8, 6, 4, 2, 1]
                                        # expected arrivals by hour of the period (default flat)
-      offer_expiry: 2h                 # an offer not redeemed by then releases its hold
-      gain: 8                          # how hard the price reacts to a spend off its curve
+      offer_expiry: 30m                # an offer not redeemed by then releases its hold
+      gain: 0.5                        # how hard the price reacts to a spend off its curve
     offers:
       cashback: {contact_cost: 1, redemption_cost: 20, max_customers: 5000, min_customers: 1000}
 
@@ -24,11 +24,13 @@ economics file::
    the hold; an offer that expires unredeemed gives the redemption part back.
 2. **A feedback controller on the prices** (:class:`PacingController`): the expected spend of the
    offers made (summed in the ledger) is compared with the target curve ``budget · F(t)``,
-   ``F`` the share of the period's expected arrivals before ``t``; the budget's price becomes
-   ``λ · exp(gain · e)``, ``e`` the spend's lead over the curve as a share of the budget, so
-   spending ahead raises the price and lagging lowers it — a proportional controller on the
-   log of the dual price, as large coupon-allocation systems pace. It reads only the shared
-   counters, so every worker and Lambda computes the same price with no state of its own.
+   ``F`` the share of the period's expected arrivals before ``t``: with ``r`` the budget left
+   over the budget the curve leaves (``(B − spent) / (B · (1 − F(t)))``, 1 on the curve), the
+   budget's price becomes ``λ · r^(−gain)`` — spending ahead raises it, lagging lowers it, and
+   ever more firmly as the period runs out (for a small lead ``e`` it is
+   ``λ · exp(gain · e / (1 − F))``): a proportional controller on the log of the dual price, as
+   large coupon-allocation systems pace. It reads only the shared counters, so every worker
+   and Lambda computes the same price with no state of its own.
    An offer whose customers lag ``min_customers · F(t)`` gets a subsidy on its per-customer
    price that grows with the lag, so minimum volumes are honoured where traffic allows.
 
@@ -55,6 +57,7 @@ MICROS = 1_000_000
 """Money is counted in millionths in the ledger (integers: exact under any concurrency)."""
 BUDGET, EXPECTED = "budget", "expected"
 REASON_KIND = "pacing"
+_RATIO_MIN, _RATIO_MAX = 1e-3, 1e3
 
 
 def budget_counter(offer: str) -> str:
@@ -81,8 +84,8 @@ class PacingSettings:
     start: str
     end: str
     profile: list[float] | None = None
-    offer_expiry: str = "2h"
-    gain: Annotated[float, Gt(0)] = 8.0
+    offer_expiry: str = "30m"
+    gain: Annotated[float, Gt(0)] = 0.5
 
     def __post_init__(self) -> None:
         if self.end_us <= self.start_us:
@@ -106,9 +109,9 @@ class PacingSettings:
             raise ConfigError(
                 f"pacing.offer_expiry: {exc.message}", field="pacing.offer_expiry"
             ) from None
-        if not 0 < self.gain <= 100:
+        if not 0 < self.gain <= 10:
             raise ConfigError(
-                f"pacing.gain must be in (0, 100], got {self.gain}", field="pacing.gain"
+                f"pacing.gain must be in (0, 10], got {self.gain}", field="pacing.gain"
             )
 
     @property
@@ -243,8 +246,10 @@ class PacingController:
     def pace(self, counters: Mapping[str, int], at_us: int) -> Paced:
         """The prices of a decision at ``at_us``, given the ledger's counters."""
         share = self.settings.share(at_us)
-        lead = (counters.get(EXPECTED, 0) / MICROS - self.budget * share) / self.budget
-        factor = math.exp(min(max(self.settings.gain * lead, -30.0), 30.0))
+        remaining = max(self.budget - counters.get(EXPECTED, 0) / MICROS, 0.0) / self.budget
+        left = max(1.0 - share, 1e-9)
+        ratio = min(max(remaining / left, _RATIO_MIN), _RATIO_MAX)  # 1: spending on the curve
+        factor = ratio ** -self.settings.gain
         budget_price = self.prices.get("budget", 0.0) * factor
         cost = [budget_price + self.prices.get(f"max_budget:{o}", 0.0) for o in self.offers]
         count = [self.prices.get(f"max_customers:{o}", 0.0) for o in self.offers]
