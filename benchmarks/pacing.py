@@ -87,7 +87,9 @@ def arrivals(pattern: list[float], expected: int, pool: int, rng) -> tuple[np.nd
     return times[order], who[order]
 
 
-def true_value(rows: np.ndarray, offers: list[str], chosen: np.ndarray, truth) -> tuple[float, float]:
+def true_value(
+    rows: np.ndarray, offers: list[str], chosen: np.ndarray, truth: np.ndarray
+) -> tuple[float, float]:
     """True expected incremental profit and spend of offering ``chosen`` (-1: none) to ``rows``."""
     profit = spend = 0.0
     for j, name in enumerate(offers):
@@ -135,7 +137,8 @@ def run_day(camp, rows_all, decider, times, who, budget, store_path, rng) -> dic
     profit, spend = true_value(who, offers, chosen, camp.truth)
     store.close()
     return {"profit": profit, "spend": spend, "realised": realised, "peak": peak,
-            "offered": int((chosen >= 0).sum()), "refused": refused, "arrivals": int(who.size)}  # fmt: skip
+            "offered": int((chosen >= 0).sum()), "refused": refused,
+            "arrivals": int(who.size)}  # fmt: skip
 
 
 def hindsight(camp, who, budget, eco) -> dict[str, float]:
