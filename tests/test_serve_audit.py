@@ -67,6 +67,14 @@ def test_the_service_returns_a_logged_decision_and_explains_it(audited) -> None:
     removed = [ln for ln in body["explained"] if ln.startswith("cashback")]
     reason = decided["offers"]["cashback"]["excluded_by"]
     assert removed and f"{reason['kind']}: {reason['name']}" in removed[0]
+    # every rule that ran, in order, passed or with the offers it removed
+    rules = body["decision"]["rules"]
+    first = [(r["kind"], r["name"]) for r in rules][:2]
+    assert first == [("guardrail", "dnc"), ("contact_cap", "account_openings_30d")]
+    active = next(r for r in rules if r["name"] == "active")
+    assert active == {"kind": "eligibility", "name": "active", "removed": ["cashback"]}
+    assert "  eligibility: active — removed cashback" in body["explained"]
+    assert any(line.endswith("— passed") for line in body["explained"])
 
 
 def test_why_finds_a_decision_in_the_log_and_in_the_lake_once(audited, tmp_path: Path) -> None:
@@ -81,6 +89,7 @@ def test_why_finds_a_decision_in_the_log_and_in_the_lake_once(audited, tmp_path:
         assert record["offers"] == answers["audit-5"]["offers"]
     text = CliRunner().invoke(cli, ["why", "--request", "audit-5", "--lake", str(lake)]).output
     assert "decision audit-5" in text and "eligibility: active" in text
+    assert "eligibility: active — removed cashback" in text  # the rules survive compaction
     customer = str(answers["audit-5"]["customer_id"])
     mine = CliRunner().invoke(cli, ["why", "--customer", customer, "--log", str(log), "--json"])
     ids = [d["request_id"] for d in json.loads(mine.output)["decisions"]]
@@ -104,3 +113,24 @@ def test_why_finds_a_decision_in_the_log_and_in_the_lake_once(audited, tmp_path:
 def test_bad_questions_are_refused_naming_the_option(args: list[str], message: str) -> None:
     done = CliRunner().invoke(cli, ["why", *args])
     assert done.exit_code == 2 and message in done.output, done.output
+
+
+def test_a_retention_prunes_whole_days_of_the_lakes_log(audited, tmp_path: Path) -> None:
+    from uplift_engine.serve.compact import prune, read_decisions
+
+    _, log, _ = audited
+    lake = tmp_path / "lake"
+    compact(log, str(lake))
+    days = sorted(p.name for p in (lake / "decisions").glob("day=*"))
+    assert len(days) == 1
+    day = days[0][4:]
+    assert prune(str(lake), 30, today=day) == []  # within the retention: kept
+    kept = read_decisions(str(lake)).num_rows
+    assert kept > 0
+    bad = CliRunner().invoke(cli, ["decisions", "prune", "--lake", str(lake), "--keep", "a year"])
+    assert bad.exit_code == 2 and "--keep must be a number of days" in bad.output
+    from datetime import date, timedelta
+
+    later = (date.fromisoformat(day) + timedelta(days=31)).isoformat()
+    assert prune(str(lake), 30, today=later) == [day]
+    assert read_decisions(str(lake)).num_rows == 0

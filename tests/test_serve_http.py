@@ -598,5 +598,9 @@ def test_paced_decisions_from_concurrent_workers_never_pass_the_budget(
     assert holds == len(offered)  # one hold per offer made, none lost, none doubled
     worst = {"cashback": 10.5, "fee_waiver": 4.3, "bonus_points": 2.2}  # contact + redemption
     assert counters[BUDGET] == sum(round(worst[a["offer"]] * MICROS) for a in offered)
+    # the log line keeps the budget state the decision saw, and the cap that refused it
+    record = cores[0].decide(customers[0], {"channel": "web"}).log_record()
+    assert record["pacing"]["campaign"] == f"paced-{kind}" and record["pacing"]["budget"] == 60
+    assert record["pacing"]["committed"] <= 60 and record["pacing"]["price_factor"] > 0
     for store in stores:
         store.close()

@@ -14,7 +14,7 @@ import typer
 
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
-from uplift_engine.errors import BundleError, ConfigError
+from uplift_engine.errors import BundleError, ConfigError, UserInputError
 
 if TYPE_CHECKING:
     from uplift_engine.serve import Served
@@ -191,7 +191,7 @@ def publish(
     print(f"release {made} published; {alias} points at it")
 
 
-decisions_app = typer.Typer(help="The decision log: compact it into the lake.")
+decisions_app = typer.Typer(help="The decision log: compact it into the lake, prune old days.")
 
 
 @decisions_app.command("compact")
@@ -213,3 +213,22 @@ def compact_decisions(
         f"{len(done.days)} day(s), {done.duplicates:,} duplicate(s) removed, "
         f"{done.bad_lines} unreadable line(s) skipped, {done.removed_files} file(s) removed"
     )
+
+
+@decisions_app.command("prune")
+@user_errors
+def prune_decisions(
+    keep: Annotated[str, typer.Option(help="Retention: days kept, e.g. 400d.")],
+    lake: Annotated[str, typer.Option(help="The lake (LAKE/decisions/day=…).")] = "lake",
+    config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
+) -> None:
+    """Drop the compacted decisions older than the retention (whole days, UTC)."""
+    from uplift_engine.serve.compact import prune
+
+    text = keep.strip()
+    if not (text.endswith("d") and text[:-1].isdigit()):
+        raise UserInputError(f"--keep must be a number of days like 400d, got {keep!r}",
+                             field="keep")  # fmt: skip
+    dropped = prune(lake, int(text[:-1]), load_settings(config))
+    span = f" ({dropped[0]} to {dropped[-1]})" if dropped else ""
+    print(f"dropped {len(dropped)} day(s) of decisions older than {text}{span}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from uplift_engine.config.records import from_mapping
 from uplift_engine.decide.economics import Economics, offer_figures
-from uplift_engine.decide.guardrails import label, reasons, row_blocks
+from uplift_engine.decide.guardrails import label, reasons, row_rules
 from uplift_engine.decide.pacing import Paced
 from uplift_engine.decide.policy import CompiledPolicy, Policy
 from uplift_engine.errors import ConfigError, DataError
@@ -57,6 +57,8 @@ class Assessment:
     ranking: tuple[str, ...] = ()
     """The offers worth making, best first (the decision's offer first): what real-time pacing
     tries in turn when a cap refuses one."""
+    rules: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Every guardrail and rule that ran, in order, with the offers it removed (none: passed)."""
 
 
 class Decider:
@@ -164,7 +166,7 @@ class Decider:
             else (paced.cost_charge, paced.count_charge)
         )
         lagging = frozenset() if paced is None else paced.lagging
-        blocks = row_blocks(
+        blocks, ran = row_rules(
             self.offers, row, self.policy, self.dnc, self.id_column, contacts, at_us
         )
         base = _float(row, pred_column(self.control))
@@ -201,7 +203,8 @@ class Decider:
         if ranking and ranking[0] != decision.offer:  # a lagging offer comes first
             first = next(a for a in assessed if a.offer == ranking[0])
             decision = Decision(first.offer, first.net_value, first.cost, "")
-        return Assessment(decision, tuple(assessed), ranking)
+        rules = tuple((name, tuple(removed)) for name, removed in ran)
+        return Assessment(decision, tuple(assessed), ranking, rules)
 
 
 def _float(row: Mapping[str, Any], name: str) -> float:

@@ -108,6 +108,27 @@ def row_blocks(
     return [None if f is None else names[f] for f in first]
 
 
+def row_rules(
+    offers: list[str],
+    row: Mapping[str, Any],
+    policy: CompiledPolicy | None = None,
+    dnc: Collection[str] = (),
+    id_column: str | None = None,
+    contacts: Sequence[Contact] = (),
+    at_us: int | None = None,
+) -> tuple[list[str | None], list[tuple[str, list[str]]]]:
+    """:func:`row_blocks`, and every guardrail that ran with every offer it removes.
+
+    The audit's view: a rule that removes nothing passed; an offer may be removed by several
+    (the first is its ``excluded_by``).
+    """
+    names = reasons(policy)
+    hits: dict[str, list[str]] = {}
+    first = _first_blocks(names, offers, row, policy, dnc, id_column, contacts, at_us, hits)
+    blocks = [None if f is None else names[f] for f in first]
+    return blocks, [(name, hits.get(name, [])) for name in names]
+
+
 def _first_blocks(
     names: list[str],
     offers: list[str],
@@ -117,6 +138,7 @@ def _first_blocks(
     id_column: str | None,
     contacts: Sequence[Contact],
     at_us: int | None,
+    hits: dict[str, list[str]] | None = None,
 ) -> list[int | None]:
     first: list[int | None] = [None] * len(offers)
 
@@ -125,6 +147,8 @@ def _first_blocks(
         for j, hit in enumerate(which):
             if hit and first[j] is None:
                 first[j] = r
+        if hits is not None:
+            hits[reason] = [o for o, hit in zip(offers, which, strict=True) if hit]
 
     every = [True] * len(offers)
     held = None if policy is None else policy.universal

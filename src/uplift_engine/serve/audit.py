@@ -86,6 +86,24 @@ def explain(record: dict[str, Any]) -> list[str]:
             f"{name:<16} {_number(figures.get('uplift')):>9} {interval:>21} "
             f"{_number(net):>10}  {removed}"
         )
+    rules = record.get("rules")
+    if rules:
+        lines += ["", "rules, in the order they ran:"]
+        for rule in rules:
+            taken = rule.get("removed") or []
+            verdict = "removed " + ", ".join(taken) if taken else "passed"
+            lines.append(f"  {rule['kind']}: {rule['name']} — {verdict}")
+    pacing = record.get("pacing")
+    if pacing:
+        factor = pacing.get("price_factor")
+        lines += [
+            "",
+            f"pacing ({pacing.get('campaign')}): budget price × "
+            f"{'—' if factor is None else f'{factor:.3g}'} of the plan's; expected spend "
+            f"{pacing.get('expected_spend', 0):,.2f} and committed "
+            f"{pacing.get('committed', 0):,.2f} of {pacing.get('budget', 0):,.2f}, the curve at "
+            f"{pacing.get('target_share', 0):.1%} of the period's traffic",
+        ]
     return lines
 
 
@@ -144,6 +162,7 @@ def _from_lake(
             "offer": row["offer"],
             "offers": json.loads(row["offers"]),
             "degraded": row["degraded"],
+            **(json.loads(row["audit"]) if row.get("audit") else {}),
         }
 
 

@@ -12,7 +12,10 @@ committed to the lake.
 
 Columns: ``request_id``, ``at`` (UTC), ``customer_id`` (text: ids are integers or strings),
 ``model_version``, ``plan_version``, ``features_sha256``, ``offer`` (null for none),
-``degraded``, ``offers`` (each offer's figures as the Decision's JSON), ``schema_version``.
+``degraded``, ``offers`` (each offer's figures as the Decision's JSON), ``schema_version``,
+``audit`` (JSON: every rule that ran with the offers it removed, and pacing's state; null for
+decisions logged before it was recorded). Retention: :func:`prune` drops the days older than a
+cutoff, in one lake generation (``uplift decisions prune --keep 400d``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ SCHEMA = pa.schema(
         ("degraded", pa.bool_()),
         ("offers", pa.string()),
         ("schema_version", pa.string()),
+        ("audit", pa.string()),
     ]
 )
 _PID = re.compile(r"^decisions-\d{8}T\d{6}Z-(\d+)\.jsonl$")
@@ -125,6 +129,9 @@ def _row(line: bytes) -> dict[str, object] | None:
             "degraded": bool(record.get("degraded", False)),
             "offers": json.dumps(record.get("offers", {}), sort_keys=True),
             "schema_version": record.get("schema_version"),
+            "audit": json.dumps(
+                {"rules": record.get("rules"), "pacing": record.get("pacing")}, sort_keys=True
+            ),
         }
     except (ValueError, KeyError, TypeError, OverflowError):
         return None
@@ -133,7 +140,11 @@ def _row(line: bytes) -> dict[str, object] | None:
 def _existing(uri: str, settings: Settings | None) -> pa.Table:
     if not resolve(uri, settings).is_dir():  # the day is not in the lake yet
         return SCHEMA.empty_table()
-    return read_table(uri, settings).select(SCHEMA.names).cast(SCHEMA)
+    table = read_table(uri, settings)
+    for name in SCHEMA.names:  # a column added since the day was written reads as null
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, SCHEMA.field(name).type))
+    return table.select(SCHEMA.names).cast(SCHEMA)
 
 
 def _first_by_request(table: pa.Table) -> pa.Table:
@@ -155,3 +166,29 @@ def read_decisions(lake: str, settings: Settings | None = None) -> pa.Table:
     days: Iterable[Path] = sorted(root.glob("day=*")) if root.is_dir() else []
     tables = [_existing(str(day), settings) for day in days]
     return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+
+
+def prune(
+    lake: str, keep_days: int, settings: Settings | None = None, *, today: str | None = None
+) -> list[str]:
+    """Drop the compacted days older than ``keep_days`` before ``today`` (UTC); the days dropped.
+
+    One lake generation: a reader sees every day before or after, never a half-pruned log.
+    """
+    from datetime import date, timedelta
+
+    from uplift_engine.lake.generations import drop_dataset
+
+    if keep_days < 1:
+        raise DataError(f"the retention must be at least 1 day, got {keep_days}", field="keep")
+    now = date.fromisoformat(today) if today else datetime.now(UTC).date()
+    cutoff = (now - timedelta(days=keep_days)).isoformat()
+    root = Path(lake) / DECISIONS
+    days = sorted(p.name[4:] for p in root.glob("day=*")) if root.is_dir() else []
+    old = [day for day in days if day < cutoff]
+    if old:
+        with writing(lake, settings, command="uplift decisions prune") as generation:
+            for day in old:
+                drop_dataset(f"{lake.rstrip('/')}/{DECISIONS}/day={day}", settings,
+                             within=generation)  # fmt: skip
+    return old

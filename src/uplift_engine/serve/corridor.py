@@ -134,6 +134,12 @@ class CustomerDecision:
             "offer": self.offer,
             "offers": body["offers"],
             "degraded": self.degraded,
+            "rules": None if self.assessment is None else [
+                {"kind": kind, "name": name, "removed": list(removed)}
+                for kind, name, removed in (
+                    (*reason_parts(reason), removed) for reason, removed in self.assessment.rules
+                )
+            ],
             "pacing": self.pacing,
         }
 

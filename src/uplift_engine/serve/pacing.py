@@ -107,7 +107,11 @@ class Pacer:
             blocked = all(reasons)  # every offer removed: say why, as the guardrails do
             why = ";".join(dict.fromkeys(str(r) for r in reasons)) if blocked else ""
             decision = Decision("", 0.0, 0.0, why)
-        return Assessment(decision, offers, assessment.ranking)
+        refused_by: dict[str, list[str]] = {}
+        for offer, reason in refusals.items():
+            refused_by.setdefault(reason, []).append(offer)
+        rules = assessment.rules + tuple((r, tuple(o)) for r, o in refused_by.items())
+        return Assessment(decision, offers, assessment.ranking, rules)
 
     def state(self, at_us: int) -> dict[str, object]:
         """The pacing state behind a decision, for its log line and its audit."""
