@@ -164,3 +164,41 @@ def test_the_price_rises_when_spend_runs_ahead_and_falls_when_it_lags() -> None:
     hold = control.hold("cashback", 1.0, 21.0, 3.0)
     assert hold.amounts[BUDGET] == 21 * MICROS and hold.amounts[EXPECTED] == 3 * MICROS
     assert hold.refundable[BUDGET] == 20 * MICROS  # all but the contact cost comes back
+
+
+def test_an_offer_behind_its_minimum_comes_first_where_it_earns_and_caps_that_cannot_be_met():
+    from uplift_engine.decide import Decider
+    from uplift_engine.decide.planning import plan_campaign
+    from uplift_engine.decide.planning.synthetic import synthetic_campaign
+
+    spec = {"offers": {"cashback": {"contact_cost": 1, "redemption_cost": 20},
+                       "fee_waiver": {"contact_cost": 0.5, "redemption_cost": 5,
+                                      "min_customers": 500}},
+            "control": "none", "pacing": {"campaign": "c", "start": START, "end": END}}  # fmt: skip
+    camp = synthetic_campaign(3_000, seed=4)
+    plan = plan_campaign(camp.scores, camp.meta, load_economics(spec), budget=1_500.0,
+                         value_col="clv", customers=camp.customers, holdout=0.0)  # fmt: skip
+    decider = Decider.from_plan_meta(plan.meta)
+    economics = decider.economics
+    assert economics.pacing is not None
+    control = PacingController.of(economics.pacing, economics, 1_500.0, decider.prices)
+    noon = economics.pacing.start_us + 12 * HOUR
+    behind = control.pace({EXPECTED: 750 * MICROS}, noon)  # 0 of 250 fee waivers by noon
+    on = control.pace({EXPECTED: 750 * MICROS, customers_counter("fee_waiver"): 300}, noon)
+    assert behind.lagging == {"fee_waiver"} and on.lagging == frozenset()
+    rows = camp.scores.join(camp.customers, "customer_id").to_pylist()
+    switched = 0
+    for row in rows:
+        plain, first = decider.assess(row, (), noon, on), decider.assess(row, (), noon, behind)
+        fee = next(a for a in first.offers if a.offer == "fee_waiver")
+        if fee.excluded_by is None and fee.net_value > 0:
+            assert first.decision.offer == "fee_waiver" and first.ranking[0] == "fee_waiver"
+            switched += plain.decision.offer != "fee_waiver"
+        else:
+            assert first.decision.offer == plain.decision.offer
+    assert switched > 50  # customers who would have had cashback or nothing get the waiver
+    with pytest.raises(ConfigError, match="cannot be met"):
+        PacingController.of(economics.pacing, economics, 200.0, decider.prices)  # 500 × 0.5
+    with pytest.raises(ConfigError, match="cannot be met"):
+        load_economics({**spec, "offers": {"fee_waiver": {
+            "contact_cost": 0.5, "redemption_cost": 5, "min_customers": 500, "max_budget": 100}}})

@@ -103,6 +103,13 @@ class Economics:
                     f"offers.{name}.min_customers ({low}) is above its max_customers ({high})",
                     field=f"offers.{name}.min_customers",
                 )
+            least = (low or 0) * terms.contact_cost
+            if terms.max_budget is not None and least > terms.max_budget:
+                raise ConfigError(
+                    f"offers.{name}.min_customers ({low}) cannot be met: their contact costs "
+                    f"alone ({least:g}) pass its max_budget ({terms.max_budget:g})",
+                    field=f"offers.{name}.min_customers",
+                )
             if low and self.pacing is None:
                 raise ConfigError(
                     f"offers.{name}.min_customers is honoured by real-time pacing: add a "

@@ -241,6 +241,13 @@ class PacingController:
                 caps[customers_counter(name)] = int(terms.max_customers)
             if getattr(terms, "min_customers", None):
                 minimums[name] = int(terms.min_customers)
+        least = sum(n * economics.offers[o].contact_cost for o, n in minimums.items())
+        if least > budget:
+            raise ConfigError(
+                f"the offers' min_customers cannot be met: their contact costs alone ({least:g}) "
+                f"pass the plan's budget ({budget:g})",
+                field="min_customers",
+            )
         return cls(settings, list(economics.offers), budget, prices, caps, minimums)
 
     def pace(self, counters: Mapping[str, int], at_us: int) -> Paced:
