@@ -52,3 +52,25 @@ def test_every_command_a_document_names_exists(doc: Path) -> None:
 def test_help_shows_the_extra_to_install() -> None:
     done = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert "uplift-engine[catboost]" in done.stdout
+
+
+def test_the_policy_and_economics_examples_load_from_yaml_files(tmp_path: Path) -> None:
+    """docs/decide.md's examples, as files: times and dates stay text (YAML would make them
+    datetimes, which the records refuse)."""
+    from uplift_engine.decide.planning import load_economics, load_policy
+
+    text = (ROOT / "docs" / "decide.md").read_text()
+    loaded = set()
+    for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", text, re.S)):
+        path = tmp_path / f"example-{i}.yaml"
+        path.write_text(block.replace("dnc: dnc.csv", f"dnc: {tmp_path / 'dnc.csv'}"))
+        if "contact_policies:" in block:
+            policy = load_policy(str(path))
+            assert policy.contacts and policy.policy.universal_holdout is not None
+            assert policy.policy.universal_holdout.until == "2027-06-30"
+            loaded.add("policy")
+        if "pacing:" in block and "offers:" in block:
+            economics = load_economics(str(path))
+            assert economics.pacing is not None and economics.pacing.start_us > 0
+            loaded.add("economics")
+    assert loaded == {"policy", "economics"}

@@ -24,6 +24,20 @@ from uplift_engine.lake import resolve
 from uplift_engine.learn.scores import arm_name
 
 
+class _TextTimes(yaml.SafeLoader):
+    """YAML's safe loader, but a date or time stays the text written.
+
+    ``until: 2027-06-30`` and ``start: 2026-12-08T00:00:00+07:00`` reach the records as the ISO
+    text they read, and a time without a zone stays refusable instead of a naive datetime.
+    """
+
+
+_TextTimes.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_mapping(source: str | Path, settings: Settings | None, where: str) -> dict[str, Any]:
     """The mapping held by a YAML or JSON file."""
     loc = resolve(source, settings)
@@ -36,7 +50,11 @@ def load_mapping(source: str | Path, settings: Settings | None, where: str) -> d
             f"{where} is not UTF-8 text (is it a YAML or JSON file?)"
         ) from None
     try:
-        data = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
+        data = (
+            json.loads(text)
+            if str(source).endswith(".json")
+            else yaml.load(text, Loader=_TextTimes)  # a SafeLoader
+        )
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{where} is not valid YAML/JSON: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
