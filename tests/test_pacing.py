@@ -202,3 +202,45 @@ def test_an_offer_behind_its_minimum_comes_first_where_it_earns_and_caps_that_ca
     with pytest.raises(ConfigError, match="cannot be met"):
         load_economics({**spec, "offers": {"fee_waiver": {
             "contact_cost": 0.5, "redemption_cost": 5, "min_customers": 500, "max_budget": 100}}})
+
+
+def test_an_accepted_response_sent_as_an_event_keeps_the_offers_hold(tmp_path: Path) -> None:
+    from uplift_engine.decide import Decider
+    from uplift_engine.decide.planning import plan_campaign
+    from uplift_engine.decide.planning.synthetic import synthetic_campaign
+    from uplift_engine.features import FeatureReader, default_registry
+    from uplift_engine.features.streaming.schema import iso_utc
+    from uplift_engine.serve.events import ingest_events
+    from uplift_engine.serve.pacing import Pacer
+
+    pacing = {"campaign": "ev", "start": START, "end": END}
+    spec = {"offers": {"cashback": {"contact_cost": 1, "redemption_cost": 20}},
+            "control": "none", "pacing": pacing}  # fmt: skip
+    camp = synthetic_campaign(500, ("cashback",), seed=2)
+    plan = plan_campaign(camp.scores, camp.meta, load_economics(spec), budget=300.0,
+                         value_col="clv", customers=camp.customers, holdout=0.0)  # fmt: skip
+    decider = Decider.from_plan_meta(plan.meta)
+    store = open_store(SQLiteOnlineStore(path=str(tmp_path / "s.sqlite")))
+    pacer = Pacer(decider, store)  # type: ignore[arg-type]
+    at = decider.economics.pacing.start_us + HOUR  # type: ignore[union-attr]
+    rows = camp.scores.join(camp.customers, "customer_id").to_pylist()
+    held = []
+    for row in rows:
+        first = decider.assess(row, (), at, pacer.paced(at))
+        if first.ranking:
+            done = pacer.hold(first, str(row["customer_id"]), f"r{row['customer_id']}", at)
+            if done.decision.offer:
+                held.append(row["customer_id"])
+        if len(held) == 2:
+            break
+    before = store.counters("ev")
+    event = {"event_id": "x1", "customer_id": held[0], "type": "offer_response",
+             "ts": iso_utc(at + 60_000_000), "offer": "cashback",
+             "response": "accepted"}  # fmt: skip
+    answer = ingest_events(FeatureReader(store, default_registry()), event, pacer=pacer)
+    assert answer["accepted"] == 1
+    # the offers expire: the redeemed one keeps its 21, the other gives back its 20
+    assert pacer.sweep(at + 2 * HOUR) == 1
+    after = store.counters("ev")
+    assert before[BUDGET] - after[BUDGET] == 20 * MICROS
+    store.close()
