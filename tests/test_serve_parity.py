@@ -112,7 +112,7 @@ def test_the_served_row_is_the_training_row_to_the_bit(
         assert summary.accepted == len(lines)
         request = {"channel": customer["channel"], "ts": moment(at_us).isoformat()}
         batch = core.prepare([Ask(cid, request), Ask(cid, {"channel": customer["channel"]})], at_us)
-        served, sources, _ = batch.values[0]
+        served, sources, *_ = batch.values[0]
         trained = by_id[cid]
         assert {n: served[n] for n in names} == {n: trained[n] for n in names}, cid
         row = np.ascontiguousarray(
