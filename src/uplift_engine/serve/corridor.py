@@ -22,7 +22,9 @@ the Lambda's; not batch decisions) adds each offer it makes to the history as an
 ``offer_sent`` whose id is the request id, in the request's channel, before the answer leaves —
 and a customer asked about twice in one gathered batch sees the first offer in the second
 decision. A store that fails to record is reported (``on_store_error``), not fatal: the
-decision log keeps the offer.
+decision log keeps the offer. Such a live core also paces when the economics say so
+(:mod:`.pacing`): the offers are ranked at the paced prices and the first that the campaign's
+ledger can hold is made, so no hard cap is passed however many cores decide at once.
 
 A store that fails (down, timed out) does not fail the decision: the customer is decided from
 the request alone (its fields and any feature values it gives, the rest at their defaults) and
