@@ -5,9 +5,9 @@ alone (and a customers table for the groups):
 
 * **offers** — customers, expected cost and expected profit per offer;
 * **funnel** — every customer → those with an option left after each kind of rule (the
-  universal holdout, do-no-harm guardrails, contact caps, eligibility, applicability,
-  suitability), then the campaign's random holdout, then those the optimiser chose; and per
-  rule, the customers it took options from;
+  universal holdout, do-no-harm guardrails, contact policies, contact caps, eligibility,
+  applicability, suitability), then the campaign's random holdout, then those the optimiser
+  chose; and per rule, the customers it took options from;
 * **no offer, and why** — customers excluded (by their first reason's kind), held out, or
   left by the optimiser (the budget and caps went to others);
 * **groups** — for each sensitive column (segment, age band, region, gender, whichever are
@@ -39,7 +39,8 @@ AGE_BANDS = (18, 25, 35, 45, 55, 65)
 FLAG_RATIO = 0.8
 MISSING = "(missing)"
 KINDS = (
-    "holdout", "guardrail", "contact_cap", "eligibility", "applicability", "suitability",
+    "holdout", "guardrail", "contact", "contact_cap", "eligibility", "applicability",
+    "suitability",
 )  # fmt: skip
 """The funnel's stages, in the order the guardrails apply."""
 
