@@ -50,6 +50,7 @@ def _register() -> None:
         evaluate,
         explain,
         features,
+        measure,
         optimize,
         plan_report,
         score,
@@ -66,6 +67,7 @@ def _register() -> None:
     app.command("explain")(explain.explain)
     app.command("optimize")(optimize.optimize)
     app.command("plan-report")(plan_report.plan_report_command)
+    app.command("measure")(measure.measure)
     app.command("decide")(decide.decide)
     app.command("why")(why.why)
     app.command("demo")(demo.demo)
