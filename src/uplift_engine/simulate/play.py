@@ -36,9 +36,20 @@ from uplift_engine.lake import layout
 class OfferCosts(Protocol):
     """What an offer costs (the economics file's offer; the decide layer's record fits)."""
 
-    contact_cost: float
-    redemption_cost: float | None
-    cost_rate: float | None
+    @property
+    def contact_cost(self) -> float:
+        """Paid for every customer who gets the offer."""
+        ...
+
+    @property
+    def redemption_cost(self) -> float | None:
+        """Binary outcome: paid for every conversion under the offer."""
+        ...
+
+    @property
+    def cost_rate(self) -> float | None:
+        """Continuous outcome: the share of revenue given back."""
+        ...
 
 
 class CampaignEconomics(Protocol):
