@@ -168,7 +168,7 @@ def train_bundle(
             f"{str(out_uri)!r} already exists; choose another path or give --overwrite",
             field="out",
         )
-    roles, control, notes = _roles(table, options)
+    roles, control, notes = campaign_roles(table, options)
     data = encode_campaign(table, roles, control, options.arm_map)
     encoder = data.encoder
     kept = _check_leaks(data, options) + _repeated_ids(data)
@@ -285,7 +285,9 @@ def train_bundle(
     )
 
 
-def _roles(table: pa.Table, options: TrainOptions) -> tuple[ColumnRoles, str, list[str]]:
+def campaign_roles(
+    table: pa.Table, options: TrainOptions
+) -> tuple[ColumnRoles, str, list[str]]:
     """The column roles (flags first, then what the table declares), the control, and notes."""
     if table.num_rows == 0:
         raise DataError("the campaign table has no rows (a header only)")
