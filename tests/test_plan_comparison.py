@@ -82,3 +82,36 @@ def test_the_command_compares_two_plan_files_in_profit(campaign_table: Path, tmp
     assert "A − B" in text and "outcome per customer" in text
     bad = CliRunner().invoke(cli, [*args, "--level", "2"])
     assert bad.exit_code == 2 and "--level" in bad.output
+
+
+def test_a_models_budget_curve_on_the_campaign(campaign_table: Path, tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from uplift_engine.cli.main import app as cli
+    from uplift_engine.pipeline.train import train_bundle
+
+    table = read_table(campaign_table)
+    for name, seed, learner in (("m", 1, "t_learner"), ("b", 2, "s_learner")):
+        train_bundle(table, TrainOptions(outcome="converted", learner=learner, seed=seed),
+                     tmp_path / name, Settings())  # fmt: skip
+    (tmp_path / "e.json").write_text(json.dumps({"control": "control", "offers": {
+        o: {"contact_cost": 0.5, "redemption_cost": 5.0}
+        for o in ("cashback", "fee_waiver", "bonus_points")}}))  # fmt: skip
+    args = ["budget-curve", str(campaign_table), "--model", str(tmp_path / "m"), "--economics",
+            str(tmp_path / "e.json"), "--value", "40", "--outcome", "converted",
+            "--points", "5"]  # fmt: skip
+    done = CliRunner().invoke(cli, [*args, "--baseline-model", str(tmp_path / "b"), "--out",
+                                    str(tmp_path / "curve.csv"), "--json"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.output)
+    assert body["unit"] == "profit per customer" and len(body["curve"]) == 5
+    first, last = body["curve"][0], body["curve"][-1]
+    assert first["gain"]["value"] == 0 and last["spend"] > 0
+    assert last["gain"]["value"] > 0  # the model's allocation earns on the randomised campaign
+    assert last["difference"]["low"] <= last["difference"]["value"] <= last["difference"]["high"]
+    written = read_table(tmp_path / "curve.csv")
+    assert written.num_rows == 5 and "difference_high" in written.column_names
+    bad = CliRunner().invoke(cli, [*args[:-2], "--points", "1"])
+    assert bad.exit_code == 2 and "--points" in bad.output

@@ -69,6 +69,7 @@ def _register() -> None:
     app.command("plan-report")(plan_report.plan_report_command)
     app.command("measure")(measure.measure)
     app.command("compare-plans")(measure.compare_plans_command)
+    app.command("budget-curve")(measure.budget_curve_command)
     app.command("decide")(decide.decide)
     app.command("why")(why.why)
     app.command("demo")(demo.demo)
