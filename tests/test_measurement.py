@@ -131,3 +131,47 @@ def test_the_command_measures_from_files(tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "no outcomes of campaign 'c9'" in wrong.output
     bad = CliRunner().invoke(cli, [*args, "--level", "1.5"])
     assert bad.exit_code == 2 and "--level" in bad.output
+
+
+def test_a_real_time_campaign_is_measured_from_its_decision_log(tmp_path: Path) -> None:
+    """The service draws no campaign holdout: the programme against the universal holdout."""
+    from datetime import UTC, datetime
+
+    import pyarrow.parquet as pq
+
+    from uplift_engine.serve.compact import SCHEMA
+
+    rng = np.random.default_rng(8)
+    n = 6_000
+    members = rng.random(n) < 0.2
+    offered = ~members & (rng.random(n) < 0.5)
+    held = json.dumps({"cashback": {"excluded_by": {"kind": "holdout", "name": "universal"}}})
+    free = json.dumps({"cashback": {"excluded_by": None}})
+    rows = {
+        "request_id": [f"r{i}" for i in range(n)],
+        "at": [datetime(2026, 12, 7, 9, tzinfo=UTC)] * n,
+        "customer_id": [str(i) for i in range(n)],
+        "model_version": ["m"] * n, "plan_version": ["p"] * n, "features_sha256": [""] * n,
+        "offer": ["cashback" if o else None for o in offered],
+        "degraded": [False] * n,
+        "offers": [held if m else free for m in members],
+        "schema_version": ["uplift.decision/1"] * n, "audit": [None] * n,
+    }  # fmt: skip
+    day = tmp_path / "lake" / "decisions" / "day=2026-12-07"
+    day.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pydict(rows, schema=SCHEMA), day / "part-00000.parquet")
+    p = np.where(offered, 0.3, 0.2)
+    outcomes = pa.table({"customer_id": np.arange(n), "converted": (rng.random(n) < p).astype(int)})
+    write_table(outcomes, tmp_path / "outcomes.parquet")
+    _, plan = _plan()
+    write_plan(plan.table, plan.meta, tmp_path / "plan.parquet")
+    done = CliRunner().invoke(cli, ["measure", str(tmp_path / "plan.parquet"),
+                                    str(tmp_path / "outcomes.parquet"), "--decisions",
+                                    str(tmp_path / "lake"), "--json"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.output)
+    assert body["campaign"] is None and body["by_offer"] == {}
+    programme = body["programme"]["conversions"]
+    assert programme["held_out"] == int(members.sum())
+    truth = 0.1 * offered.sum()  # offers add 10 points for the half of the rest offered
+    assert programme["plain"]["low"] <= truth <= programme["plain"]["high"]

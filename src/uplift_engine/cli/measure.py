@@ -40,6 +40,11 @@ def measure(
     campaign: Annotated[
         str | None, typer.Option(help="The campaign_id to keep when the outcomes hold several.")
     ] = None,
+    decisions: Annotated[
+        str | None,
+        typer.Option(help="A lake whose compacted decision log replaces the plan's rows (a "
+                     "real-time campaign: measured against the universal holdout)."),
+    ] = None,
     level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
     out: Annotated[str | None, typer.Option(help="Write the report as JSON to this file.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -53,6 +58,14 @@ def measure(
         check_file_target(resolve(out, settings))
     table, meta = read_plan(plan, settings)
     id_column = str(meta["id_column"])
+    if decisions is not None:
+        from uplift_engine.report.campaign_measurement import plan_from_decisions
+        from uplift_engine.serve.compact import read_decisions
+
+        logged = read_decisions(decisions, settings)
+        if logged.num_rows == 0:
+            raise UserInputError(f"no compacted decisions in {decisions!r}", field="decisions")
+        table = plan_from_decisions(logged, id_column)
     results = read_table(outcomes, settings, text_columns=(id_column,))
     if "campaign_id" in results.column_names:
         found = sorted(set(results.column("campaign_id").to_pylist()))

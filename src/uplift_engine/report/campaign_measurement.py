@@ -66,15 +66,16 @@ class Measurement:
         """The campaign's figures, offer by offer, for a person to read."""
         b = self.body
         level = f"{b['level']:.0%}"
-        out = [f"campaign measured against its random holdout ({level} intervals)"]
-        for name, part in [("campaign", b["campaign"]), *b["by_offer"].items()]:
+        out = [f"campaign measured against its holdouts ({level} intervals)"]
+        parts = [("campaign", b["campaign"])] if b["campaign"] is not None else []
+        for name, part in [*parts, *b["by_offer"].items()]:
             conv = part["conversions"]["estimate"]
             out.append(
                 f"  {name:<14} treated {part['conversions']['treated']:>8,}  held out "
                 f"{part['conversions']['held_out']:>7,}  incremental conversions "
                 f"{_text(conv)}  ROI {_text(part['roi'], percent=True)}"
             )
-        narrower = b["campaign"]["conversions"]["interval_narrower_by"]
+        narrower = (b["campaign"] or b["programme"])["conversions"]["interval_narrower_by"]
         if narrower is not None:
             out.append(f"  regression adjustment: intervals {narrower:.0%} narrower than plain")
         if b["programme"] is not None:
@@ -142,14 +143,14 @@ def measure_campaign(
     )
     held = plan.column("holdout").to_numpy(zero_copy_only=False).astype(bool)
     why = pc.fill_null(plan.column("excluded_by").cast(pa.string()), "").to_pylist()
-    if not held.any():
-        raise DataError(
-            "the plan kept no random holdout (uplift optimize --holdout): without one the "
-            "campaign's effect cannot be measured",
-            field="holdout",
-        )
     eligible = np.array([w == "" for w in why])
     universal = np.array([UNIVERSAL in w.split(";") for w in why])
+    if not held.any() and not universal.any():
+        raise DataError(
+            "the plan kept no random holdout (uplift optimize --holdout) and no customer is in "
+            "a universal holdout: without one the campaign's effect cannot be measured",
+            field="holdout",
+        )
     policy = eligible & ~held & known
     holdout = eligible & held & known
     columns = _columns(plan, id_column, scores, customers)
@@ -212,7 +213,7 @@ def measure_campaign(
     by_offer = {}
     for name in economics:
         treated, control = policy & (offers == name), holdout & (would == name)
-        if would is not None and (treated.any() or control.any()):
+        if would is not None and holdout.any() and (treated.any() or control.any()):
             by_offer[name] = compare(treated, control)
     by_segment: dict[str, Any] = {}
     if segment is not None:
@@ -222,7 +223,7 @@ def measure_campaign(
                 field="segment",
             )
         labels = np.array([str(v) if v is not None else "(missing)" for v in columns[segment]])
-        for label in sorted(set(labels[eligible])):
+        for label in sorted(set(labels[eligible])) if holdout.any() else ():
             by_segment[label] = compare(policy & (labels == label), holdout & (labels == label))
     programme = None
     if universal.any():
@@ -241,7 +242,7 @@ def measure_campaign(
             "covariates": _covariate_names(columns, meta, covariates),
             "notes": notes,
         },
-        "campaign": compare(policy, holdout),
+        "campaign": compare(policy, holdout) if holdout.any() else None,
         "by_offer": by_offer,
         "by_offer_note": None if would is not None else "needs the scores (--scores)",
         "by_segment": by_segment,
@@ -390,3 +391,40 @@ def _calibration(
             }
         )
     return out
+
+
+def plan_from_decisions(decisions: pa.Table, id_column: str) -> pa.Table:
+    """The service's decisions as a plan to measure: one row per customer, oldest first.
+
+    ``decisions``: the compacted decision log (:func:`uplift_engine.serve.compact.
+    read_decisions`). A customer's offer is the first one made to them; a customer is in the
+    universal holdout when a decision held every offer back for it (``holdout:universal``). The
+    service draws no campaign holdout, so only the programme (against the universal holdout)
+    can be measured from it.
+    """
+    import json
+
+    order = pc.sort_indices(decisions, [("at", "ascending"), ("request_id", "ascending")])
+    rows = decisions.take(order)
+    first_offer: dict[str, str] = {}
+    universal: set[str] = set()
+    for customer, offer, offers in zip(
+        rows.column("customer_id").to_pylist(), rows.column("offer").to_pylist(),
+        rows.column("offers").to_pylist(), strict=True,
+    ):  # fmt: skip
+        first_offer.setdefault(customer, "")
+        if offer and not first_offer[customer]:
+            first_offer[customer] = offer
+        figures = json.loads(offers) if offers else {}
+        held = [f.get("excluded_by") for f in figures.values()]
+        if held and all(h == {"kind": "holdout", "name": "universal"} for h in held):
+            universal.add(customer)
+    ids = list(first_offer)
+    return pa.table(
+        {
+            id_column: ids,
+            "offer": [first_offer[c] for c in ids],
+            "holdout": [False] * len(ids),
+            "excluded_by": [UNIVERSAL if c in universal else "" for c in ids],
+        }
+    )
