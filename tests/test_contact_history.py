@@ -152,3 +152,36 @@ def test_optimize_reads_the_lakes_history_and_names_what_it_needs(tmp_path: Path
     held = {i for i, w in why.items() if "contact:weekly" in w.split(";")}
     assert held == {ids[0], ids[1]}
     assert pq.read_metadata(tmp_path / "plan.parquet").metadata is not None
+
+
+def test_the_contacts_commands_ingest_events_and_materialise_the_lake(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from uplift_engine.cli.main import app as cli
+
+    _write_lake(tmp_path / "lake")
+    lake = str(tmp_path / "lake")
+    at = datetime.fromtimestamp(T / 1e6, UTC).isoformat()
+    done = CliRunner().invoke(cli, ["contacts", "materialize", "--lake", lake, "--as-of", at,
+                                    "--json"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output) == {"contacts": 3, "quarantined": 2,
+                                       "as_of": "2026-09-21T14:13:20+00:00"}  # fmt: skip
+    lines = [
+        json.dumps(_event(9, 1, "offer_response", "2026-09-21T12:00:00Z", response="accepted")),
+        json.dumps(_event(10, 1, "offer_sent", "2026-09-21T12:00:00Z", channel="fax")),
+        "",
+    ]
+    (tmp_path / "contacts.jsonl").write_text("\n".join(lines))
+    done = CliRunner().invoke(cli, ["contacts", "ingest", str(tmp_path / "contacts.jsonl"),
+                                    "--lake", lake, "--json"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.output)
+    assert (summary["received"], summary["accepted"], summary["malformed"]) == (2, 1, 1)
+    assert summary["dead_letters_uri"] is not None  # the bad channel is kept, with its reason
+    store = open_store(SQLiteOnlineStore(path=str(tmp_path / "lake" / "online.sqlite")))
+    assert [c.id for c in decode_contacts(store.get("1")[CONTACTS_FIELD])] == ["b", "a", "c9"]
+    store.close()
+    missing = CliRunner().invoke(cli, ["contacts", "ingest", str(tmp_path / "nope.jsonl"),
+                                       "--lake", lake])  # fmt: skip
+    assert missing.exit_code == 2 and "cannot read" in missing.output

@@ -144,3 +144,51 @@ def test_customer_attributes_reach_the_model_and_the_rules_alike(
         ruled += api["offers"]["cashback"]["excluded_by"] == {"kind": "eligibility",
                                                               "name": "not_priority"}  # fmt: skip
     assert ruled > 0  # the rule read the segment from the store
+
+
+def test_batch_decisions_read_the_same_contact_history_as_the_service(
+    art: Artefacts, population: pa.Table, tmp_path: Path
+) -> None:
+    import shutil
+
+    from uplift_engine.features.contacts import KEEP_US, Contact, ContactRecorder
+
+    meta = json.loads(art.plan_meta)
+    meta["policy"]["contact_policies"] = [
+        {"name": "weekly", "max": 1, "window": "7d"},
+        {"name": "pause", "suppress": {"response": "ignored", "count": 1, "within": "30d",
+                                       "pause": "60d"}, "offers": ["fee_waiver"]},
+    ]  # fmt: skip
+    plan_meta = json.dumps(meta, sort_keys=True).encode()
+    served = served_with_plan(load_bundle(art.model, threads=1), plan_meta, "plan")
+    day = 86_400_000_000
+    history: dict[str, list[Contact]] = {}
+    for i, customer in enumerate(art.ids[:3000]):
+        if i % 3 == 0:
+            history[str(customer)] = [Contact(AT_US - 2 * day, "offer_sent", f"s{i}", "cashback",
+                                              "sms", None)]  # fmt: skip
+        elif i % 3 == 1:
+            history[str(customer)] = [Contact(AT_US - 5 * day, "offer_response", f"r{i}",
+                                              "fee_waiver", None, "ignored")]  # fmt: skip
+    decided = decide_table(served, population, contacts=history, at_us=AT_US).to_pylist()
+    shutil.copy(art.store_path, tmp_path / "online.sqlite")
+    store = open_store(SQLiteOnlineStore(path=str(tmp_path / "online.sqlite")))
+    ContactRecorder(store, KEEP_US).record(
+        [(key, c) for key, cs in history.items() for c in cs]
+    )
+    core = DecisionCore(served, FeatureReader(store, default_registry()))
+    rows = population.to_pylist()
+    reasons = set()
+    for i in range(0, 3000, 7):
+        given = {n: rows[i][n] for n in core.features}
+        api = core.decide(rows[i]["customer_id"], given=given, at_us=AT_US).to_dict()
+        assert decided[i]["offer"] == api["offer"], i
+        for offer, figures in api["offers"].items():
+            excluded = figures["excluded_by"]
+            text = None if excluded is None else f"{excluded['kind']}:{excluded['name']}"
+            if text is not None and excluded["kind"] == "guardrail":  # a bare reason: 'harm'
+                text = excluded["name"]
+            assert decided[i][f"excluded_by_{offer}"] == text, (i, offer)
+            reasons.add(text)
+    assert {"contact:weekly", "contact:pause"} <= reasons
+    store.close()
