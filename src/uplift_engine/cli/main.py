@@ -47,6 +47,7 @@ def _register() -> None:
         contacts,
         decide,
         demo,
+        drift,
         evaluate,
         explain,
         features,
@@ -72,6 +73,7 @@ def _register() -> None:
     app.command("budget-curve")(measure.budget_curve_command)
     app.command("decide")(decide.decide)
     app.command("why")(why.why)
+    app.command("drift")(drift.drift)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
     app.add_typer(contacts.app, name="contacts")
