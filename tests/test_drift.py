@@ -97,9 +97,9 @@ def test_the_command_reports_from_a_table_and_from_the_decision_log(trained, tmp
     # the service's log: every offer's uplift, here half of it again
     bundle = load_bundle(model)
     scores, _ = score_table(bundle, _recent(table, 2_000, 6))
-    offers = [json.dumps({o: {"uplift": 0.5 * u} for o, u in zip(
-        bundle.offers, row, strict=True)}) for row in zip(
-        *[scores.column(f"uplift_{o}").to_pylist() for o in bundle.offers], strict=True)]  # fmt: skip
+    columns = [scores.column(f"uplift_{o}").to_pylist() for o in bundle.offers]
+    offers = [json.dumps({o: {"uplift": 0.5 * u} for o, u in zip(bundle.offers, row, strict=True)})
+              for row in zip(*columns, strict=True)]  # fmt: skip
     n = len(offers)
     rows = {"request_id": [f"r{i}" for i in range(n)],
             "at": [datetime(2026, 12, 7, tzinfo=UTC)] * n, "customer_id": ["1"] * n,
