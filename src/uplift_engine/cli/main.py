@@ -54,6 +54,7 @@ def _register() -> None:
         measure,
         optimize,
         plan_report,
+        registry,
         score,
         serve,
         simulate,
@@ -79,6 +80,7 @@ def _register() -> None:
     app.add_typer(contacts.app, name="contacts")
     app.command("serve")(serve.serve)
     app.add_typer(serve.release_app, name="release")
+    app.add_typer(registry.app, name="registry")
     app.add_typer(serve.decisions_app, name="decisions")
 
 

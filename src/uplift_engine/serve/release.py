@@ -132,13 +132,14 @@ def load_release(root: Path, release: str, *, threads: int = 2) -> Served:
 
 
 def write_release(
-    root: Path, bundle_dir: Path, plan_meta: bytes | None, *, alias: str = "current"
+    root: Path, bundle_dir: Path, plan_meta: bytes | None, *, alias: str | None = "current"
 ) -> str:
     """Publish a bundle (and its plan's metadata) as a new release and point ``alias`` at it.
 
     The bundle is loaded first (checksums, and the plan matched against it); the release is
     written and synced under a hidden name, renamed into place, and only then is the pointer
-    replaced. Returns the release id.
+    replaced (no pointer moves when ``alias`` is None: a release registered, not served).
+    Returns the release id.
     """
     bundle = load_bundle(bundle_dir, threads=1)
     if plan_meta is not None:
@@ -161,8 +162,8 @@ def write_release(
         sync_folder(Path(folder))
     os.rename(staging, releases / release)
     sync_folder(releases)
-    pointer = {"schema_version": POINTER_SCHEMA_VERSION, "release": release}
-    point(root, pointer, alias)
+    if alias is not None:
+        point(root, {"schema_version": POINTER_SCHEMA_VERSION, "release": release}, alias)
     return release
 
 
