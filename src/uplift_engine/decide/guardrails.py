@@ -103,9 +103,7 @@ def row_blocks(
     at_us: int | None = None,
 ) -> list[str | None]:
     """For each offer, the first guardrail that removes it for this customer (None: allowed)."""
-    names = reasons(policy)
-    first = _first_blocks(names, offers, row, policy, dnc, id_column, contacts, at_us)
-    return [None if f is None else names[f] for f in first]
+    return row_rules(offers, row, policy, dnc, id_column, contacts, at_us)[0]
 
 
 def row_rules(

@@ -357,14 +357,13 @@ class DecisionCore:
                 )
             )
         if made and self.recorder is not None:
-            self._record(made)
+            self._record(self.recorder, made)
         return out
 
-    def _record(self, made: dict[str, list[Contact]]) -> None:
+    def _record(self, recorder: ContactRecorder, made: dict[str, list[Contact]]) -> None:
         """Add the offers made to the contact histories (a failing store is reported)."""
-        assert self.recorder is not None
         try:
-            self.recorder.record([(key, c) for key, cs in made.items() for c in cs])
+            recorder.record([(key, c) for key, cs in made.items() for c in cs])
         except (StorageError, OSError) as exc:
             if self.on_store_error is not None:
                 self.on_store_error(exc)

@@ -18,8 +18,16 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from uplift_engine.decide import Assessment, Decider, Decision
-from uplift_engine.decide.pacing import Ledger, Paced, PacingController, refused
-from uplift_engine.errors import StorageError
+from uplift_engine.decide.pacing import (
+    BUDGET,
+    EXPECTED,
+    MICROS,
+    Ledger,
+    Paced,
+    PacingController,
+    refused,
+)
+from uplift_engine.errors import ConfigError, StorageError
 
 HOLD_TAG_SEPARATOR = "\x1f"
 
@@ -37,11 +45,16 @@ class Pacer:
         on_store_error: Callable[[Exception], None] | None = None,
     ) -> None:
         economics = decider.economics
-        assert economics.pacing is not None
-        self.settings = economics.pacing
-        self.campaign = economics.pacing.campaign
+        settings = economics.pacing
+        if settings is None:
+            raise ConfigError(
+                "pacing needs the economics file's pacing section (campaign, start, end)",
+                field="pacing",
+            )
+        self.settings = settings
+        self.campaign = settings.campaign
         self.controller = PacingController.of(
-            economics.pacing, economics, float(decider.budget or 0.0), decider.prices
+            settings, economics, float(decider.budget or 0.0), decider.prices
         )
         self.decider = decider
         self.ledger = ledger
@@ -115,8 +128,6 @@ class Pacer:
 
     def state(self, at_us: int) -> dict[str, object]:
         """The pacing state behind a decision, for its log line and its audit."""
-        from uplift_engine.decide.pacing import BUDGET, EXPECTED, MICROS
-
         factor = None if self.last is None else self.last.factor
         return {
             "campaign": self.campaign,
