@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pyarrow.compute as pc
 import typer
@@ -16,6 +16,32 @@ from uplift_engine.errors import UserInputError
 from uplift_engine.lake import check_file_target, read_table, resolve
 from uplift_engine.learn.data.scores_files import read_scores
 from uplift_engine.report.campaign_measurement import measure_campaign
+
+if TYPE_CHECKING:
+    from uplift_engine.pipeline.train import TrainOptions
+
+TreatmentOption = Annotated[str | None, typer.Option(help="The arm column.")]
+ControlOption = Annotated[str | None, typer.Option(help="The control arm's label.")]
+OutcomeOption = Annotated[str | None, typer.Option(help="The outcome column.")]
+ExcludeOption = Annotated[str | None, typer.Option(help="Columns that are not features.")]
+LevelOption = Annotated[float, typer.Option(help="Level of the intervals.")]
+SeedOption = Annotated[int, typer.Option(help="Seed of the cross-fitting folds.")]
+
+
+def _check_level(level: float) -> None:
+    if not 0.5 <= level < 1:
+        raise UserInputError(f"--level must be in [0.5, 1), got {level}", field="level")
+
+
+def _campaign_options(
+    treatment: str | None, control: str | None, outcome: str | None, exclude: str | None,
+    seed: int,
+) -> TrainOptions:
+    """The randomised campaign table's roles, as ``uplift train`` reads them."""
+    from uplift_engine.pipeline.train import TrainOptions
+
+    return TrainOptions(treatment=treatment, control=control, outcome=outcome,
+                        exclude=split_list(exclude), seed=seed)  # fmt: skip
 
 
 @user_errors
@@ -45,15 +71,14 @@ def measure(
         typer.Option(help="A lake whose compacted decision log replaces the plan's rows (a "
                      "real-time campaign: measured against the universal holdout)."),
     ] = None,
-    level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
+    level: LevelOption = 0.9,
     out: Annotated[str | None, typer.Option(help="Write the report as JSON to this file.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
 ) -> None:
     """Measure a campaign: incremental conversions, revenue, profit and ROI with intervals."""
     settings = load_settings(config)
-    if not 0.5 <= level < 1:
-        raise UserInputError(f"--level must be in [0.5, 1), got {level}", field="level")
+    _check_level(level)
     if out is not None:
         check_file_target(resolve(out, settings))
     table, meta = read_plan(plan, settings)
@@ -108,27 +133,24 @@ def compare_plans_command(
     value: Annotated[
         float | None, typer.Option(help="Value of a conversion: compare profit, not outcomes.")
     ] = None,
-    treatment: Annotated[str | None, typer.Option(help="The arm column.")] = None,
-    control: Annotated[str | None, typer.Option(help="The control arm's label.")] = None,
-    outcome: Annotated[str | None, typer.Option(help="The outcome column.")] = None,
-    exclude: Annotated[str | None, typer.Option(help="Columns that are not features.")] = None,
-    level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
-    seed: Annotated[int, typer.Option(help="Seed of the cross-fitting folds.")] = 0,
+    treatment: TreatmentOption = None,
+    control: ControlOption = None,
+    outcome: OutcomeOption = None,
+    exclude: ExcludeOption = None,
+    level: LevelOption = 0.9,
+    seed: SeedOption = 0,
     json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
     config: Annotated[str | None, typer.Option(help="Settings file (YAML).")] = None,
 ) -> None:
     """Value two plans on a randomised campaign had each been run, and A − B, paired."""
     from uplift_engine.pipeline.policy_comparison import compare_plans
-    from uplift_engine.pipeline.train import TrainOptions
 
     settings = load_settings(config)
-    if not 0.5 <= level < 1:
-        raise UserInputError(f"--level must be in [0.5, 1), got {level}", field="level")
+    _check_level(level)
     table = read_table(data, settings)
     a_table, a_meta = read_plan(plan_a, settings)
     b_table, b_meta = read_plan(plan_b, settings)
-    options = TrainOptions(treatment=treatment, control=control, outcome=outcome,
-                           exclude=split_list(exclude), seed=seed)  # fmt: skip
+    options = _campaign_options(treatment, control, outcome, exclude, seed)
     done = compare_plans(
         table, options, ((a_table, str(a_meta["id_column"])), (b_table, str(b_meta["id_column"]))),
         settings, economics=a_meta["economics"] if value is not None else None, value=value,
@@ -163,12 +185,12 @@ def budget_curve_command(
         str | None, typer.Option(help="Another bundle, compared at every budget, paired.")
     ] = None,
     points: Annotated[int, typer.Option(help="Budgets on the curve.")] = 21,
-    treatment: Annotated[str | None, typer.Option(help="The arm column.")] = None,
-    control: Annotated[str | None, typer.Option(help="The control arm's label.")] = None,
-    outcome: Annotated[str | None, typer.Option(help="The outcome column.")] = None,
-    exclude: Annotated[str | None, typer.Option(help="Columns that are not features.")] = None,
-    level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
-    seed: Annotated[int, typer.Option(help="Seed of the cross-fitting folds.")] = 0,
+    treatment: TreatmentOption = None,
+    control: ControlOption = None,
+    outcome: OutcomeOption = None,
+    exclude: ExcludeOption = None,
+    level: LevelOption = 0.9,
+    seed: SeedOption = 0,
     out: Annotated[
         str | None, typer.Option(help="Write the curve (.csv, .parquet, .json).")
     ] = None,
@@ -182,18 +204,15 @@ def budget_curve_command(
     from uplift_engine.lake import check_table_target, write_table
     from uplift_engine.learn import load_bundle
     from uplift_engine.pipeline.policy_comparison import model_budget_curve
-    from uplift_engine.pipeline.train import TrainOptions
 
     settings = load_settings(config)
-    if not 0.5 <= level < 1:
-        raise UserInputError(f"--level must be in [0.5, 1), got {level}", field="level")
+    _check_level(level)
     if not 2 <= points <= 1000:
         raise UserInputError(f"--points must be 2 to 1000, got {points}", field="points")
     if out is not None and not out.endswith(".json"):
         check_table_target(out, settings)
     table = read_table(data, settings)
-    options = TrainOptions(treatment=treatment, control=control, outcome=outcome,
-                           exclude=split_list(exclude), seed=seed)  # fmt: skip
+    options = _campaign_options(treatment, control, outcome, exclude, seed)
     baseline = load_bundle(baseline_model, threads=settings.threads) if baseline_model else None
     curve, unit = model_budget_curve(
         table, options, settings, load_bundle(model, threads=settings.threads),
