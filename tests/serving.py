@@ -8,9 +8,15 @@ metadata a release holds as ``plan.json``).
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 
 from uplift_engine.config import SQLiteOnlineStore
@@ -36,6 +42,7 @@ POLICY = {
     "contact_caps": [{"column": "account_openings_30d", "max": 3}],
 }
 AT_US = 1_790_000_000_000_000
+UPLIFT = str(Path(sys.executable).parent / "uplift")
 
 
 @dataclass(frozen=True)
@@ -82,3 +89,39 @@ def build(lake: Path, campaign_table: Path, root: Path, *, seed: int = 3) -> Art
     holdout = plan.table.column("holdout").to_pylist()
     plan_meta = json.dumps(plan.meta, default=float, sort_keys=True).encode()
     return Artefacts(root, store_path, root / "model", plan_meta, ids, offers, holdout)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback address."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_service(
+    store_path: Path, args: list[str], log_dir: Path
+) -> tuple[subprocess.Popen, str]:
+    """``uplift serve ARGS`` on a free loopback port, once ready; the process and its URL."""
+    port = free_port()
+    env = {**os.environ, "UPLIFT_ONLINE_STORE__PATH": str(store_path),
+           "UPLIFT_ONLINE_STORE__TYPE": "sqlite",
+           "OMP_WAIT_POLICY": "PASSIVE", "UPLIFT_THREADS": "1"}  # fmt: skip
+    env.pop("UPLIFT_API_KEYS", None)
+    proc = subprocess.Popen(
+        [UPLIFT, "serve", *args, "--port", str(port), "--decision-log", str(log_dir),
+         "--reload-seconds", "0.2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "died")
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the service did not become ready")

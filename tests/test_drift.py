@@ -17,8 +17,8 @@ from uplift_engine.errors import DataError
 from uplift_engine.evaluate.drift import categorical_drift, numeric_drift
 from uplift_engine.lake import read_table, write_table
 from uplift_engine.learn import load_bundle
+from uplift_engine.pipeline.drift_report import drift_report
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
-from uplift_engine.report.drift_report import drift_report
 
 
 @pytest.fixture(scope="module")

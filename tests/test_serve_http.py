@@ -23,7 +23,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from redis_server import redis_server_fixture, redis_url_fixture  # noqa: F401 (fixtures)
-from serving import Artefacts, build
+from serving import Artefacts, build, free_port, start_service
 from uplift_engine.config import RedisOnlineStore, SQLiteOnlineStore
 from uplift_engine.features import FeatureReader, default_registry, open_store
 from uplift_engine.learn import load_bundle
@@ -254,36 +254,8 @@ def test_a_plan_for_another_model_is_refused(art, tmp_path) -> None:
 # ---- a real service process ---------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(art: Artefacts, args: list[str], log_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "UPLIFT_ONLINE_STORE__PATH": str(art.store_path),
-           "UPLIFT_ONLINE_STORE__TYPE": "sqlite",
-           "OMP_WAIT_POLICY": "PASSIVE", "UPLIFT_THREADS": "1"}  # fmt: skip
-    env.pop("UPLIFT_API_KEYS", None)
-    proc = subprocess.Popen(
-        [UPLIFT, "serve", *args, "--port", str(port), "--decision-log", str(log_dir),
-         "--reload-seconds", "0.2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "died")
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("the service did not become ready")
+    return start_service(art.store_path, args, log_dir)
 
 
 def test_a_new_release_is_served_without_a_failed_request(art, tmp_path) -> None:
@@ -415,7 +387,7 @@ def test_a_bad_request_among_concurrent_ones_fails_alone(art, tmp_path) -> None:
 @pytest.mark.integration
 def test_a_store_slower_than_the_time_budget_degrades_the_decision(art, tmp_path) -> None:
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = _free_port()
+    port = free_port()
     redis_proc = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
          "--enable-debug-command", "yes"],

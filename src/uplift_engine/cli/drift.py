@@ -36,7 +36,7 @@ def drift(
 ) -> None:
     """Drift of every feature and uplift score: PSI, a test or distance, unseen categories."""
     from uplift_engine.learn import load_bundle
-    from uplift_engine.report.drift_report import drift_report
+    from uplift_engine.pipeline.drift_report import drift_report
     from uplift_engine.serve.compact import read_decisions
 
     settings = load_settings(config)

@@ -53,6 +53,7 @@ def _register() -> None:
         features,
         measure,
         optimize,
+        pipeline,
         plan_report,
         registry,
         score,
@@ -81,6 +82,7 @@ def _register() -> None:
     app.command("serve")(serve.serve)
     app.add_typer(serve.release_app, name="release")
     app.add_typer(registry.app, name="registry")
+    app.add_typer(pipeline.app, name="pipeline")
     app.add_typer(serve.decisions_app, name="decisions")
 
 

@@ -11,9 +11,9 @@ from uplift_engine.cli.console import print_json
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
 from uplift_engine.decide.planning import read_plan
+from uplift_engine.decide.planning.plan_report import AGE_BANDS, FLAG_RATIO, plan_report
 from uplift_engine.errors import UserInputError
 from uplift_engine.lake import check_file_target, read_table, resolve
-from uplift_engine.report.plan_report import AGE_BANDS, FLAG_RATIO, plan_report
 
 
 @user_errors

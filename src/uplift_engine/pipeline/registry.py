@@ -90,9 +90,19 @@ def register(
     plan_meta: bytes | None,
     *,
     verdict: dict[str, Any] | None = None,
+    lineage: dict[str, Any] | None = None,
+    release: str | None = None,
 ) -> str:
-    """Register a bundle and its plan as a new version (no alias moves); its release id."""
-    release = write_release(root, bundle_dir, plan_meta, alias=None)
+    """Register a bundle and its plan as a new version (no alias moves); its release id.
+
+    ``lineage``: where it came from (the pipeline's run, campaign and fingerprints);
+    ``release``: the id to register it under — registering the same id again completes a
+    registration a kill interrupted (the release kept, its record written) and changes
+    nothing else.
+    """
+    release = write_release(root, bundle_dir, plan_meta, alias=None, release=release)
+    if (_folder(root) / f"{release}.json").exists():
+        return release  # registered before
     bundle = load_bundle(root / "releases" / release / "bundle", threads=1)
     manifest = bundle.manifest
     record = {
@@ -107,10 +117,17 @@ def register(
         "metrics": manifest.get("metrics"),
         "plan": None if plan_meta is None else json.loads(plan_meta).get("summary"),
         "gate": verdict,
+        "lineage": lineage,
     }
     write_file(_folder(root) / f"{release}.json",
                json.dumps(record, sort_keys=True, default=str).encode(), sync=True)  # fmt: skip
     return release
+
+
+def record(root: Path, release: str) -> dict[str, Any] | None:
+    """The registry's record of ``release``, or None (not registered, or not yet whole)."""
+    path = _folder(root) / f"{release}.json"
+    return json.loads(path.read_bytes()) if path.exists() else None
 
 
 def _release(root: Path, release: str) -> str:
@@ -129,7 +146,8 @@ def approve(root: Path, release: str, by: str, note: str = "") -> None:
                sync=True)  # fmt: skip
 
 
-def _approval(root: Path, release: str) -> dict[str, Any] | None:
+def approval(root: Path, release: str) -> dict[str, Any] | None:
+    """Who approved ``release`` and when, or None."""
     path = _folder(root) / "approvals" / f"{release}.json"
     return json.loads(path.read_bytes()) if path.exists() else None
 
@@ -139,7 +157,7 @@ def promote(root: Path, release: str, alias: str = "champion") -> None:
     _release(root, release)
     if not plain_name(alias):
         raise UserInputError(f"an alias is letters, digits, -_. ; got {alias!r}", field="alias")
-    if mode(root) == "manual" and _approval(root, release) is None:
+    if mode(root) == "manual" and approval(root, release) is None:
         raise ConfigError(
             f"release {release!r} is not approved and the registry's approval mode is manual: "
             f"uplift registry approve {release} --by NAME",
@@ -210,7 +228,6 @@ def versions(root: Path) -> list[Version]:
             continue
     out = []
     for release in ids:
-        path = _folder(root) / f"{release}.json"
-        record = json.loads(path.read_bytes()) if path.exists() else None
-        out.append(Version(release, record, _approval(root, release), aliases.get(release, [])))
+        found = record(root, release)
+        out.append(Version(release, found, approval(root, release), aliases.get(release, [])))
     return out

@@ -132,25 +132,40 @@ def load_release(root: Path, release: str, *, threads: int = 2) -> Served:
 
 
 def write_release(
-    root: Path, bundle_dir: Path, plan_meta: bytes | None, *, alias: str | None = "current"
+    root: Path,
+    bundle_dir: Path,
+    plan_meta: bytes | None,
+    *,
+    alias: str | None = "current",
+    release: str | None = None,
 ) -> str:
     """Publish a bundle (and its plan's metadata) as a new release and point ``alias`` at it.
 
     The bundle is loaded first (checksums, and the plan matched against it); the release is
     written and synced under a hidden name, renamed into place, and only then is the pointer
     replaced (no pointer moves when ``alias`` is None: a release registered, not served).
+    ``release``: the id to write it under (a pipeline's, so that a resumed run finds the
+    release it wrote before it was killed: one already there is kept, not written again).
     Returns the release id.
     """
     bundle = load_bundle(bundle_dir, threads=1)
     if plan_meta is not None:
         served_with_plan(bundle, plan_meta, "the plan")
-    release = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{bundle.version}"
     releases = root / "releases"
     releases.mkdir(parents=True, exist_ok=True)
     _sweep_stale(releases)
     _sweep_stale(root)
-    if (releases / release).exists():
-        release = f"{release}-{uuid.uuid4().hex[:6]}"
+    if release is not None:
+        if not plain_name(release):
+            raise ConfigError(f"a release id is letters, digits, -_. ; got {release!r}")
+        if (releases / release).exists():  # written whole before (renamed into place)
+            if alias is not None:
+                point(root, {"schema_version": POINTER_SCHEMA_VERSION, "release": release}, alias)
+            return release
+    else:
+        release = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{bundle.version}"
+        if (releases / release).exists():
+            release = f"{release}-{uuid.uuid4().hex[:6]}"
     staging = releases / f".{release}.tmp-{os.getpid()}"
     shutil.copytree(bundle_dir, staging / BUNDLE_DIR)
     if plan_meta is not None:
