@@ -1,0 +1,126 @@
+"""Kill ``uplift pipeline run`` with SIGKILL at random moments; after each, check what it left.
+
+Shared by ``tests/test_pipeline_kill.py`` (a few kills, in CI) and
+``benchmarks/pipeline_kills.py`` (many). After every kill: the lake's committed generation reads
+and so does every dataset it lists; every alias points at a release that loads and verifies;
+every run record is whole and every output it names is there and whole; no release folder is
+half there. Then a run without a kill finishes the job: one record, the same decision and the
+same model as a run never killed, one registered version, and a further run does nothing new.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from uplift_engine.decide.planning import read_plan
+from uplift_engine.lake import read_table
+from uplift_engine.lake.generations import read_current
+from uplift_engine.lake.storage import resolve
+from uplift_engine.learn import load_bundle
+from uplift_engine.pipeline import registry
+from uplift_engine.pipeline.run_records import load_runs
+from uplift_engine.serve.release import load_release, read_pointer
+
+UPLIFT = str(Path(sys.executable).parent / "uplift")
+
+
+@dataclass
+class KillReport:
+    """What the kills found."""
+
+    kills: int = 0
+    steps_reached: dict[str, int] = field(default_factory=dict)
+    """How many kills came after each step was recorded (the furthest step)."""
+    seconds: float = 0.0
+    reference_seconds: float = 0.0
+
+
+def _start(config: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "UPLIFT_THREADS": "1"}
+    return subprocess.Popen([UPLIFT, "pipeline", "run", "--config", str(config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _run(config: Path) -> float:
+    started = time.monotonic()
+    proc = _start(config)
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err.decode()
+    return time.monotonic() - started
+
+
+def check_consistent(lake: Path, root: Path) -> str | None:
+    """Assert everything a killed run left is whole; the furthest step recorded (or None)."""
+    current = read_current(resolve(str(lake)))
+    if current is not None:
+        for name, entry in current["datasets"].items():
+            if entry["files"] and name.startswith("curated/"):
+                read_table(str(lake / name))
+    for pointer in root.glob("*.json"):
+        load_release(root, read_pointer(root, pointer.stem), threads=1)
+    for release in (root / "releases").glob("*"):
+        if not release.name.startswith("."):
+            load_bundle(release / "bundle", threads=1)
+    records = load_runs(root)
+    assert len(records) == len(list((root / "runs").glob("*.json")))
+    furthest = None
+    for record in records:
+        steps = record["steps"]
+        if "train" in steps:
+            load_bundle(steps["train"]["bundle"], threads=1)
+        if "plan" in steps:
+            read_plan(steps["plan"]["plan"])
+        if "register" in steps:
+            assert registry.record(root, steps["register"]["release"]) is not None
+        furthest = list(steps)[-1] if steps else furthest
+    return furthest
+
+
+def kill_runs(
+    lake: Path, work: Path, config: dict, *, kills: int, seed: int = 11
+) -> KillReport:
+    """Kill a pipeline run ``kills`` times at random moments, checking after each; then finish."""
+    report = KillReport()
+    reference_root = work / "reference"
+    reference_config = {**config, "releases": str(reference_root)}
+    (work / "reference.yaml").write_text(yaml.safe_dump(reference_config))
+    report.reference_seconds = _run(work / "reference.yaml")
+    (reference,) = load_runs(reference_root)
+    root = work / "killed"
+    (work / "killed.yaml").write_text(yaml.safe_dump({**config, "releases": str(root)}))
+    rng = random.Random(seed)
+    started = time.monotonic()
+    for _ in range(kills):
+        proc = _start(work / "killed.yaml")
+        time.sleep(rng.uniform(0.3, report.reference_seconds * 1.1))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        report.kills += 1
+        step = check_consistent(lake, root) or "none"
+        report.steps_reached[step] = report.steps_reached.get(step, 0) + 1
+    _run(work / "killed.yaml")
+    report.seconds = time.monotonic() - started
+    check_consistent(lake, root)
+    (record,) = load_runs(root)
+    assert record["status"] == "done"
+    assert record["decision"].split(" ")[0] == reference["decision"].split(" ")[0]
+    # the same model (its version holds its creation time): the same gate figures, to the bit
+    assert record["steps"]["gate"]["candidate"] == reference["steps"]["gate"]["candidate"]
+    assert record["steps"]["gate"]["difference"] == reference["steps"]["gate"]["difference"]
+    registered = [v for v in registry.versions(root) if v.record is not None]
+    assert len(registered) == len(registry.versions(root)) == (1 if "register" in record["steps"]
+                                                               else 0)  # fmt: skip
+    again = subprocess.run([UPLIFT, "pipeline", "run", "--config", str(work / "killed.yaml")],
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert again.returncode == 0 and "nothing new" in again.stdout, again.stdout + again.stderr
+    assert len(load_runs(root)) == 1
+    return report
