@@ -106,3 +106,98 @@ def test_a_registry_killed_at_any_moment_points_at_a_whole_release(two, tmp_path
         # one that was appended when the kill came before the pointer's rename
         assert moves[-1] == champion or moves[-2] == champion
     assert len(history(root)) > 12
+
+
+def _service(art, root: Path, log_dir: Path):
+    from uplift_engine.config import SQLiteOnlineStore
+    from uplift_engine.features import FeatureReader, default_registry, open_store
+    from uplift_engine.serve.decision_log import DecisionLog
+    from uplift_engine.serve.http import HttpSettings, create_app
+    from uplift_engine.serve.service import ServiceState
+
+    reader = FeatureReader(open_store(SQLiteOnlineStore(path=str(art.store_path))),
+                           default_registry())  # fmt: skip
+    state = ServiceState(reader, release_root=root, alias="champion")
+    settings = HttpSettings(api_keys=(), max_body_bytes=4096, max_batch=50, reload_seconds=60)
+    return create_app(state, DecisionLog(log_dir), settings), state
+
+
+def _logged(log_dir: Path) -> list[dict]:
+    from uplift_engine.serve.decision_log import read_lines
+
+    return [json.loads(line) for path in sorted(log_dir.glob("decisions-*.jsonl"))
+            for line in read_lines(path)]  # fmt: skip
+
+
+def test_a_challenger_in_shadow_then_on_a_share_of_traffic(two, tmp_path) -> None:
+    from starlette.testclient import TestClient
+
+    from uplift_engine.serve.compact import compact, read_decisions
+
+    root = tmp_path / "releases"
+    champion, challenger = register(root, two[0].model, two[0].plan_meta), register(
+        root, two[1].model, two[1].plan_meta)  # fmt: skip
+    promote(root, champion)
+    promote(root, challenger, "challenger")
+    versions_of = {v.release: v.record["model_version"] for v in versions(root)}
+    ids = two[0].ids[:120]
+    app, state = _service(two[0], root, tmp_path / "log")
+    with TestClient(app) as client:
+
+        def ask(customers: list[int]) -> list[dict]:
+            out = []
+            for customer in customers:
+                r = client.post("/v1/decide", json={"customerId": customer})
+                assert r.status_code == 200, r.text
+                out.append(r.json())
+            return out
+
+        # off (no traffic file): the champion alone, nothing about a challenger in the log
+        assert {d["model"]["version"] for d in ask(ids[:10])} == {versions_of[champion]}
+        assert all("assignment" not in line for line in _logged(tmp_path / "log"))
+
+        # shadow: the champion decides every request; the challenger's decision is logged
+        done = CliRunner().invoke(cli, ["registry", "traffic", "--root", str(root),
+                                        "--mode", "shadow"])  # fmt: skip
+        assert done.exit_code == 0, done.output
+        assert state.reload() and state.traffic.mode == "shadow"
+        answered = ask(ids[:60])
+        assert {d["model"]["version"] for d in answered} == {versions_of[champion]}
+        shadowed = _logged(tmp_path / "log")[-60:]
+        assert {line["assignment"] for line in shadowed} == {"champion"}
+        assert {line["shadow"]["release"] for line in shadowed} == {challenger}
+        assert {line["shadow"]["model_version"] for line in shadowed} == {versions_of[challenger]}
+        # the shadow is the challenger's own decision: its uplift, not the champion's
+        assert any(line["shadow"]["offers"] != line["offers"] for line in shadowed)
+
+        # split: about 30% of the requests are the challenger's, drawn at random and recorded
+        done = CliRunner().invoke(cli, ["registry", "traffic", "--root", str(root),
+                                        "--mode", "split", "--share", "0.3"])  # fmt: skip
+        assert done.exit_code == 0, done.output
+        assert state.reload() and state.traffic.share == 0.3
+        customers = [ids[i % len(ids)] for i in range(400)]
+        answered = ask(customers)
+        split = _logged(tmp_path / "log")[-400:]
+        theirs = [line["assignment"] == "challenger" for line in split]
+        assert 0.3 - 0.07 < sum(theirs) / 400 < 0.3 + 0.07
+        for line, decision, mine in zip(split, answered, theirs, strict=True):
+            version = versions_of[challenger if mine else champion]
+            assert decision["model"]["version"] == line["model_version"] == version
+            assert ("shadow" in line) is (not mine)
+        # the same customer is not always on the same side: the draw is per request
+        sides = {}
+        for customer, mine in zip(customers, theirs, strict=True):
+            sides.setdefault(customer, set()).add(mine)
+        assert any(len(s) == 2 for s in sides.values())
+
+    compact(tmp_path / "log", str(tmp_path / "lake"))
+    logged = read_decisions(str(tmp_path / "lake"))
+    counts = logged.group_by("assignment").aggregate([("request_id", "count")]).to_pylist()
+    assert {c["assignment"] for c in counts} == {None, "champion", "challenger"}
+
+    # a bad share is refused naming it; promotion of the challenger ends the split
+    bad = CliRunner().invoke(cli, ["registry", "traffic", "--root", str(root), "--mode", "split",
+                                   "--share", "1.5"])  # fmt: skip
+    assert bad.exit_code == 2 and "share" in bad.output
+    promote(root, challenger)
+    assert state.reload() and state.loaded.challenger is None

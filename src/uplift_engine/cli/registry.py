@@ -105,3 +105,22 @@ def list_command(
         approved = f"approved by {v.approval['by']}" if v.approval else "not approved"
         aliases = f"  ← {', '.join(v.aliases)}" if v.aliases else ""
         print(f"  {v.release}  model {record.get('model_version', '?')}  {approved}{aliases}")
+
+
+@app.command("traffic")
+@user_errors
+def traffic_command(
+    root: RootOption,
+    mode: Annotated[
+        str, typer.Option(help="off, shadow (the challenger scores, logged) or split.")
+    ],
+    share: Annotated[
+        float, typer.Option(help="split: the share of requests the challenger decides.")
+    ] = 0.0,
+) -> None:
+    """How services share requests with the challenger; they follow at their next reload."""
+    from uplift_engine.serve.challenger import Traffic, write_traffic
+
+    traffic = Traffic(mode, share)
+    write_traffic(Path(root), traffic)
+    print(f"traffic: {mode}" + (f", the challenger decides {share:.0%}" if mode == "split" else ""))

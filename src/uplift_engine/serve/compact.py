@@ -14,7 +14,9 @@ Columns: ``request_id``, ``at`` (UTC), ``customer_id`` (text: ids are integers o
 ``model_version``, ``plan_version``, ``features_sha256``, ``offer`` (null for none),
 ``degraded``, ``offers`` (each offer's figures as the Decision's JSON), ``schema_version``,
 ``audit`` (JSON: every rule that ran with the offers it removed, and pacing's state; null for
-decisions logged before it was recorded). Retention: :func:`prune` drops the days older than a
+decisions logged before it was recorded), ``assignment`` (``champion`` or ``challenger`` when a
+challenger was in play, else null) and ``shadow`` (JSON: the challenger's decision in shadow,
+or null). Retention: :func:`prune` drops the days older than a
 cutoff, in one lake generation (``uplift decisions prune --keep 400d``).
 """
 
@@ -51,6 +53,8 @@ SCHEMA = pa.schema(
         ("offers", pa.string()),
         ("schema_version", pa.string()),
         ("audit", pa.string()),
+        ("assignment", pa.string()),
+        ("shadow", pa.string()),
     ]
 )
 _PID = re.compile(r"^decisions-\d{8}T\d{6}Z-(\d+)\.jsonl$")
@@ -132,6 +136,8 @@ def _row(line: bytes) -> dict[str, object] | None:
             "audit": json.dumps(
                 {"rules": record.get("rules"), "pacing": record.get("pacing")}, sort_keys=True
             ),
+            "assignment": record.get("assignment"),
+            "shadow": None if record.get("shadow") is None else json.dumps(record["shadow"]),
         }
     except (ValueError, KeyError, TypeError, OverflowError):
         return None

@@ -93,6 +93,10 @@ class CustomerDecision:
     pacing: dict[str, Any] | None = None
     """Real-time pacing's state when it priced this decision: the campaign, the budget
     price's factor over the plan's, the expected spend so far and the target curve's share."""
+    assignment: str | None = None
+    """Who decided, when a challenger is in play: ``champion`` or ``challenger``."""
+    shadow: dict[str, Any] | None = None
+    """The challenger's decision for the same request, not acted on (shadow mode)."""
 
     def to_dict(self) -> dict[str, Any]:
         """DESIGN.md's Decision: what the HTTP service, the Lambda and batch decisions return."""
@@ -143,6 +147,8 @@ class CustomerDecision:
                 )
             ],
             "pacing": self.pacing,
+            **({} if self.assignment is None else {"assignment": self.assignment}),
+            **({} if self.shadow is None else {"shadow": self.shadow}),
         }
 
 

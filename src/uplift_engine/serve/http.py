@@ -41,6 +41,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from uplift_engine.errors import StorageError, UpliftError, UserInputError
+from uplift_engine.serve.challenger import decide_routed
 from uplift_engine.serve.corridor import Ask
 from uplift_engine.serve.decision_log import MAX_REQUEST_ID, DecisionLog
 from uplift_engine.serve.openapi import openapi_document
@@ -225,7 +226,7 @@ def create_app(
             )  # fmt: skip
         parsed = [loaded.schema.parse(item, f"requests[{i}].") for i, item in enumerate(items)]
         asks = [Ask(p.customer_id, p.fields, p.given) for p in parsed]
-        decisions = loaded.core.decide_many(asks) if asks else []
+        decisions = decide_routed(loaded.core, loaded.challenger, asks) if asks else []
         lines = b"".join(orjson.dumps(d.log_record()) + b"\n" for d in decisions)
         if lines:
             await decision_log.append_async(lines)
@@ -398,13 +399,14 @@ class _Gatherer:
             groups.setdefault(id(item[0]), []).append(item)
         for group in groups.values():
             try:
-                decisions = group[0][0].core.decide_many([ask for _, ask, _ in group])
+                loaded = group[0][0]
+                decisions = decide_routed(loaded.core, loaded.challenger, [a for _, a, _ in group])
                 items = group
             except Exception:  # one request at fault: decide each alone, so only it fails
                 items, decisions = [], []
                 for item in group:
                     try:
-                        decisions += item[0].core.decide_many([item[1]])
+                        decisions += decide_routed(item[0].core, item[0].challenger, [item[1]])
                         items.append(item)
                     except Exception as exc:
                         item[2].set_exception(exc)

@@ -6,7 +6,10 @@ whose pointer it watches: :meth:`ServiceState.reload` loads a release whose poin
 swaps the core in one assignment, so a request in flight finishes on the core it started with
 and the next one takes the new core — no request fails for a reload. A release that fails to
 load (missing, tampered, a plan for another model) leaves the current core serving and is
-reported once; with no core at all the service is not ready. Standard library only.
+reported once; with no core at all the service is not ready. Beside the release it follows, a
+service on a release root serves the ``challenger`` release when ``traffic.json`` says so
+(:mod:`.challenger`: shadow, or a share of traffic), reloaded with the pointers. Standard
+library only.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from uplift_engine.errors import UpliftError
+from uplift_engine.errors import BundleError, UpliftError
 from uplift_engine.features import FeatureReader
+from uplift_engine.serve.challenger import CHALLENGER, Challenger, Traffic, read_traffic
 from uplift_engine.serve.corridor import DecisionCore
 from uplift_engine.serve.payload import RequestSchema
 from uplift_engine.serve.release import Served, load_release, read_pointer
@@ -32,6 +36,7 @@ class Loaded:
 
     core: DecisionCore
     schema: RequestSchema
+    challenger: Challenger | None = None
 
 
 def request_fields(served: Served, reader: FeatureReader) -> set[str]:
@@ -84,17 +89,28 @@ class ServiceState:
         """Why the service is not ready, or why the last reload failed."""
         self.reloads = 0
         self.reload_failures = 0
+        self.challenger: str | None = None
+        self.traffic = Traffic()
         self._lock = threading.Lock()
 
-    def _load(self, served: Served) -> Loaded:
-        core = DecisionCore(
+    def _core(self, served: Served, *, live: bool = True) -> DecisionCore:
+        return DecisionCore(
             served,
             self.reader,
             on_store_error=self.on_store_error,
             budget_ms=self.budget_ms,
-            record_contacts=True,
+            record_contacts=live,
         )
+
+    def _load(self, served: Served) -> Loaded:
+        core = self._core(served)
         return Loaded(core, request_schema(core))
+
+    def _challenger(self, root: Path, release: str | None, traffic: Traffic) -> Challenger | None:
+        if release is None or traffic.mode == "off":
+            return None
+        served = load_release(root, release, threads=self.threads)
+        return Challenger(release, self._core(served), self._core(served, live=False), traffic)
 
     def start(self) -> None:
         """Load what is served (a failure leaves the service not ready, with the reason)."""
@@ -111,12 +127,22 @@ class ServiceState:
         """Load the release the pointer names if it changed; True when a new one is served."""
         if self.release_root is None:
             return False
+        root = self.release_root
         with self._lock:
             try:
-                release = read_pointer(self.release_root, self.alias)
-                if release == self.release and self.loaded is not None:
+                release = read_pointer(root, self.alias)
+                challenger, traffic = _challenger_release(root, self.alias, release), Traffic()
+                if challenger is not None:
+                    traffic = read_traffic(root)
+                same = release == self.release and self.loaded is not None
+                if same and (challenger, traffic) == (self.challenger, self.traffic):
                     return False
-                loaded = self._load(load_release(self.release_root, release, threads=self.threads))
+                loaded = (
+                    self.loaded
+                    if same and self.loaded is not None
+                    else self._load(load_release(root, release, threads=self.threads))
+                )
+                loaded = replace(loaded, challenger=self._challenger(root, challenger, traffic))
             except (UpliftError, OSError) as exc:
                 message = str(exc).splitlines()[0]
                 if message != self.problem:
@@ -125,11 +151,24 @@ class ServiceState:
                 self.reload_failures += 1
                 return False
             self.loaded, self.release, self.problem = loaded, release, None
+            self.challenger, self.traffic = challenger, traffic
             self.reloads += 1
-            log.info("serving release %s (model %s)", release, loaded.core.served.model_version)
+            log.info("serving release %s (model %s); challenger %s, %s", release,
+                     loaded.core.served.model_version, challenger, traffic.mode)  # fmt: skip
             return True
 
     @property
     def ready(self) -> bool:
         """A model is loaded."""
         return self.loaded is not None
+
+
+def _challenger_release(root: Path, alias: str, release: str) -> str | None:
+    """The challenger's release, when there is one and it is not the release followed."""
+    if alias == CHALLENGER:
+        return None
+    try:
+        challenger = read_pointer(root, CHALLENGER)
+    except BundleError:
+        return None
+    return None if challenger == release else challenger
