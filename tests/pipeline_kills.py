@@ -27,6 +27,7 @@ from uplift_engine.lake.generations import read_current
 from uplift_engine.lake.storage import resolve
 from uplift_engine.learn import load_bundle
 from uplift_engine.pipeline import registry
+from uplift_engine.pipeline.run import STEPS
 from uplift_engine.pipeline.run_records import load_runs
 from uplift_engine.serve.release import load_release, read_pointer
 
@@ -81,7 +82,8 @@ def check_consistent(lake: Path, root: Path) -> str | None:
             read_plan(steps["plan"]["plan"])
         if "register" in steps:
             assert registry.record(root, steps["register"]["release"]) is not None
-        furthest = list(steps)[-1] if steps else furthest
+        if steps:  # the record's steps are saved in name order: the furthest by the run's
+            furthest = max(steps, key=STEPS.index)
     return furthest
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from uplift_engine.errors import BundleError
 from uplift_engine.pipeline import registry
 from uplift_engine.pipeline import run_records as records
+from uplift_engine.pipeline.run import STEPS
 from uplift_engine.serve.release import read_pointer
 
 STATUS_SCHEMA_VERSION = "uplift.pipeline-status/1"
@@ -46,7 +47,7 @@ def _run(record: dict[str, Any]) -> dict[str, Any]:
         "started_at": record.get("started_at"),
         "finished_at": record.get("finished_at"),
         "campaign": features.get("campaign"),
-        "steps": list(record["steps"]),
+        "steps": [s for s in STEPS if s in record["steps"]],
         "decision": record.get("decision"),
         "why": record.get("why", []),
         "gate": {k: gate.get(k) for k in ("passed", "metric", "against", "difference", "unit")}
