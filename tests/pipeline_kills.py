@@ -1,11 +1,14 @@
 """Kill ``uplift pipeline run`` with SIGKILL at random moments; after each, check what it left.
 
 Shared by ``tests/test_pipeline_kill.py`` (a few kills, in CI) and
-``benchmarks/pipeline_kills.py`` (many). After every kill: the lake's committed generation reads
-and so does every dataset it lists; every alias points at a release that loads and verifies;
-every run record is whole and every output it names is there and whole; no release folder is
-half there. Then a run without a kill finishes the job: one record, the same decision and the
-same model as a run never killed, one registered version, and a further run does nothing new.
+``benchmarks/pipeline_kills.py`` (many). Each run starts on a fresh release root (the lake is
+shared, so the kills land in its generations too) and is killed at a moment drawn uniformly over
+a whole run's duration; half are killed again while resuming. After every kill: the lake's
+committed generation reads and so does every table it lists; every alias points at a release
+that loads and verifies; every run record is whole and every output it names is there and
+whole; no release folder is half there. Then a run without a kill finishes the job: one
+record, the decision and the gate figures of a run never killed, one registered version, and a
+further run does nothing new.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class KillReport:
 
     kills: int = 0
     steps_reached: dict[str, int] = field(default_factory=dict)
-    """How many kills came after each step was recorded (the furthest step)."""
+    """How many kills came when each step was the furthest recorded ("none": before any)."""
     seconds: float = 0.0
     reference_seconds: float = 0.0
 
@@ -87,30 +90,39 @@ def check_consistent(lake: Path, root: Path) -> str | None:
     return furthest
 
 
-def kill_runs(
-    lake: Path, work: Path, config: dict, *, kills: int, seed: int = 11
-) -> KillReport:
-    """Kill a pipeline run ``kills`` times at random moments, checking after each; then finish."""
+def kill_runs(lake: Path, work: Path, config: dict, *, kills: int, seed: int = 11) -> KillReport:
+    """``kills`` runs, each on a fresh release root, killed at a random moment and resumed.
+
+    Half of the resumed runs are killed again before they finish. After every kill everything
+    is checked whole; each run, once finished, must match a run never killed, and one more run
+    on it must do nothing new.
+    """
     report = KillReport()
-    reference_root = work / "reference"
-    reference_config = {**config, "releases": str(reference_root)}
+    reference_config = {**config, "releases": str(work / "reference")}
     (work / "reference.yaml").write_text(yaml.safe_dump(reference_config))
     report.reference_seconds = _run(work / "reference.yaml")
-    (reference,) = load_runs(reference_root)
-    root = work / "killed"
-    (work / "killed.yaml").write_text(yaml.safe_dump({**config, "releases": str(root)}))
+    (reference,) = load_runs(work / "reference")
     rng = random.Random(seed)
     started = time.monotonic()
-    for _ in range(kills):
-        proc = _start(work / "killed.yaml")
-        time.sleep(rng.uniform(0.3, report.reference_seconds * 1.1))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        report.kills += 1
-        step = check_consistent(lake, root) or "none"
-        report.steps_reached[step] = report.steps_reached.get(step, 0) + 1
-    _run(work / "killed.yaml")
+    for i in range(kills):
+        root = work / f"killed-{i}"
+        path = work / f"killed-{i}.yaml"
+        path.write_text(yaml.safe_dump({**config, "releases": str(root)}))
+        for until in (1.05, 0.7)[: 1 + (rng.random() < 0.5)]:
+            proc = _start(path)
+            time.sleep(rng.uniform(0.3, report.reference_seconds * until))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            step = check_consistent(lake, root) or "none"
+            report.steps_reached[step] = report.steps_reached.get(step, 0) + 1
+            report.kills += 1
+        _run(path)
+        _check_finished(lake, root, path, reference)
     report.seconds = time.monotonic() - started
+    return report
+
+
+def _check_finished(lake: Path, root: Path, path: Path, reference: dict) -> None:
     check_consistent(lake, root)
     (record,) = load_runs(root)
     assert record["status"] == "done"
@@ -119,10 +131,9 @@ def kill_runs(
     assert record["steps"]["gate"]["candidate"] == reference["steps"]["gate"]["candidate"]
     assert record["steps"]["gate"]["difference"] == reference["steps"]["gate"]["difference"]
     registered = [v for v in registry.versions(root) if v.record is not None]
-    assert len(registered) == len(registry.versions(root)) == (1 if "register" in record["steps"]
-                                                               else 0)  # fmt: skip
-    again = subprocess.run([UPLIFT, "pipeline", "run", "--config", str(work / "killed.yaml")],
+    expected = 1 if "register" in record["steps"] else 0
+    assert len(registered) == len(registry.versions(root)) == expected
+    again = subprocess.run([UPLIFT, "pipeline", "run", "--config", str(path)],
                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert again.returncode == 0 and "nothing new" in again.stdout, again.stdout + again.stderr
     assert len(load_runs(root)) == 1
-    return report

@@ -11,13 +11,13 @@ from pathlib import Path
 from pipeline_kills import kill_runs
 from pipeline_lake import config, land, source
 
-KILLS = 5
+RUNS = 4
 
 
 def test_a_run_killed_at_random_moments_resumes_to_the_same_result(tmp_path: Path) -> None:
     src = source(tmp_path / "source", 4_000, campaigns=("c1",))
     lake = tmp_path / "lake"
     land(src, lake, "c1", first=True)
-    report = kill_runs(lake, tmp_path, config(lake, tmp_path / "unused"), kills=KILLS)
-    assert report.kills == KILLS
-    assert sum(report.steps_reached.values()) == KILLS
+    report = kill_runs(lake, tmp_path, config(lake, tmp_path / "unused"), kills=RUNS)
+    assert RUNS <= report.kills <= 2 * RUNS
+    assert sum(report.steps_reached.values()) == report.kills

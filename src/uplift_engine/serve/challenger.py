@@ -105,9 +105,7 @@ def decide_routed(
         if not rows:
             continue
         decided = core.decide_many([asks[i] for i in rows])
-        shadows = (
-            challenger.shadow.decide_many([asks[i] for i in rows]) if not mine else None
-        )
+        shadows = challenger.shadow.decide_many([asks[i] for i in rows]) if not mine else None
         for k, i in enumerate(rows):
             shadow = None if shadows is None else _shadow(challenger.release, shadows[k])
             out[i] = replace(decided[k], assignment=label, shadow=shadow)
