@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 from uplift_engine.config.files import read_mapping
 from uplift_engine.config.strict import StrictModel
 from uplift_engine.lake.storage import resolve
+from uplift_engine.pipeline.mlflow_log import MlflowConfig
 
 WHAT = "pipeline config"
 
@@ -78,6 +79,9 @@ class PipelineConfig(StrictModel):
     (shadow or a share of traffic) until promoted."""
     gate: GateConfig = Field(default_factory=GateConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    mlflow: MlflowConfig | None = None
+    """An MLflow tracking server to mirror runs, models and aliases to (the ``mlflow`` extra);
+    not part of a run's key: where runs are mirrored does not change what they make."""
     base: Path = Field(default=Path("."), exclude=True)
     """The folder relative paths are read from (the config file's)."""
 
@@ -98,7 +102,7 @@ class PipelineConfig(StrictModel):
 
     def fingerprint(self) -> str:
         """SHA-256 of everything that shapes a run's output (files' contents included)."""
-        data = self.model_dump(mode="json", exclude={"base"})
+        data = self.model_dump(mode="json", exclude={"base", "mlflow"})
         for key in ("economics", "policy"):
             if isinstance(data[key], str):
                 data[key] = resolve(self.path(data[key])).read_bytes().decode("utf-8", "replace")

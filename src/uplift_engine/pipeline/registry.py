@@ -6,7 +6,8 @@ It lives beside the releases it registers (``ROOT``, the release root a service 
     ROOT/registry/<id>.json       its record: lineage, metrics, the gate's verdict, when
     ROOT/registry/approvals/<id>.json   who approved it, when (manual approval mode)
     ROOT/registry/history.jsonl   every alias move, appended and synced before the move
-    ROOT/registry/settings.json   the approval mode: auto (default) or manual
+    ROOT/registry/settings.json   the approval mode: auto (default) or manual; the MLflow
+                                  server alias moves are mirrored to, if any
     ROOT/<alias>.json             the pointers: champion, challenger, current …
 
 Invariant: every file is written whole (staged, synced, renamed) or appended and synced; a
@@ -66,12 +67,31 @@ def _folder(root: Path) -> Path:
     return root / REGISTRY
 
 
+def _settings(root: Path) -> dict[str, Any]:
+    path = _folder(root) / "settings.json"
+    return json.loads(path.read_bytes()) if path.exists() else {}
+
+
+def _set(root: Path, **values: Any) -> None:
+    settings = {**_settings(root), **values}
+    write_file(_folder(root) / "settings.json", json.dumps(settings).encode(), sync=True)
+
+
 def mode(root: Path) -> str:
     """The approval mode: ``auto`` (a promotion needs no approval) or ``manual``."""
-    path = _folder(root) / "settings.json"
-    if not path.exists():
-        return "auto"
-    return str(json.loads(path.read_bytes()).get("approval", "auto"))
+    return str(_settings(root).get("approval", "auto"))
+
+
+def mlflow(root: Path) -> dict[str, Any] | None:
+    """The MLflow server every alias move is mirrored to, if any (``mlflow_log.MlflowConfig``)."""
+    found = _settings(root).get("mlflow")
+    return found if isinstance(found, dict) else None
+
+
+def set_mlflow(root: Path, settings: dict[str, Any] | None) -> None:
+    """Mirror alias moves to this MLflow server from now on (None: stop)."""
+    if settings != mlflow(root):
+        _set(root, mlflow=settings)
 
 
 def set_mode(root: Path, approval: str) -> None:
@@ -80,8 +100,7 @@ def set_mode(root: Path, approval: str) -> None:
         raise UserInputError(
             f"the approval mode is one of {', '.join(MODES)}, got {approval!r}", field="approval"
         )
-    write_file(_folder(root) / "settings.json", json.dumps({"approval": approval}).encode(),
-               sync=True)  # fmt: skip
+    _set(root, approval=approval)
 
 
 def register(
@@ -200,6 +219,11 @@ def _move(root: Path, alias: str, release: str, why: str) -> None:
         os.close(fd)
     sync_folder(path.parent)
     point(root, {"schema_version": POINTER_SCHEMA_VERSION, "release": release}, alias)
+    mirror = mlflow(root)
+    if mirror is not None:  # told after the move, never asked: MLflow cannot refuse it
+        from uplift_engine.pipeline.mlflow_log import MlflowConfig, mirror_alias
+
+        mirror_alias(MlflowConfig(**mirror), alias, release)
 
 
 def history(root: Path) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ from uplift_engine.pipeline import registry
 from uplift_engine.pipeline import run_records as records
 from uplift_engine.pipeline.drift_report import drift_report
 from uplift_engine.pipeline.gate import Pricing, judge, plan_for
+from uplift_engine.pipeline.mlflow_log import log_run
 from uplift_engine.pipeline.pipeline_config import PipelineConfig
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
 from uplift_engine.serve.release import read_pointer
@@ -76,8 +77,11 @@ def run_pipeline(
         config_sha = config.fingerprint()
         key = records.run_key(found_inputs["sha256"], features_sha, code["sha256"], config_sha)
         record = records.find(root, key)
+        if config.mlflow is not None:
+            registry.set_mlflow(root, config.mlflow.model_dump())
         if record is not None and record["status"] == "done":
             tell(f"nothing new: run {record['run']} took these inputs ({record['decision']})")
+            _mirror(config, root, record, tell)
             return record, False
         if record is None:
             record = {
@@ -117,7 +121,21 @@ def run_pipeline(
             _finish(record, "nothing to do", [])
         records.save(root, record)
         tell(f"{record['decision']}" + "".join(f"\n  - {w}" for w in record["why"]))
+        _mirror(config, root, record, tell)
         return record, True
+
+
+def _mirror(config: PipelineConfig, root: Path, record: dict[str, Any], tell: Say) -> None:
+    """Log a finished run to MLflow once (retried by the next run while it fails)."""
+    if config.mlflow is None or (record.get("mlflow") or {}).get("run_id"):
+        return
+    record["mlflow"] = log_run(config.mlflow, record, records.folder(root) / record["run"])
+    records.save(root, record)
+    logged = record["mlflow"]
+    if "error" in logged:
+        tell(f"MLflow: {logged['error']}")
+    else:
+        tell(f"MLflow: run {logged['run_id']}, model version {logged['model_version']}")
 
 
 def _finish(record: dict[str, Any], decision: str, why: list[str]) -> None:
