@@ -227,3 +227,29 @@ def test_rows_of_the_gate_are_not_trained_on(tmp_path) -> None:
     assert abs(record["steps"]["gate"]["customers"] / rows - 0.4) < 0.05
     assert pc.sum(pc.equal(read_table(str(lake / layout.campaign_table_path("c1")))
                            .column("arm"), "control")).as_py() > 0  # fmt: skip
+
+
+def test_watch_runs_when_a_partition_lands_and_on_its_schedule(tmp_path: Path) -> None:
+    from uplift_engine.pipeline.watch import watch
+
+    src = source(tmp_path / "source", 3_000, campaigns=("c1", "c2"))
+    lake = tmp_path / "lake"
+    land(src, lake, "c1", first=True)
+    cfg = PipelineConfig(**config(lake, tmp_path / "releases"))
+    looks: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the second look finds c2 landed
+        looks.append(seconds)
+        if len(looks) == 1:
+            land(src, lake, "c2")
+
+    said: list[str] = []
+    done = watch(cfg, Settings(), every=7.0, max_runs=2, say=said.append, sleep=sleep)
+    assert [r["steps"]["features"]["campaign"] for r in done] == ["c1", "c2"]
+    assert looks == [7.0] and said.count("new data in the lake") == 2
+    # on a schedule, with nothing new: a run that does nothing new
+    again = watch(cfg, Settings(), every=7.0, schedule=1e-9, max_runs=2, say=said.append,
+                  sleep=sleep)  # fmt: skip
+    assert [r["run"] for r in again] == [done[1]["run"]] * 2
+    assert "scheduled run" in said
+    assert len(load_runs(tmp_path / "releases")) == 2
