@@ -1,7 +1,8 @@
 """The pipeline's kill test at full count: ``uplift pipeline run`` killed at many random moments.
 
 Run: ``python benchmarks/pipeline_kills.py [--runs 40] [--customers 4000]``: that many runs,
-each on a fresh release root, killed at a random moment (half of them again while resuming),
+each on a fresh release root, killed at a random moment (over the run, or just after a step
+starts; half of them again while resuming),
 each kill followed by the checks of ``tests/pipeline_kills.py`` (the lake, every alias, every
 run record and what it names whole); each run, finished, must reach the decision and the gate
 figures of a run never killed, with one registered version, and one more run must do nothing
@@ -44,7 +45,8 @@ def main() -> None:
         f"{report.kills} kills -9 in {args.runs} runs of `uplift pipeline run` "
         f"({args.customers:,} customers, one campaign; a run never killed took "
         f"{report.reference_seconds:.1f} s), each on a fresh release root, killed at a moment "
-        "drawn uniformly over a run (half killed again while resuming). The furthest step "
+        "drawn uniformly over a run or within half a second of a step's start (half killed "
+        "again while resuming). The furthest step "
         f"recorded when a kill came: {reached}. After every kill the lake, every alias, every "
         "run record and all it names were whole; every run, resumed to its end, reached the "
         "unkilled run's decision and gate figures to the bit with one registered version, and "

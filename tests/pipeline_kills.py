@@ -2,8 +2,10 @@
 
 Shared by ``tests/test_pipeline_kill.py`` (a few kills, in CI) and
 ``benchmarks/pipeline_kills.py`` (many). Each run starts on a fresh release root (the lake is
-shared, so the kills land in its generations too) and is killed at a moment drawn uniformly over
-a whole run's duration; half are killed again while resuming. After every kill: the lake's
+shared, so the kills land in its generations too) and is killed at a random moment: half the
+kills at a moment drawn uniformly over a whole run's duration, half within half a second of
+the start of a step drawn at random (so that the short steps — register, promote — are hit
+too); half the runs are killed again while resuming. After every kill: the lake's
 committed generation reads and so does every table it lists; every alias points at a release
 that loads and verifies; every run record is whole and every output it names is there and
 whole; no release folder is half there. Then a run without a kill finishes the job: one
@@ -51,7 +53,22 @@ class KillReport:
 def _start(config: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "UPLIFT_THREADS": "1"}
     return subprocess.Popen([UPLIFT, "pipeline", "run", "--config", str(config)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _kill(proc: subprocess.Popen, rng: random.Random, seconds: float) -> None:
+    """SIGKILL ``proc`` at a random moment of a run of about ``seconds``, or in a random step."""
+    if rng.random() < 0.5:
+        time.sleep(rng.uniform(0.3, seconds * 1.05))
+    else:
+        step = rng.choice(STEPS)
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the run says "<step> …" as each step starts
+            if line.decode().startswith(f"{step} "):
+                break
+        time.sleep(rng.uniform(0.0, 0.5))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _run(config: Path) -> float:
@@ -108,11 +125,8 @@ def kill_runs(lake: Path, work: Path, config: dict, *, kills: int, seed: int = 1
         root = work / f"killed-{i}"
         path = work / f"killed-{i}.yaml"
         path.write_text(yaml.safe_dump({**config, "releases": str(root)}))
-        for until in (1.05, 0.7)[: 1 + (rng.random() < 0.5)]:
-            proc = _start(path)
-            time.sleep(rng.uniform(0.3, report.reference_seconds * until))
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        for _ in range(1 + (rng.random() < 0.5)):
+            _kill(_start(path), rng, report.reference_seconds)
             step = check_consistent(lake, root) or "none"
             report.steps_reached[step] = report.steps_reached.get(step, 0) + 1
             report.kills += 1

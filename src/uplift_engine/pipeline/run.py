@@ -50,6 +50,7 @@ from uplift_engine.pipeline.gate import Pricing, judge, plan_for
 from uplift_engine.pipeline.mlflow_log import log_run
 from uplift_engine.pipeline.pipeline_config import PipelineConfig
 from uplift_engine.pipeline.train import TrainOptions, train_bundle
+from uplift_engine.replace import write_file
 from uplift_engine.serve.release import read_pointer
 
 STEPS = ("features", "drift", "train", "plan", "gate", "register", "promote")
@@ -61,12 +62,8 @@ def run_pipeline(
     settings: Settings,
     *,
     say: Say | None = None,
-    after_step: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Run (or resume) the pipeline; the run record and whether anything new was done.
-
-    ``after_step`` is called with each step's name once it is recorded (tests use it).
-    """
+    """Run (or resume) the pipeline; the run record and whether anything new was done."""
     tell = say or (lambda _: None)
     root = Path(config.path(config.releases))
     lake = config.path(config.lake)
@@ -102,7 +99,7 @@ def run_pipeline(
             records.save(root, record)
             tell(f"run {record['run']}")
         else:
-            done = ", ".join(record["steps"]) or "no step"
+            done = ", ".join(s for s in STEPS if s in record["steps"]) or "no step"
             tell(f"resuming run {record['run']} ({done} done)")
         work = records.folder(root) / record["run"]
         work.mkdir(parents=True, exist_ok=True)
@@ -115,8 +112,6 @@ def run_pipeline(
             tell(f"{step} …")
             record["steps"][step] = getattr(run, step)()
             records.save(root, record)
-            if after_step is not None:
-                after_step(step)
         if record["status"] != "done":
             _finish(record, "nothing to do", [])
         records.save(root, record)
@@ -185,7 +180,7 @@ class _Run:
         loaded = load_economics(economics, self.settings)
         return Pricing(
             economics=loaded,
-            economics_map=_economics_map(loaded),
+            economics_map=asdict(loaded),
             value=c.value,
             policy=None if policy is None else load_policy(policy, self.settings),
             budget_per_customer=c.budget_per_customer,
@@ -231,7 +226,7 @@ class _Run:
             champion[1], reference, self.table(),
             max_psi=self.config.drift.max_psi, max_drifted=self.config.drift.max_drifted,
         ).to_dict()  # fmt: skip
-        (self.work / "drift.json").write_text(json.dumps(report, indent=1, default=str))
+        write_file(self.work / "drift.json", json.dumps(report, indent=1, default=str).encode())
         drifted = [c["name"] for c in report["features"] if c["drifted"]]
         scores = [c["name"] for c in report["scores"] if c["drifted"]]
         out = {"compared": True, "reference": theirs, "retrain": report["retrain"],
@@ -317,10 +312,6 @@ class _Run:
             f"it beats {verdict['against']} by {verdict['difference']['value']:.4g} "
             f"{verdict['unit']} (interval from {verdict['difference']['low']:.4g})"])  # fmt: skip
         return {"alias": alias, "replaced": now}
-
-
-def _economics_map(economics: Any) -> dict[str, Any]:
-    return asdict(economics)
 
 
 def _campaign(lake: str, wanted: str, settings: Settings) -> str:
