@@ -269,3 +269,24 @@ def test_a_release_killed_while_published_leaves_the_pointer_on_a_whole_release(
         assert served.model_version in versions
     write_release(root, sample_models[1], None)  # the next writer sweeps what the kills left
     assert not list((root / "releases").glob(".*")) and not list(root.glob(".*"))
+
+
+def test_a_challenger_on_a_release_root_decides_its_share(cold, sample_models, tmp_path) -> None:
+    from uplift_engine.pipeline.registry import promote, register
+    from uplift_engine.serve.challenger import Traffic, write_traffic
+
+    root = tmp_path / "releases"
+    a, b = register(root, sample_models[0], None), register(root, sample_models[1], None)
+    promote(root, a, "current")
+    promote(root, b, "challenger")
+    write_traffic(root, Traffic("split", 0.5))
+    cold.setenv("UPLIFT_RELEASE_ROOT", str(root))
+    versions = set()
+    for _ in range(40):
+        answer = aws_lambda.lambda_handler(BANK_CALL)
+        assert answer["statusCode"] == 200, answer["body"]
+        versions.add(json.loads(answer["body"])["model"]["version"])
+    assert versions == {load_bundle(m).version for m in sample_models}
+    logged = _logged(tmp_path)
+    assert {line["assignment"] for line in logged} == {"champion", "challenger"}
+    assert all(("shadow" in line) == (line["assignment"] == "champion") for line in logged)

@@ -47,7 +47,8 @@ from uplift_engine.features import FeatureReader, default_registry, open_store
 from uplift_engine.features.contacts import KEEP_US, ContactRecorder, is_contact
 from uplift_engine.features.streaming import IngestSummary, RawEvent, StreamIngestor
 from uplift_engine.learn import load_bundle
-from uplift_engine.serve.corridor import CustomerDecision
+from uplift_engine.serve.challenger import decide_routed
+from uplift_engine.serve.corridor import Ask, CustomerDecision
 from uplift_engine.serve.decision_log import DecisionLog
 from uplift_engine.serve.events import redeem_accepted
 from uplift_engine.serve.release import EFFECTS_ONLY, Served, served_with_plan
@@ -327,10 +328,8 @@ def _handle(event: Mapping[str, Any]) -> dict[str, Any]:
         if len(parsed) == 1
         else [None if request_id is None else f"{request_id}-{i}" for i in range(len(parsed))]
     )
-    decisions = [
-        loaded.core.decide(p.customer_id, p.fields, given=p.given, request_id=ids[i])
-        for i, p in enumerate(parsed)
-    ]
+    asks = [Ask(p.customer_id, p.fields, p.given, ids[i]) for i, p in enumerate(parsed)]
+    decisions = decide_routed(loaded.core, loaded.challenger, asks)
     if decisions:
         rt.decision_sink().write(decisions)
     if path == "/v1/decide":
