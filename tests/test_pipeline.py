@@ -216,12 +216,21 @@ def test_a_bad_pipeline_config_names_the_field(tmp_path, field, value, message) 
     assert not (tmp_path / "releases").exists()
 
 
-def test_rows_of_the_gate_are_not_trained_on(tmp_path) -> None:
+def test_rows_of_the_gate_are_not_trained_on_and_features_go_online(tmp_path) -> None:
+    from uplift_engine.config import SQLiteOnlineStore
+    from uplift_engine.features import open_store
+
     src = source(tmp_path / "source", 3_000, campaigns=("c1",))
     lake = tmp_path / "lake"
     land(src, lake, "c1", first=True)
-    cfg = PipelineConfig(**config(lake, tmp_path / "releases", gate={"share": 0.4}))
-    record, _ = run_pipeline(cfg, Settings())
+    cfg = PipelineConfig(
+        **config(lake, tmp_path / "releases", gate={"share": 0.4}, materialize=True)
+    )
+    store = SQLiteOnlineStore(path=str(tmp_path / "online.sqlite"))
+    record, _ = run_pipeline(cfg, Settings(online_store=store))
+    online = record["steps"]["online"]
+    assert online["materialized"] and online["customers"] == 3_000
+    assert open_store(store).get("17")
     rows = record["steps"]["features"]["rows"]
     assert record["steps"]["train"]["rows"] + record["steps"]["gate"]["customers"] == rows
     assert abs(record["steps"]["gate"]["customers"] / rows - 0.4) < 0.05

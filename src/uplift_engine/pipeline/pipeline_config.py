@@ -62,6 +62,9 @@ class PipelineConfig(StrictModel):
     """The release root the services watch; the registry and the run records live there."""
     campaign: str = "latest"
     """The campaign to train on: an id, or ``latest`` (the latest to start; ties by id)."""
+    materialize: bool = False
+    """Put every customer's batch features into the settings' online store after the lake's
+    features are built (what the services read), as ``uplift features materialize`` does."""
     outcome: str = "converted"
     learner: str = "auto"
     exclude: list[str] = Field(default_factory=list)

@@ -5,6 +5,9 @@ The steps, each recorded in the run record (:mod:`.run_records`) once its output
 1. **features** — validate the lake's raw datasets (bad rows quarantined with their reason) and
    build the campaign table of the campaign to train on (``latest`` by default), as one lake
    generation;
+   **online** — with ``materialize: true``, every customer's batch features (and the columns
+   the rules read) as of the lake's latest event put into the settings' online store, which
+   the services read;
 2. **drift** — the champion's training campaign against this one (:mod:`.drift_report`); with
    ``drift.retrain: on_drift`` a champion whose population has not moved is kept and the run
    ends here;
@@ -53,7 +56,7 @@ from uplift_engine.pipeline.train import TrainOptions, train_bundle
 from uplift_engine.replace import write_file
 from uplift_engine.serve.release import read_pointer
 
-STEPS = ("features", "drift", "train", "plan", "gate", "register", "promote")
+STEPS = ("features", "online", "drift", "train", "plan", "gate", "register", "promote")
 Say = Callable[[str], None]
 
 
@@ -211,6 +214,18 @@ class _Run:
         )
         return {"campaign": campaign, "rows": summary.rows, "quarantined": quarantined,
                 "table": summary.path}  # fmt: skip
+
+    def online(self) -> dict[str, Any]:
+        if not self.config.materialize:
+            return {"materialized": False}
+        from uplift_engine.features import open_store
+        from uplift_engine.features.offline import materialize
+
+        summary = materialize(self.lake, open_store(self.settings.online_store),
+                              settings=self.settings, threads=self.settings.threads)  # fmt: skip
+        self.say(f"online store: {summary.customers:,} customers' features as of {summary.as_of}")
+        return {"materialized": True, "customers": summary.customers, "as_of": summary.as_of,
+                "version": summary.version, "store": summary.store}  # fmt: skip
 
     def drift(self) -> dict[str, Any]:
         champion = self.champion()
