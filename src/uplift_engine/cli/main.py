@@ -45,6 +45,7 @@ def main(
 def _register() -> None:
     from uplift_engine.cli import (
         contacts,
+        dashboard,
         decide,
         demo,
         drift,
@@ -76,6 +77,7 @@ def _register() -> None:
     app.command("decide")(decide.decide)
     app.command("why")(why.why)
     app.command("drift")(drift.drift)
+    app.command("dashboard")(dashboard.dashboard)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
     app.add_typer(contacts.app, name="contacts")

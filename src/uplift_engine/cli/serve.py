@@ -34,6 +34,18 @@ ValueOption = Annotated[
 release_app = typer.Typer(help="Publish a model (and its plan) as a release a service loads.")
 
 
+def api_keys(host: str, what: str = "the service") -> tuple[str, ...]:
+    """The keys of ``UPLIFT_API_KEYS``; none is allowed only on a loopback address."""
+    keys = tuple(k.strip() for k in os.environ.get(API_KEYS_VARIABLE, "").split(",") if k.strip())
+    if not keys and not _loopback(host):
+        raise ConfigError(
+            f"without API keys ({API_KEYS_VARIABLE}) {what} binds only a loopback address, "
+            f"not {host!r}",
+            field="host",
+        )
+    return keys
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -97,13 +109,7 @@ def serve(
         raise ConfigError("give either --model or --release", field="model")
     if release is not None and (plan or economics):
         raise ConfigError("a release holds its own plan; drop --plan/--economics", field="plan")
-    keys = tuple(k.strip() for k in os.environ.get(API_KEYS_VARIABLE, "").split(",") if k.strip())
-    if not keys and not _loopback(host):
-        raise ConfigError(
-            f"without API keys ({API_KEYS_VARIABLE}) the service binds only a loopback address, "
-            f"not {host!r}",
-            field="host",
-        )
+    keys = api_keys(host)
     if not 1 <= max_batch <= 10_000:
         raise ConfigError(f"--max-batch must be 1 to 10000, got {max_batch}", field="max_batch")
     if not 1 <= max_body_kb <= 100_000:

@@ -1,0 +1,1 @@
+"""The dashboard: pages of charts over what the product writes, in English and Vietnamese."""

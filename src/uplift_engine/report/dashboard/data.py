@@ -1,0 +1,302 @@
+"""What each dashboard page shows, as JSON: read from the files the rest of the product writes.
+
+Sources (:class:`Sources`): the release root (the registry's versions with their metrics and
+gate verdicts, the alias history, the pipeline's run records and drift, the champion's plan),
+optionally the lake holding the compacted decision log (traffic, degraded decisions,
+exclusions, champion/challenger assignment), a campaign measurement (``uplift measure --out``)
+and a budget curve (``uplift budget-curve --out …json``). A page whose source was not given
+says so (``missing``) rather than show nothing. Amounts are in the economics' unit (thousands
+of VND for the simulated bank); the page formats them. The browser test checks that every
+chart draws exactly these numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from uplift_engine.errors import BundleError, UserInputError
+from uplift_engine.pipeline import registry
+from uplift_engine.pipeline.status import pipeline_status
+from uplift_engine.serve.release import PLAN_FILE, read_pointer
+
+PAGES = ("models", "targeting", "budget", "campaign", "operations")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The files the dashboard reads (all but the release root optional)."""
+
+    releases: Path
+    lake: str | None = None
+    measurement: Path | None = None
+    budget_curve: Path | None = None
+
+
+def page(name: str, sources: Sources) -> dict[str, Any]:
+    """The JSON of page ``name``."""
+    if name not in PAGES:
+        raise UserInputError(f"no page {name!r}; the pages: {', '.join(PAGES)}", field="page")
+    return dict(_BUILDERS[name](sources))
+
+
+def models(sources: Sources) -> dict[str, Any]:
+    """Every registered version's out-of-sample metrics per offer, the gate, the aliases."""
+    root = sources.releases
+    out = []
+    for version in registry.versions(root):
+        record = version.record
+        if record is None:  # a registration a kill interrupted: not a version yet
+            continue
+        evaluation = (record.get("metrics") or {}).get("evaluation") or {}
+        offers = {}
+        for offer, figures in (evaluation.get("per_offer") or {}).items():
+            offers[offer] = {
+                "qini_coefficient": figures.get("qini_coefficient"),
+                "auuc_coefficient": figures.get("auuc_coefficient"),
+                "uplift_at_k": figures.get("uplift_at_k") or [],
+                "calibration": [
+                    {
+                        k: d.get(k)
+                        for k in (
+                            "decile",
+                            "predicted",
+                            "observed",
+                            "observed_low",
+                            "observed_high",
+                            "n",
+                        )
+                    }
+                    for d in figures.get("calibration") or []
+                ],
+            }
+        gate = record.get("gate") or {}
+        out.append(
+            {
+                "release": version.release,
+                "model_version": record.get("model_version"),
+                "learner": (record.get("learner") or {}).get("name"),
+                "registered_at": record.get("registered_at"),
+                "campaign": (record.get("lineage") or {}).get("campaign"),
+                "aliases": version.aliases,
+                "approved": version.approval,
+                "validation": (record.get("metrics") or {}).get("validation"),
+                "gate": {
+                    k: gate.get(k)
+                    for k in (
+                        "passed",
+                        "metric",
+                        "against",
+                        "candidate",
+                        "champion",
+                        "difference",
+                        "unit",
+                    )
+                }
+                if gate
+                else None,
+                "offers": offers,
+            }
+        )
+    return {
+        "versions": out,
+        "champion": _pointer(root, "champion"),
+        "challenger": _pointer(root, "challenger"),
+        "history": registry.history(root),
+    }
+
+
+def budget(sources: Sources) -> dict[str, Any]:
+    """The champion's plan: the optimised allocation against top-K by uplift and by propensity."""
+    release = _pointer(sources.releases, "champion") or _pointer(sources.releases, "current")
+    body: dict[str, Any] = {"release": release, "plan": None, "curve": None, "missing": []}
+    plan_file = None if release is None else sources.releases / "releases" / release / PLAN_FILE
+    if plan_file is not None and plan_file.exists():
+        meta = json.loads(plan_file.read_bytes())
+        summary = meta.get("summary") or {}
+        strategies = [summary["plan"], *summary.get("baselines", [])] if summary else []
+        body["plan"] = {
+            "budget": summary.get("budget"),
+            "customers": summary.get("customers"),
+            "strategies": [
+                {
+                    k: s.get(k)
+                    for k in (
+                        "strategy",
+                        "spend",
+                        "profit",
+                        "incremental",
+                        "roi",
+                        "treated",
+                        "per_offer",
+                    )
+                }
+                for s in strategies
+            ],
+            "excluded": summary.get("excluded"),
+            "budget_confidence": meta.get("budget_confidence"),
+            "offers": meta.get("offers"),
+        }
+    else:
+        body["missing"].append("plan")
+    if sources.budget_curve is not None:
+        curve = json.loads(sources.budget_curve.read_bytes())
+        if not isinstance(curve, dict) or not isinstance(curve.get("curve"), list):
+            raise UserInputError(
+                f"{str(sources.budget_curve)!r} is not a budget curve (uplift budget-curve --out "
+                "FILE.json)",
+                field="budget_curve",
+            )
+        body["curve"], body["curve_unit"] = curve["curve"], curve.get("unit")
+    else:
+        body["missing"].append("budget_curve")
+    return body
+
+
+def campaign(sources: Sources) -> dict[str, Any]:
+    """A campaign's measured results against its randomised holdout (``uplift measure``)."""
+    if sources.measurement is None:
+        return {"measurement": None, "missing": ["measurement"]}
+    return {"measurement": json.loads(sources.measurement.read_bytes()), "missing": []}
+
+
+def operations(sources: Sources) -> dict[str, Any]:
+    """Pipeline runs and verdicts, drift, and the served traffic from the decision log."""
+    status = pipeline_status(sources.releases, runs=20)
+    body: dict[str, Any] = {"pipeline": status, "traffic": None, "missing": []}
+    if sources.lake is None:
+        body["missing"].append("lake")
+        return body
+    from uplift_engine.serve.compact import read_decisions
+
+    decisions = read_decisions(sources.lake)
+    rows = decisions.select(["at", "offer", "degraded", "audit", "assignment"]).to_pylist()
+    by_day: dict[str, dict[str, int]] = {}
+    offers: dict[str, int] = {}
+    exclusions: dict[str, int] = {}
+    assignments: dict[str, int] = {}
+    for row in rows:
+        day = row["at"].strftime("%Y-%m-%d")
+        counts = by_day.setdefault(day, {"decisions": 0, "degraded": 0})
+        counts["decisions"] += 1
+        counts["degraded"] += int(bool(row["degraded"]))
+        offer = row["offer"] or "none"
+        offers[offer] = offers.get(offer, 0) + 1
+        if row["assignment"]:
+            assignments[row["assignment"]] = assignments.get(row["assignment"], 0) + 1
+        for rule in (json.loads(row["audit"]) if row["audit"] else {}).get("rules") or []:
+            if rule.get("removed"):
+                key = f"{rule['kind']}:{rule['name']}"
+                exclusions[key] = exclusions.get(key, 0) + 1
+    body["traffic"] = {
+        "decisions": len(rows),
+        "by_day": [{"day": d, **c} for d, c in sorted(by_day.items())],
+        "offers": dict(sorted(offers.items())),
+        "exclusions": dict(sorted(exclusions.items(), key=lambda kv: -kv[1])),
+        "assignments": assignments,
+    }
+    return body
+
+
+def targeting(sources: Sources) -> dict[str, Any]:
+    """Customer types by segment, the top drivers, and who the rules removed.
+
+    Types and drivers as the champion sees them on its training campaign; exclusions by kind
+    and reason from the decision log.
+    """
+    body: dict[str, Any] = {"types": None, "drivers": None, "exclusions": None, "missing": []}
+    found = _champion_table(sources.releases)
+    if found is None:
+        body["missing"].append("champion campaign table")
+    else:
+        bundle, table = found
+        body["types"] = customer_types(bundle, table)
+        body["drivers"] = _drivers(bundle, table)
+    ops = operations(sources)
+    traffic = ops["traffic"]
+    if traffic is None:
+        body["missing"] += ops["missing"]
+        return body
+    kinds: dict[str, int] = {}
+    for key, n in traffic["exclusions"].items():
+        kind = key.split(":", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + n
+    body.update(exclusions=traffic["exclusions"], by_kind=kinds, offers=traffic["offers"])
+    return body
+
+
+EFFECT, SURE = 0.02, 0.05
+"""A predicted effect above ``EFFECT`` persuades, below ``-EFFECT`` puts off; a customer who
+converts without an offer with probability ``SURE`` or more is a sure thing (the simulator's
+defaults)."""
+TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
+
+
+def customer_types(bundle: Any, table: Any) -> dict[str, Any]:
+    """Per offer and segment, the share of customers of each type by the model's predictions."""
+    import numpy as np
+
+    from uplift_engine.learn.data.scoring import score_table
+    from uplift_engine.learn.scores import pred_column
+
+    scores, _ = score_table(bundle, table)
+    base = scores.column(pred_column(bundle.control)).to_numpy(zero_copy_only=False)
+    segments = (
+        np.array([str(v) for v in table.column("segment").to_pylist()])
+        if "segment" in table.column_names
+        else np.array(["all"] * table.num_rows)
+    )
+    names = sorted(set(segments))
+    out: dict[str, Any] = {"segments": names, "offers": {}}
+    for offer in bundle.offers:
+        effect = scores.column(pred_column(offer)).to_numpy(zero_copy_only=False) - base
+        kind = np.where(
+            effect > EFFECT, 0, np.where(effect < -EFFECT, 3, np.where(base >= SURE, 1, 2))
+        )
+        out["offers"][offer] = {
+            t: [float((kind[segments == s] == i).mean()) for s in names]
+            for i, t in enumerate(TYPES)
+        }
+    return out
+
+
+def _drivers(bundle: Any, table: Any, top: int = 5) -> dict[str, Any]:
+    from uplift_engine.learn.explain.report import explain_table
+
+    explained = explain_table(bundle, table, id_column=bundle.columns.id, sample=2_000)
+    importance = explained.to_dict()["importance"]
+    return {offer: items[:top] for offer, items in importance.items()}
+
+
+def _champion_table(root: Path) -> tuple[Any, Any] | None:
+    """The champion's bundle and the campaign table its pipeline run trained on, if known."""
+    from uplift_engine.lake import read_table, resolve
+    from uplift_engine.learn import load_bundle
+    from uplift_engine.pipeline.run_records import load_runs
+
+    release = _pointer(root, "champion")
+    record = None if release is None else registry.record(root, release)
+    run = ((record or {}).get("lineage") or {}).get("run")
+    found = [r for r in load_runs(root) if r["run"] == run]
+    where = (found[0]["steps"].get("features") or {}).get("table") if found else None
+    if release is None or where is None or not resolve(where).exists():
+        return None
+    return load_bundle(root / "releases" / release / "bundle", threads=1), read_table(where)
+
+
+def _pointer(root: Path, alias: str) -> str | None:
+    try:
+        return read_pointer(root, alias)
+    except BundleError:
+        return None
+
+
+_BUILDERS = {
+    "models": models,
+    "targeting": targeting,
+    "budget": budget,
+    "campaign": campaign,
+    "operations": operations,
+}

@@ -1,0 +1,256 @@
+"""The dashboard in a real headless browser: every page, its charts' numbers, both languages, keys.
+
+A world made once: a simulated bank's pipeline run twice (a champion, a second run with drift
+measured), a service's decisions compacted into a lake, a measured campaign and a budget curve.
+The dashboard serves it on 127.0.0.1 behind a key; Debian's chromium, driven by Playwright and
+barred from every address but 127.0.0.1, signs in, opens every page, checks that each chart
+draws the numbers the API gives, switches to Vietnamese and checks every label, and saves a
+screenshot of each page (``tests/artefacts/dashboard/``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from typer.testing import CliRunner
+
+from conftest import require
+from pipeline_lake import ECONOMICS, config, land, source
+from serving import free_port
+from uplift_engine.cli.main import app as cli
+from uplift_engine.config import SQLiteOnlineStore
+from uplift_engine.config.settings import Settings
+from uplift_engine.features import FeatureReader, default_registry, open_store
+from uplift_engine.lake import layout
+from uplift_engine.pipeline.pipeline_config import PipelineConfig
+from uplift_engine.pipeline.run import run_pipeline
+from uplift_engine.report.dashboard.app import SESSION_COOKIE, create_dashboard
+from uplift_engine.report.dashboard.data import PAGES, Sources, page
+from uplift_engine.report.dashboard.labels import LABELS, labels
+from uplift_engine.report.simulated_campaigns import measured_campaign
+from uplift_engine.serve.compact import compact
+from uplift_engine.serve.decision_log import DecisionLog
+from uplift_engine.serve.http import HttpSettings, create_app
+from uplift_engine.serve.release import read_pointer
+from uplift_engine.serve.service import ServiceState
+
+CHROMIUM = "/usr/bin/chromium"
+KEY = "dashboard-test-key-0123456789"
+ARTEFACTS = Path(__file__).parent / "artefacts" / "dashboard"
+BROWSER_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Sources:
+    """Release root with two pipeline runs, a decision lake, a measurement and a budget curve."""
+    from starlette.testclient import TestClient
+
+    tmp = tmp_path_factory.mktemp("dashboard")
+    src = source(tmp / "source", 12_000, campaigns=("c1", "c2"))
+    lake, releases = tmp / "lake", tmp / "releases"
+    land(src, lake, "c1", first=True)
+    settings = Settings()
+    first, _ = run_pipeline(PipelineConfig(**config(lake, releases)), settings)
+    assert first["decision"].startswith("promoted"), first["why"]
+    land(src, lake, "c2")
+    run_pipeline(PipelineConfig(**config(lake, releases)), settings)
+
+    store = open_store(SQLiteOnlineStore(path=str(tmp / "online.sqlite")))
+    state = ServiceState(FeatureReader(store, default_registry()), release_root=releases,
+                         alias="champion")  # fmt: skip
+    app = create_app(state, DecisionLog(tmp / "log"), HttpSettings((), 4096, 10, 60))
+    with TestClient(app) as client:
+        for customer in range(1, 41):
+            r = client.post("/v1/decide", json={"customerId": customer, "channel": "app"})
+            assert r.status_code == 200, r.text
+    compact(tmp / "log", str(tmp / "decisions"))
+
+    measurement = tmp / "measurement.json"
+    measurement.write_text(json.dumps(measured_campaign(3, 3_000).measurement.to_dict()))
+    (tmp / "economics.yaml").write_text(yaml.safe_dump(ECONOMICS))
+    champion = read_pointer(releases, "champion")
+    curve = tmp / "curve.json"
+    args = [
+        "budget-curve", str(lake / layout.campaign_table_path("c1")), "--model",
+        str(releases / "releases" / champion / "bundle"), "--economics",
+        str(tmp / "economics.yaml"), "--value", "40", "--points", "6", "--outcome", "converted",
+        "--out", str(curve),
+    ]  # fmt: skip
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    return Sources(releases, str(tmp / "decisions"), measurement, curve)
+
+
+def test_every_page_has_its_data(world: Sources) -> None:
+    models = page("models", world)
+    assert len(models["versions"]) >= 1 and models["champion"] in {
+        v["release"] for v in models["versions"]
+    }
+    champion = next(v for v in models["versions"] if v["release"] == models["champion"])
+    assert set(champion["offers"]) == {"cashback", "fee_waiver", "bonus_points"}
+    assert all(len(o["calibration"]) == 10 for o in champion["offers"].values())
+    budget = page("budget", world)
+    names = [s["strategy"] for s in budget["plan"]["strategies"]]
+    assert names == ["optimised", "top-K by uplift", "top-K by propensity"]
+    assert len(budget["curve"]) == 6 and budget["missing"] == []
+    ops = page("operations", world)
+    assert ops["traffic"]["decisions"] == 40
+    assert ops["pipeline"]["drift"]["reference"] == "c1"
+    assert page("campaign", world)["measurement"]["campaign"]["incremental_profit"]
+    targeting = page("targeting", world)
+    assert targeting["offers"] == ops["traffic"]["offers"] and targeting["missing"] == []
+    for shares in targeting["types"]["offers"].values():  # every customer has one type
+        totals = [sum(col) for col in zip(*shares.values(), strict=True)]
+        assert totals == pytest.approx([1.0] * len(targeting["types"]["segments"]))
+    assert all(len(items) == 5 for items in targeting["drivers"].values())
+
+
+def test_a_key_is_exchanged_for_an_httponly_session(world: Sources) -> None:
+    from starlette.testclient import TestClient
+
+    with TestClient(create_dashboard(world, (KEY,)), follow_redirects=False) as client:
+        assert client.get("/api/models").status_code == 401
+        assert client.get("/models").headers["location"] == "/login"
+        wrong = client.post("/login", data={"key": KEY[:-1] + "x"})
+        assert wrong.status_code == 401 and SESSION_COOKIE not in wrong.cookies
+        right = client.post("/login", data={"key": KEY})
+        assert right.status_code == 303
+        cookie = right.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert client.get("/api/models").status_code == 200
+        assert client.get("/api/nothing").status_code == 404
+        client.get("/logout")
+        assert client.get("/api/models").status_code == 401
+
+
+def test_labels_exist_in_both_languages() -> None:
+    assert all(set(texts) == {"en", "vi"} and all(texts.values()) for texts in LABELS.values())
+    assert sum(t["en"] != t["vi"] for t in LABELS.values()) > 0.8 * len(LABELS)
+
+
+@pytest.fixture(scope="module")
+def served(world: Sources):
+    """The dashboard on a free loopback port, behind the key."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_dashboard(world, (KEY,)), host="127.0.0.1",
+                                           port=port, log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/login", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_every_page_in_a_real_browser(served: str, world: Sources) -> None:
+    require(Path(CHROMIUM).exists(), "chromium (apt)", "browser tests need Debian's chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "playwright (pip)", "browser tests need Playwright's Python package")
+    shutil.rmtree(ARTEFACTS, ignore_errors=True)
+    ARTEFACTS.mkdir(parents=True)
+    vi = labels("vi")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        tab.goto(f"{served}/models")
+        assert tab.url.endswith("/login")
+        tab.fill("input[name=key]", KEY)
+        tab.click("button[type=submit]")
+        tab.wait_for_url(f"{served}/models")
+        for name in PAGES:
+            tab.goto(f"{served}/{name}")
+            tab.wait_for_function("window.uplift && window.uplift.ready")
+            api = page(name, world)
+            assert tab.evaluate("window.uplift.data") == json.loads(json.dumps(api))
+            drawn = tab.evaluate(
+                "Object.fromEntries(Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                ".map(g => [g.id, g.data.map(t => ({x: Array.from(t.x || []),"
+                " y: Array.from(t.y || [])}))]))"
+            )
+            _check_charts(name, api, drawn)
+            tab.screenshot(path=str(ARTEFACTS / f"{name}-en.png"), full_page=True)
+            tab.click("#language")
+            tab.wait_for_function("window.uplift.lang === 'vi'")
+            shown = tab.evaluate(
+                "Array.from(document.querySelectorAll('[data-i18n]'))"
+                ".map(n => [n.dataset.i18n, n.textContent])"
+            )
+            assert shown and all(text == vi[key] for key, text in shown), shown
+            titles = tab.evaluate(
+                "Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                ".map(g => g.layout.title.text)"
+            )
+            assert titles and all(title in vi.values() for title in titles), titles
+            tab.screenshot(path=str(ARTEFACTS / f"{name}-vi.png"), full_page=True)
+            tab.click("#language")  # back to English for the next page
+            tab.wait_for_function("window.uplift.lang === 'en'")
+        browser.close()
+    assert len(list(ARTEFACTS.glob("*.png"))) == 2 * len(PAGES)
+
+
+def _check_charts(name: str, api: dict, drawn: dict) -> None:
+    """Each chart on the page draws the API's numbers (money shown in VND, the API's × 1000)."""
+    if name == "models":
+        versions = api["versions"]
+        assert len(drawn["qini"]) == 3
+        for trace in drawn["qini"]:
+            assert trace["x"] == [v["release"] for v in versions]
+        values = sorted(
+            v["offers"][o]["qini_coefficient"]["value"] for v in versions for o in v["offers"]
+        )
+        assert sorted(y for t in drawn["qini"] for y in t["y"]) == pytest.approx(values)
+        champion = next(v for v in versions if v["release"] == api["champion"])
+        predicted = [c["predicted"] for o in champion["offers"].values() for c in o["calibration"]]
+        assert sorted(y for t in drawn["calibration"][::2] for y in t["y"]) == pytest.approx(
+            sorted(predicted)
+        )
+    elif name == "budget":
+        strategies = api["plan"]["strategies"]
+        assert drawn["profit"][0]["y"] == pytest.approx([s["profit"] * 1000 for s in strategies])
+        assert drawn["roi"][0]["y"] == pytest.approx([s["roi"] for s in strategies])
+        assert drawn["curve"][2]["y"] == pytest.approx([p["gain"]["value"] * 1000
+                                                        for p in api["curve"]])  # fmt: skip
+    elif name == "campaign":
+        m = api["measurement"]
+        parts = [m["campaign"], *m["by_offer"].values()]
+        assert drawn["incremental"][0]["y"] == pytest.approx(
+            [p["incremental_profit"]["value"] * 1000 for p in parts]
+        )
+    elif name == "operations":
+        days = api["traffic"]["by_day"]
+        assert drawn["traffic"][0]["y"] == [d["decisions"] for d in days]
+        assert sum(drawn["traffic"][0]["y"]) == 40
+    elif name == "targeting":
+        for offer, shares in api["types"]["offers"].items():
+            kinds = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
+            assert [y for t in drawn[f"types_{offer}"] for y in t["y"]] == pytest.approx(
+                [y for k in kinds for y in shares[k]]
+            )
+            top = [i["mean_abs"] for i in api["drivers"][offer]]
+            assert drawn[f"drivers_{offer}"][0]["x"] == pytest.approx(top[::-1])
+        assert drawn["offers"][0]["y"] == list(api["offers"].values())
+        if api["by_kind"]:
+            assert drawn["by_kind"][0]["y"] == list(api["by_kind"].values())
+        else:
+            assert "by_kind" not in drawn
