@@ -46,6 +46,10 @@ def test_demo_runs_and_the_plan_beats_top_k_on_the_truth(tmp_path):
         "5. Deciding in real time",
         "served over HTTP (http://127.0.0.1:",
         "Every answer is in the decision log (3 lines",
+        # the dashboard over it
+        "6. The dashboard (http://127.0.0.1:",
+        "operations counts the 3 decisions logged",
+        "uplift dashboard --releases",
     ):
         assert part in text, part
     assert len([line for line in text.splitlines() if line.startswith("   - customer ")]) == 3
@@ -59,7 +63,8 @@ def test_demo_runs_and_the_plan_beats_top_k_on_the_truth(tmp_path):
                 earned[name] = float(line.strip()[len(name) :].replace(",", ""))
     assert earned["the optimised plan"] > earned["top-K by uplift"] > earned["top-K by propensity"]
     for name in ("model/manifest.json", "scores.parquet", "plan.parquet", ".uplift-demo",
-                 "releases/current.json", "online.sqlite"):  # fmt: skip
+                 "releases/current.json", "releases/champion.json", "online.sqlite",
+                 "lake/decisions"):  # fmt: skip
         assert (out / name).exists(), name
     # a second run replaces its own output; a folder it did not make is refused
     again = CliRunner().invoke(

@@ -3,7 +3,8 @@
 Simulate a bank → build its campaign table → split customers into a training and a test part →
 train (the learner chosen by cross-fitting) → evaluate on the unseen test customers against the
 simulator's truth → score them → plan a budgeted campaign → serve the model and the plan over
-HTTP and decide a few customers through it, and say what each step means.
+HTTP and decide a few customers through it → show the dashboard over all of it, and say what
+each step means.
 Amounts are the simulator's thousands of VND, shown in VND; ``verbose`` adds the statistics.
 :func:`run_demo` tells the story through ``emit`` (one paragraph at a time) and reports the
 steps it is in through ``steps``; the CLI gives it the terminal.
@@ -38,6 +39,7 @@ from uplift_engine.lake import layout, read_table, write_table
 from uplift_engine.learn import load_bundle
 from uplift_engine.learn.data import score_table, write_scores
 from uplift_engine.pipeline.train import TrainOptions, TrainResult, train_bundle
+from uplift_engine.report.demo_dashboard import show_dashboard
 from uplift_engine.report.demo_serving import serve_and_ask
 from uplift_engine.report.summaries import describe_evaluation
 from uplift_engine.simulate import SimulationConfig
@@ -149,6 +151,9 @@ def run_demo(
         ids = test.column("customer_id").to_pylist()
         asked = [ids[i] for i in (0, len(ids) // 3, 2 * len(ids) // 3)]
         emit("\n".join(serve_and_ask(root, plan.meta, asked)))
+    with steps() as say:
+        say("compacting the decision log and opening the dashboard")
+        emit("\n".join(show_dashboard(root)))
     emit(
         f"\nEverything is in {root}: lake/, model/ (the bundle), scores.parquet, plan.parquet, "
         "releases/, online.sqlite, decisions/. "

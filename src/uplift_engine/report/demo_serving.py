@@ -1,9 +1,9 @@
 """The demo's last step: the model and its plan published as a release and served over HTTP.
 
 The online store is filled from the lake (batch features and customer attributes), the bundle
-and the plan become a release, the decision service starts on a free loopback port in this
-process, and a few customers are decided through it — as a bank's app would ask — and told in a
-marketer's words. Every answer goes to the decision log, as in production.
+and the plan become a registered release (the champion), the decision service starts on a free
+loopback port in this process, and a few customers are decided through it — as a bank's app
+would ask — and told in a marketer's words. Every answer goes to the decision log, as in production.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from uplift_engine.config import SQLiteOnlineStore
 from uplift_engine.features import FeatureReader, default_registry, open_store
 from uplift_engine.features.offline import materialize
-from uplift_engine.serve import write_release
+from uplift_engine.pipeline.registry import promote, register
 from uplift_engine.serve.decision_log import DecisionLog, read_lines
 from uplift_engine.serve.http import create_app
 from uplift_engine.serve.service import ServiceState
@@ -38,7 +38,9 @@ def serve_and_ask(root: Path, plan_meta: dict[str, Any], customers: list[int]) -
     store = open_store(SQLiteOnlineStore(path=str(root / "online.sqlite")))
     materialize(str(root / "lake"), store, default_registry())
     text = json.dumps(plan_meta, default=float, sort_keys=True).encode()
-    release = write_release(root / "releases", root / "model", text)
+    release = register(root / "releases", root / "model", text)  # a version, with its record
+    for alias in ("champion", "current"):  # what the pipeline and `uplift serve` follow
+        promote(root / "releases", release, alias)
     state = ServiceState(FeatureReader(store, default_registry()), release_root=root / "releases")
     log = DecisionLog(root / "decisions")
     config = uvicorn.Config(
