@@ -220,6 +220,17 @@ def _check_charts(name: str, api: dict, drawn: dict) -> None:
             v["offers"][o]["qini_coefficient"]["value"] for v in versions for o in v["offers"]
         )
         assert sorted(y for t in drawn["qini"] for y in t["y"]) == pytest.approx(values)
+        for version in versions:  # the pipeline's bundles carry their curves
+            assert all(f["curves"] is not None for f in version["offers"].values())
+        for offer in versions[0]["offers"]:
+            for curve in ("qini", "gain"):
+                traces = drawn[f"{curve}_{offer}"]
+                assert len(traces) == 3 * len(versions) + 1  # band, band, line; random
+                for k, version in enumerate(versions):
+                    points = version["offers"][offer]["curves"][curve]
+                    assert traces[3 * k + 2]["y"] == pytest.approx([p["value"] for p in points])
+                    assert traces[3 * k]["y"] == pytest.approx([p["high"] for p in points])
+                assert traces[-1]["y"] == pytest.approx([0, points[-1]["value"]])
         champion = next(v for v in versions if v["release"] == api["champion"])
         predicted = [c["predicted"] for o in champion["offers"].values() for c in o["calibration"]]
         assert sorted(y for t in drawn["calibration"][::2] for y in t["y"]) == pytest.approx(

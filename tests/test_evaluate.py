@@ -569,3 +569,22 @@ def test_interval_coverage_and_conditional_truth_are_measured():
 def test_pair_functions_refuse_a_pair_without_both_groups(treated, match):
     with pytest.raises(DataError, match=match):
         qini_coefficient(SCORE, treated, Y)
+
+
+def test_curve_points_follow_the_curves_with_their_bands():
+    data = campaign(6_000, seed=4)
+    report = evaluate_uplift(data["t"], data["y"], data["noisy"], ["a", "b"], n_boot=100, seed=1)
+    body = report.to_dict()["per_offer"]["a"]
+    curves = body["curves"]
+    assert curves["x"] == [i / 20 for i in range(21)]
+    qini = [p["value"] for p in curves["qini"]]
+    gain = [p["value"] for p in curves["gain"]]
+    assert qini[0] == 0.0 and gain[0] == 0.0
+    rows = (data["t"] == 0) | (data["t"] == 1)
+    x, q = qini_curve(data["noisy"][rows, 0], data["t"][rows] == 1, data["y"][rows])
+    assert qini == pytest.approx(list(np.interp(curves["x"], x, q)))  # the curve, sampled
+    assert gain[-1] == pytest.approx(2 * body["auuc_random"])  # the whole population's gain
+    assert all(p["low"] <= p["value"] <= p["high"] for p in curves["qini"][1:])
+    # the band is widest where the curve has most to gain or lose, not at the ends
+    widths = [p["high"] - p["low"] for p in curves["qini"]]
+    assert widths[0] == 0.0 and max(widths) > widths[1]

@@ -46,6 +46,10 @@ CURVE_STATS = (
     "qini_total",
     "uplift_total",
 )
+CURVE_GRID = tuple(i / 20 for i in range(21))
+"""The fractions targeted at which the Qini and cumulative-gain curves are reported (with their
+bootstrap bands): ``qini_at_<x>`` and ``gain_at_<x>`` among the statistics."""
+CURVE_POINTS = tuple(f"{curve}_at_{x:g}" for curve in ("qini", "gain") for x in CURVE_GRID)
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,11 @@ class PairCurves:
         }
         for k, value in zip(ks, uplift_at_fractions(cum, ks).T, strict=True):
             out[f"uplift_at_{k:g}"] = value
+        grid = np.asarray(CURVE_GRID)
+        for curve, values in (("qini", q), ("gain", u)):
+            at = np.vstack([np.interp(grid, x[i], values[i]) for i in range(values.shape[0])])
+            for j, point in enumerate(CURVE_GRID):
+                out[f"{curve}_at_{point:g}"] = at[:, j]
         return out
 
 

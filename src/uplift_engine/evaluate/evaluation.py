@@ -18,7 +18,7 @@ import numpy as np
 from uplift_engine.errors import UserInputError
 from uplift_engine.evaluate.bootstrap import MAX_CELLS, bootstrap_replicates, percentile_interval
 from uplift_engine.evaluate.calibration import calibration_by_decile, difference_in_means
-from uplift_engine.evaluate.curves import CURVE_STATS, PairCurves
+from uplift_engine.evaluate.curves import CURVE_GRID, CURVE_POINTS, CURVE_STATS, PairCurves
 from uplift_engine.evaluate.estimate import NAN, Estimate
 from uplift_engine.evaluate.inputs import EvalInputs, check_inputs
 from uplift_engine.evaluate.policy import (
@@ -63,7 +63,7 @@ def _check_settings(n_boot: int, ks: Sequence[float], level: float, n_bins: int)
 
 
 def _stat_names(ks: Sequence[float]) -> list[str]:
-    return [*CURVE_STATS, *(f"uplift_at_{k:g}" for k in ks)]
+    return [*CURVE_STATS, *(f"uplift_at_{k:g}" for k in ks), *CURVE_POINTS]
 
 
 def _curve_intervals(
@@ -253,6 +253,9 @@ def evaluate_uplift(
             auuc_coefficient=est["auuc_coefficient"],
             auuc_random=point["auuc_random"],
             uplift_at_k={k: est[f"uplift_at_{k:g}"] for k in ks},
+            curves={
+                curve: [est[f"{curve}_at_{x:g}"] for x in CURVE_GRID] for curve in ("qini", "gain")
+            },
             calibration=calibration_by_decile(
                 data.uplift[idx, arm - 1], treated, data.y[idx], n_bins=n_bins, level=level
             ),

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from uplift_engine.evaluate.calibration import CalibrationRow
+from uplift_engine.evaluate.curves import CURVE_GRID
 from uplift_engine.evaluate.estimate import Estimate, json_number
 from uplift_engine.evaluate.policy import PolicyValue
 
@@ -60,6 +61,9 @@ class OfferReport:
     calibration: list[CalibrationRow]
     compat: dict[str, float]
     truth: OfferTruth | None = None
+    curves: dict[str, list[Estimate]] | None = None
+    """The Qini and cumulative-gain (uplift) curves at :data:`~.curves.CURVE_GRID`'s fractions
+    targeted, each point with its bootstrap interval: ``{"qini": [...], "gain": [...]}``."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready."""
@@ -77,6 +81,10 @@ class OfferReport:
             "calibration": [row.to_dict() for row in self.calibration],
             "compat": {k: json_number(v) for k, v in self.compat.items()},
             "truth": self.truth.to_dict() if self.truth else None,
+            "curves": None
+            if self.curves is None
+            else {"x": list(CURVE_GRID)}
+            | {name: [e.to_dict() for e in points] for name, points in self.curves.items()},
         }
 
 

@@ -57,6 +57,7 @@ def models(sources: Sources) -> dict[str, Any]:
                 "qini_coefficient": figures.get("qini_coefficient"),
                 "auuc_coefficient": figures.get("auuc_coefficient"),
                 "uplift_at_k": figures.get("uplift_at_k") or [],
+                "curves": figures.get("curves"),
                 "calibration": [
                     {
                         k: d.get(k)

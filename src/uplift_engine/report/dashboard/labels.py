@@ -33,6 +33,17 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Uplift among the top k% (champion)",
         "vi": "Uplift trong nhóm k% cao nhất (mô hình chính)",
     },
+    "qini_curve": {
+        "en": "Qini curve of every version (95% band) against random targeting",
+        "vi": "Đường Qini của mọi phiên bản (dải 95%) so với nhắm ngẫu nhiên",
+    },
+    "gain_curve": {
+        "en": "Cumulative gain of every version (95% band) against random targeting",
+        "vi": "Lợi ích tích lũy của mọi phiên bản (dải 95%) so với nhắm ngẫu nhiên",
+    },
+    "random": {"en": "Random targeting", "vi": "Nhắm ngẫu nhiên"},
+    "qini_value": {"en": "Incremental conversions (Qini)", "vi": "Chuyển đổi tăng thêm (Qini)"},
+    "gain_value": {"en": "Cumulative gain", "vi": "Lợi ích tích lũy"},
     "decile": {"en": "Decile of predicted uplift", "vi": "Thập phân vị uplift dự đoán"},
     "predicted": {"en": "Predicted", "vi": "Dự đoán"},
     "observed": {"en": "Observed", "vi": "Quan sát"},

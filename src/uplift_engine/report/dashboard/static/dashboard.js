@@ -11,6 +11,7 @@
   window.uplift = { charts: {}, ready: false };
 
   const t = (key) => (key in T ? T[key] : key);
+  const alpha = (hex, a) => `rgba(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(",")},${a})`;
   const main = document.getElementById("page");
   const fmt = (v, digits) => (v === null || v === undefined ? "—" :
     new Intl.NumberFormat(lang === "vi" ? "vi-VN" : "en-US", { maximumFractionDigits: digits }).format(v));
@@ -70,6 +71,28 @@
         const items = versions.map((v) => (v.offers[o] || {}).qini_coefficient || null);
         return { type: "bar", name: o, x: versions.map((v) => v.release), y: items.map((e) => (e ? e.value : null)), error_y: errorBars(items) };
       }), layout("qini_by_version", "release", null, { barmode: "group" })]);
+      offers.forEach((o) => {
+        [["qini", "qini_curve"], ["gain", "gain_curve"]].forEach(([curve, key]) => {
+          const withCurves = versions.filter((v) => v.offers[o] && v.offers[o].curves);
+          if (!withCurves.length) return;
+          const id = `${curve}_${o}`;
+          section(id, key).querySelector("h2").append(` · ${o}`);
+          chart(id, () => [withCurves.flatMap((v, k) => {
+            const c = v.offers[o].curves;
+            const colour = PALETTE[k % PALETTE.length];
+            const name = `${v.release}${v.aliases.length ? " (" + v.aliases.join(", ") + ")" : ""}`;
+            return [
+              { type: "scatter", mode: "lines", x: c.x, y: c[curve].map((p) => p.high), line: { width: 0, color: colour }, showlegend: false, hoverinfo: "skip" },
+              { type: "scatter", mode: "lines", x: c.x, y: c[curve].map((p) => p.low), line: { width: 0, color: colour }, fill: "tonexty", fillcolor: alpha(colour, 0.18), showlegend: false, hoverinfo: "skip" },
+              { type: "scatter", mode: "lines", name: name, x: c.x, y: c[curve].map((p) => p.value), line: { color: colour, width: 2 } },
+            ];
+          }).concat(withCurves.slice(-1).map((v) => {
+            const c = v.offers[o].curves[curve];
+            return { type: "scatter", mode: "lines", name: t("random"), x: [0, 1], y: [0, c[c.length - 1].value], line: { dash: "dash", color: "#555" } };
+          })), layout(key, "share_targeted", curve === "qini" ? "qini_value" : "gain_value",
+            { xaxis: { title: { text: t("share_targeted") }, tickformat: ".0%" } })]);
+        });
+      });
       const champion = versions.find((v) => v.release === d.champion) || versions[versions.length - 1];
       if (champion) {
         section("calibration", "calibration");
