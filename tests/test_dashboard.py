@@ -11,6 +11,7 @@ screenshot of each page (``tests/artefacts/dashboard/``).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -265,3 +266,50 @@ def _check_charts(name: str, api: dict, drawn: dict) -> None:
             assert drawn["by_kind"][0]["y"] == list(api["by_kind"].values())
         else:
             assert "by_kind" not in drawn
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_the_report_as_html_and_pdf(world: Sources, tmp_path: Path, lang: str) -> None:
+    require(Path(CHROMIUM).exists(), "chromium (apt)", "printing the report needs chromium")
+    import numpy as np
+    import pypdfium2
+
+    html, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
+    args = ["report", "--releases", str(world.releases), "--out", str(html), "--pdf", str(pdf),
+            "--lang", lang, "--measurement", str(world.measurement),
+            "--budget-curve", str(world.budget_curve)]  # fmt: skip
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    text = html.read_text()
+    skeleton = re.sub(r"<script[^>]*>.*?</script>", "", text, flags=re.DOTALL)
+    assert "<script" not in skeleton and 'src="http' not in skeleton  # everything inline
+    assert 'href="http' not in skeleton
+    models, budget = page("models", world), page("budget", world)
+    optimised = budget["plan"]["strategies"][0]
+    money = f"{optimised['profit'] * 1000:,.0f}"
+    assert (money.replace(",", ".") if lang == "vi" else money) in text
+    assert models["champion"] in text
+    assert ("Kiến trúc" if lang == "vi" else "Architecture") in text
+    assert "Lambda w/ Provisioned Concurrency" in text and "EMR Serverless" in text
+    document = pypdfium2.PdfDocument(str(pdf))
+    assert len(document) >= 2
+    for number in range(len(document)):
+        image = np.asarray(document[number].render(scale=0.5).to_pil().convert("L"))
+        assert image.std() > 5, f"page {number + 1} is blank"  # ink on every page
+        image_path = ARTEFACTS.parent / f"report-{lang}-page{number + 1}.png"
+        image_path.parent.mkdir(parents=True, exist_ok=True)
+        document[number].render(scale=1).to_pil().save(image_path)
+
+
+def test_the_report_refuses_bad_input_naming_it(world: Sources, tmp_path: Path) -> None:
+    base = ["report", "--releases", str(world.releases)]
+    cases = [
+        (["--out", str(tmp_path / "r.txt")], "--out"),
+        (["--out", str(tmp_path / "r.html"), "--lang", "fr"], "language"),
+        (["--out", str(tmp_path / "r.html"), "--measurement", str(tmp_path / "nope.json")],
+         "nope.json"),
+    ]  # fmt: skip
+    for extra, message in cases:
+        done = CliRunner().invoke(cli, base + extra)
+        assert done.exit_code == 2 and message in done.output, done.output
+    assert not (tmp_path / "r.html").exists()

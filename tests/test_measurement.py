@@ -156,6 +156,7 @@ def test_a_real_time_campaign_is_measured_from_its_decision_log(tmp_path: Path) 
         "degraded": [False] * n,
         "offers": [held if m else free for m in members],
         "schema_version": ["uplift.decision/1"] * n, "audit": [None] * n,
+        "assignment": [None] * n, "shadow": [None] * n,
     }  # fmt: skip
     day = tmp_path / "lake" / "decisions" / "day=2026-12-07"
     day.mkdir(parents=True)

@@ -57,6 +57,7 @@ def _register() -> None:
         pipeline,
         plan_report,
         registry,
+        report,
         score,
         serve,
         simulate,
@@ -78,6 +79,7 @@ def _register() -> None:
     app.command("why")(why.why)
     app.command("drift")(drift.drift)
     app.command("dashboard")(dashboard.dashboard)
+    app.command("report")(report.report)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
     app.add_typer(contacts.app, name="contacts")
