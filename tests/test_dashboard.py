@@ -313,3 +313,52 @@ def test_the_report_refuses_bad_input_naming_it(world: Sources, tmp_path: Path) 
         done = CliRunner().invoke(cli, base + extra)
         assert done.exit_code == 2 and message in done.output, done.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_presentation_kit(world: Sources, tmp_path: Path) -> None:
+    require(Path(CHROMIUM).exists(), "chromium (apt)", "the kit needs chromium")
+    import numpy as np
+    import pypdfium2
+    from PIL import Image
+
+    done = CliRunner().invoke(cli, ["kit", "--releases", str(world.releases), "--out",
+                                    str(tmp_path / "kit")])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    picture = np.asarray(Image.open(tmp_path / "kit" / "architecture.png").convert("L"))
+    assert picture.shape == (560, 1200) and picture.std() > 10
+    deck = pypdfium2.PdfDocument(str(tmp_path / "kit" / "slides.pdf"))
+    assert len(deck) == 7  # title, architecture, Qini, ROI, concurrency, tiers, mantra
+    for number in range(len(deck)):
+        image = np.asarray(deck[number].render(scale=0.4).to_pil().convert("L"))
+        assert image.std() > 5, f"slide {number + 1} is blank"
+        deck[number].render(scale=0.6).to_pil().save(ARTEFACTS.parent / f"slide-{number + 1}.png")
+
+
+def test_the_rehearsal_timer_follows_the_schedule() -> None:
+    from uplift_engine.report.rehearsal import read_schedule, rehearse, scale
+
+    schedule = read_schedule(Path(__file__).parents[1] / "docs" / "dry_run_schedule.md")
+    assert [s.minutes for s in schedule] == [0.5, 1.0, 1.0, 1.0, 1.0, 0.5]
+    plan = scale(schedule, 10)
+    assert sum(s.minutes for s in plan) == pytest.approx(10)
+    now = [0.0]
+    said: list[tuple[float, str]] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    took = rehearse(plan, say=lambda line: said.append((now[0], line)), clock=lambda: now[0],
+                    sleep=sleep, tick=5.0)  # fmt: skip
+    assert took == pytest.approx(600)
+    starts = [at for at, line in said if line.startswith("[") and "/6 " in line]
+    assert starts == pytest.approx([0, 60, 180, 300, 420, 540])
+    warnings = [at for at, line in said if "s left: next" in line]
+    assert len(warnings) == 5 and all(any(0 < s - w <= 15 for s in starts) for w in warnings)
+    assert said[-1][1].endswith("time — thank you")
+    schedule_file = Path(__file__).parents[1] / "docs" / "dry_run_schedule.md"
+    done = CliRunner().invoke(
+        cli, ["rehearse", "--minutes", "5", "--dry-run", "--schedule", str(schedule_file)]
+    )
+    assert done.exit_code == 0 and "The architecture" in done.output
+    bad = CliRunner().invoke(cli, ["rehearse", "--minutes", "0"])
+    assert bad.exit_code == 2 and "--minutes" in bad.output

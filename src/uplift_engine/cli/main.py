@@ -52,6 +52,7 @@ def _register() -> None:
         evaluate,
         explain,
         features,
+        kit,
         measure,
         optimize,
         pipeline,
@@ -80,6 +81,8 @@ def _register() -> None:
     app.command("drift")(drift.drift)
     app.command("dashboard")(dashboard.dashboard)
     app.command("report")(report.report)
+    app.command("kit")(kit.kit)
+    app.command("rehearse")(kit.rehearse)
     app.command("demo")(demo.demo)
     app.add_typer(features.app, name="features")
     app.add_typer(contacts.app, name="contacts")

@@ -51,8 +51,9 @@ COMPONENTS: tuple[Component, ...] = (
 FLOWS: tuple[tuple[str, str], ...] = (
     ("events", "lake"), ("lake", "features"), ("features", "batch"), ("features", "training"),
     ("training", "registry"), ("registry", "optimiser"), ("registry", "scoring"),
-    ("features", "scoring"), ("scoring", "log"), ("log", "monitoring"), ("log", "lake"),
+    ("features", "scoring"), ("scoring", "log"), ("log", "monitoring"),
 )  # fmt: skip
+"""The arrows (the decision log's way back into the lake is written in its box)."""
 
 ROWS = {"en": ("Data", "Learning", "Deciding"), "vi": ("Dữ liệu", "Học", "Quyết định")}
 WIDTH, HEIGHT = 1200, 560
@@ -61,7 +62,7 @@ PALETTE = ("#0072B2", "#009E73", "#D55E00")  # Okabe–Ito, one per row
 
 
 def _centre(c: Component) -> tuple[float, float]:
-    return 170 + c.column * 270 + BOX_W / 2 - 120, 40 + c.row * 170 + BOX_H / 2
+    return 240 + c.column * 270, 40 + c.row * 170 + BOX_H / 2
 
 
 def architecture_svg(language: str = "en") -> str:
