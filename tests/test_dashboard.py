@@ -10,11 +10,13 @@ screenshot of each page (``tests/artefacts/dashboard/``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -54,10 +56,9 @@ BROWSER_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Sources:
-    """Release root with two pipeline runs, a decision lake, a measurement and a budget curve."""
-    from starlette.testclient import TestClient
-
+def world(tmp_path_factory):
+    """Release root with two pipeline runs, a decision lake, a measurement, a budget curve and
+    the running service that made the decisions."""
     tmp = tmp_path_factory.mktemp("dashboard")
     src = source(tmp / "source", 12_000, campaigns=("c1", "c2"))
     lake, releases = tmp / "lake", tmp / "releases"
@@ -72,7 +73,8 @@ def world(tmp_path_factory) -> Sources:
     state = ServiceState(FeatureReader(store, default_registry()), release_root=releases,
                          alias="champion")  # fmt: skip
     app = create_app(state, DecisionLog(tmp / "log"), HttpSettings((), 4096, 10, 60))
-    with TestClient(app) as client:
+    service = _serve(app)
+    with httpx.Client(base_url=service.url, timeout=10) as client:
         for customer in range(1, 41):
             r = client.post("/v1/decide", json={"customerId": customer, "channel": "app"})
             assert r.status_code == 200, r.text
@@ -91,7 +93,30 @@ def world(tmp_path_factory) -> Sources:
     ]  # fmt: skip
     done = CliRunner().invoke(cli, args)
     assert done.exit_code == 0, done.output
-    return Sources(releases, str(tmp / "decisions"), measurement, curve)
+    yield Sources(releases, str(tmp / "decisions"), measurement, curve, service.url)
+    service.stop()
+
+
+class _Served:
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str) -> None:
+        self.server, self.thread, self.url = server, thread, url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _serve(app) -> _Served:
+    """``app`` on a free loopback port in a thread, once it answers."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    return _Served(server, thread, f"http://127.0.0.1:{port}")
 
 
 def test_every_page_has_its_data(world: Sources) -> None:
@@ -106,8 +131,14 @@ def test_every_page_has_its_data(world: Sources) -> None:
     names = [s["strategy"] for s in budget["plan"]["strategies"]]
     assert names == ["optimised", "top-K by uplift", "top-K by propensity"]
     assert len(budget["curve"]) == 6 and budget["missing"] == []
+    profits = [p["profit"] for p in budget["frontier"]]
+    assert len(profits) == 11 and profits[0] == pytest.approx(0, abs=1e-6)
+    assert all(b >= a - 1e-6 for a, b in itertools.pairwise(profits))
     ops = page("operations", world)
-    assert ops["traffic"]["decisions"] == 40
+    assert ops["traffic"]["decisions"] == 40 and ops["missing"] == []
+    latency = ops["service"]["latency_ms"]["decide"]
+    assert latency["count"] == 40 and 0 < latency["p50"] <= latency["p90"] <= latency["p99"]
+    assert ops["service"]["requests"]["decide 200"] == 40
     assert ops["pipeline"]["drift"]["reference"] == "c1"
     assert page("campaign", world)["measurement"]["campaign"]["incremental_profit"]
     targeting = page("targeting", world)
@@ -144,22 +175,9 @@ def test_labels_exist_in_both_languages() -> None:
 @pytest.fixture(scope="module")
 def served(world: Sources):
     """The dashboard on a free loopback port, behind the key."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_dashboard(world, (KEY,)), host="127.0.0.1",
-                                           port=port, log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/login", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    dashboard = _serve(create_dashboard(world, (KEY,)))
+    yield dashboard.url
+    dashboard.stop()
 
 
 def test_every_page_in_a_real_browser(served: str, world: Sources) -> None:
@@ -182,8 +200,13 @@ def test_every_page_in_a_real_browser(served: str, world: Sources) -> None:
         for name in PAGES:
             tab.goto(f"{served}/{name}")
             tab.wait_for_function("window.uplift && window.uplift.ready")
-            api = page(name, world)
-            assert tab.evaluate("window.uplift.data") == json.loads(json.dumps(api))
+            api = json.loads(json.dumps(page(name, world)))
+            shown = tab.evaluate("window.uplift.data")
+            if name == "operations":  # the service's counters move with every look at them
+                assert shown.pop("service")["latency_ms"].keys() == api.pop("service")[
+                    "latency_ms"].keys()  # fmt: skip
+                shown["service"] = api["service"] = tab.evaluate("window.uplift.data.service")
+            assert shown == api
             drawn = tab.evaluate(
                 "Object.fromEntries(Array.from(document.querySelectorAll('.js-plotly-plot'))"
                 ".map(g => [g.id, g.data.map(t => ({x: Array.from(t.x || []),"
@@ -241,6 +264,8 @@ def _check_charts(name: str, api: dict, drawn: dict) -> None:
         strategies = api["plan"]["strategies"]
         assert drawn["profit"][0]["y"] == pytest.approx([s["profit"] * 1000 for s in strategies])
         assert drawn["roi"][0]["y"] == pytest.approx([s["roi"] for s in strategies])
+        frontier = api["frontier"]
+        assert drawn["frontier"][0]["y"] == pytest.approx([p["profit"] * 1000 for p in frontier])
         assert drawn["curve"][2]["y"] == pytest.approx([p["gain"]["value"] * 1000
                                                         for p in api["curve"]])  # fmt: skip
     elif name == "campaign":
@@ -253,6 +278,8 @@ def _check_charts(name: str, api: dict, drawn: dict) -> None:
         days = api["traffic"]["by_day"]
         assert drawn["traffic"][0]["y"] == [d["decisions"] for d in days]
         assert sum(drawn["traffic"][0]["y"]) == 40
+        latency = api["service"]["latency_ms"]
+        assert drawn["latency"][2]["y"] == pytest.approx([latency[r]["p99"] for r in latency])
     elif name == "targeting":
         for offer, shares in api["types"]["offers"].items():
             kinds = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
@@ -362,3 +389,32 @@ def test_the_rehearsal_timer_follows_the_schedule() -> None:
     assert done.exit_code == 0 and "The architecture" in done.output
     bad = CliRunner().invoke(cli, ["rehearse", "--minutes", "0"])
     assert bad.exit_code == 2 and "--minutes" in bad.output
+
+
+def test_pacing_is_read_from_the_decision_log(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from uplift_engine.serve.compact import SCHEMA
+
+    n = 1_200
+    at = [datetime(2026, 12, 7, 8, tzinfo=UTC) + timedelta(seconds=30 * i) for i in range(n)]
+    audits = [json.dumps({"rules": [], "pacing": {
+        "campaign": "tet", "price_factor": 1.0, "expected_spend": 0.08 * i, "committed": 0.1 * i,
+        "budget": 120.0, "target_share": i / n}}) for i in range(n)]  # fmt: skip
+    rows = {"request_id": [f"r{i}" for i in range(n)], "at": at, "customer_id": ["1"] * n,
+            "model_version": ["m"] * n, "plan_version": ["p"] * n, "features_sha256": [""] * n,
+            "offer": ["cashback"] * n, "degraded": [False] * n, "offers": ["{}"] * n,
+            "schema_version": ["uplift.decision/1"] * n, "audit": audits,
+            "assignment": [None] * n, "shadow": [None] * n}  # fmt: skip
+    day = tmp_path / "lake" / "decisions" / "day=2026-12-07"
+    day.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pydict(rows, schema=SCHEMA), day / "part-00000.parquet")
+    root = tmp_path / "releases"
+    root.mkdir()
+    ops = page("operations", Sources(root, str(tmp_path / "lake")))
+    series = ops["pacing"]["tet"]
+    assert len(series) == 500 and series[-1]["target"] == pytest.approx((n - 1) / n)
+    assert series[-1]["spent"] == pytest.approx(0.08 * (n - 1) / 120)
+    assert [p["at"] for p in series] == sorted(p["at"] for p in series)
+    assert ops["missing"] == ["service"]

@@ -24,10 +24,16 @@ def dashboard(
     budget_curve: Annotated[
         str | None, typer.Option(help="A budget curve (uplift budget-curve --out FILE.json).")
     ] = None,
+    service: Annotated[
+        str | None, typer.Option(help="A running decision service's URL (its /metrics).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8050,
 ) -> None:
-    """The dashboard (models, targeting, budget, campaign, operations); keys: UPLIFT_API_KEYS."""
+    """The dashboard (models, targeting, budget, campaign, operations); keys: UPLIFT_API_KEYS.
+
+    With --service, the service's metrics are read with the first key (the same keys).
+    """
     import uvicorn
 
     from uplift_engine.report.dashboard.app import create_dashboard
@@ -42,7 +48,8 @@ def dashboard(
     sources = Sources(
         Path(releases), lake,
         None if measurement is None else Path(measurement),
-        None if budget_curve is None else Path(budget_curve),
+        None if budget_curve is None else Path(budget_curve), service,
+        keys[0] if keys else None,
     )  # fmt: skip
     print(f"dashboard on http://{host}:{port}", flush=True)
     uvicorn.run(create_dashboard(sources, keys), host=host, port=port, log_level="warning")

@@ -13,7 +13,8 @@ The steps, each recorded in the run record (:mod:`.run_records`) once its output
    ends here;
 3. **train** — the candidate on the campaign's customers but the gate's share;
 4. **plan** — the plan the release will price with: the candidate's on every customer of the
-   campaign, at the budget per customer, with the economics and the policy;
+   campaign, at the budget per customer, with the economics and the policy; and its frontier
+   (the expected incremental profit and ROI re-optimised at budgets from 0 up);
 5. **gate** — the candidate against the champion on the gate customers (:mod:`.gate`); a
    rejected candidate ends the run, the reasons recorded;
 6. **register** — bundle and plan as one release under an id fixed by the run, with its
@@ -41,7 +42,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from uplift_engine.config.settings import Settings
-from uplift_engine.decide.planning import load_economics, load_policy, read_plan, write_plan
+from uplift_engine.decide.planning import (
+    budget_frontier,
+    load_economics,
+    load_policy,
+    read_plan,
+    write_plan,
+)
 from uplift_engine.errors import BundleError, DataError
 from uplift_engine.features.offline.campaign_table import build_campaign_tables
 from uplift_engine.lake import layout, read_table, resolve
@@ -56,6 +63,8 @@ from uplift_engine.pipeline.train import TrainOptions, train_bundle
 from uplift_engine.replace import write_file
 from uplift_engine.serve.release import read_pointer
 
+FRONTIER_POINTS = 11
+"""Budgets on the expected-profit frontier recorded with the plan (0 to the unconstrained spend)."""
 STEPS = ("features", "online", "drift", "train", "plan", "gate", "register", "promote")
 Say = Callable[[str], None]
 
@@ -269,8 +278,12 @@ class _Run:
         where = self.work / "plan.parquet"
         write_plan(plan.table, plan.meta, where)
         figures = plan.summary.plan
+        frontier = budget_frontier(plan.prepared.problem, points=FRONTIER_POINTS,
+                                   seed=self.config.seed)  # fmt: skip
         return {"plan": str(where), "budget": plan.summary.budget, "spend": figures.spend,
-                "expected_profit": figures.profit, "treated": figures.treated}  # fmt: skip
+                "expected_profit": figures.profit, "treated": figures.treated,
+                "frontier": [_finite(vars(p)) for p in frontier.points],
+                "best_budget": frontier.best_budget}  # fmt: skip
 
     def gate(self) -> dict[str, Any]:
         table = self.table()
@@ -327,6 +340,11 @@ class _Run:
             f"it beats {verdict['against']} by {verdict['difference']['value']:.4g} "
             f"{verdict['unit']} (interval from {verdict['difference']['low']:.4g})"])  # fmt: skip
         return {"alias": alias, "replaced": now}
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe: a non-finite number (an ROI at zero spend) as None."""
+    return {k: v if not isinstance(v, float) or np.isfinite(v) else None for k, v in values.items()}
 
 
 def _campaign(lake: str, wanted: str, settings: Settings) -> str:

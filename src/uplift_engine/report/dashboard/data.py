@@ -33,6 +33,10 @@ class Sources:
     lake: str | None = None
     measurement: Path | None = None
     budget_curve: Path | None = None
+    service: str | None = None
+    """A running decision service's base URL, whose ``/metrics`` give latency and traffic."""
+    service_key: str | None = None
+    """The API key its ``/metrics`` ask for (``X-API-Key``), when it has keys."""
 
 
 def page(name: str, sources: Sources) -> dict[str, Any]:
@@ -112,7 +116,9 @@ def models(sources: Sources) -> dict[str, Any]:
 def budget(sources: Sources) -> dict[str, Any]:
     """The champion's plan: the optimised allocation against top-K by uplift and by propensity."""
     release = _pointer(sources.releases, "champion") or _pointer(sources.releases, "current")
-    body: dict[str, Any] = {"release": release, "plan": None, "curve": None, "missing": []}
+    body: dict[str, Any] = {
+        "release": release, "plan": None, "frontier": None, "curve": None, "missing": [],
+    }  # fmt: skip
     plan_file = None if release is None else sources.releases / "releases" / release / PLAN_FILE
     if plan_file is not None and plan_file.exists():
         meta = json.loads(plan_file.read_bytes())
@@ -140,6 +146,7 @@ def budget(sources: Sources) -> dict[str, Any]:
             "budget_confidence": meta.get("budget_confidence"),
             "offers": meta.get("offers"),
         }
+        body["frontier"] = _champion_frontier(sources.releases, release)
     else:
         body["missing"].append("plan")
     if sources.budget_curve is not None:
@@ -166,7 +173,12 @@ def campaign(sources: Sources) -> dict[str, Any]:
 def operations(sources: Sources) -> dict[str, Any]:
     """Pipeline runs and verdicts, drift, and the served traffic from the decision log."""
     status = pipeline_status(sources.releases, runs=20)
-    body: dict[str, Any] = {"pipeline": status, "traffic": None, "missing": []}
+    body: dict[str, Any] = {"pipeline": status, "traffic": None, "service": None,
+                            "pacing": None, "missing": []}  # fmt: skip
+    if sources.service is None:
+        body["missing"].append("service")
+    else:
+        body["service"] = service_metrics(sources.service, sources.service_key)
     if sources.lake is None:
         body["missing"].append("lake")
         return body
@@ -174,6 +186,7 @@ def operations(sources: Sources) -> dict[str, Any]:
 
     decisions = read_decisions(sources.lake)
     rows = decisions.select(["at", "offer", "degraded", "audit", "assignment"]).to_pylist()
+    pacing: dict[str, list[dict[str, Any]]] = {}
     by_day: dict[str, dict[str, int]] = {}
     offers: dict[str, int] = {}
     exclusions: dict[str, int] = {}
@@ -187,10 +200,19 @@ def operations(sources: Sources) -> dict[str, Any]:
         offers[offer] = offers.get(offer, 0) + 1
         if row["assignment"]:
             assignments[row["assignment"]] = assignments.get(row["assignment"], 0) + 1
-        for rule in (json.loads(row["audit"]) if row["audit"] else {}).get("rules") or []:
+        audit = json.loads(row["audit"]) if row["audit"] else {}
+        for rule in audit.get("rules") or []:
             if rule.get("removed"):
                 key = f"{rule['kind']}:{rule['name']}"
                 exclusions[key] = exclusions.get(key, 0) + 1
+        state = audit.get("pacing")
+        if state and state.get("budget"):
+            pacing.setdefault(str(state["campaign"]), []).append({
+                "at": row["at"].isoformat(),
+                "spent": state["expected_spend"] / state["budget"],
+                "committed": state["committed"] / state["budget"],
+                "target": state["target_share"],
+            })  # fmt: skip
     body["traffic"] = {
         "decisions": len(rows),
         "by_day": [{"day": d, **c} for d, c in sorted(by_day.items())],
@@ -198,7 +220,74 @@ def operations(sources: Sources) -> dict[str, Any]:
         "exclusions": dict(sorted(exclusions.items(), key=lambda kv: -kv[1])),
         "assignments": assignments,
     }
+    body["pacing"] = {c: _thin(sorted(p, key=lambda x: x["at"])) for c, p in pacing.items()}
     return body
+
+
+def _thin(points: list[dict[str, Any]], most: int = 500) -> list[dict[str, Any]]:
+    """At most ``most`` points, evenly spaced, the last one kept."""
+    if len(points) <= most:
+        return points
+    step = len(points) / most
+    return [points[int(i * step)] for i in range(most - 1)] + [points[-1]]
+
+
+def service_metrics(url: str, key: str | None = None) -> dict[str, Any]:
+    """Latency quantiles and counts from a decision service's Prometheus ``/metrics``."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(
+        url.rstrip("/") + "/metrics", headers={} if key is None else {"X-API-Key": key}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            text = reply.read().decode()
+    except OSError as exc:
+        return {"url": url, "error": f"cannot read {url}/metrics: {exc}"}
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    requests: dict[str, float] = {}
+    counts = {"degraded": 0.0, "reloads": 0.0, "store_errors": 0.0}
+    decisions: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, sample.value
+            if name == "uplift_http_latency_seconds_bucket":
+                edge = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
+                buckets.setdefault(labels["route"], []).append((edge, value))
+            elif name == "uplift_http_requests_total":
+                key = f"{labels['route']} {labels['status']}"
+                requests[key] = requests.get(key, 0.0) + value
+            elif name == "uplift_decisions_total":
+                decisions[labels["offer"]] = value
+            elif name.removeprefix("uplift_").removesuffix("_total") in (
+                "degraded_decisions", "reloads", "store_errors"
+            ):  # fmt: skip
+                key = name.removeprefix("uplift_").removesuffix("_total")
+                counts["degraded" if key == "degraded_decisions" else key] = value
+    latency = {
+        route: {f"p{int(q * 100)}": _quantile(sorted(points), q) for q in (0.5, 0.9, 0.99)}
+        | {"count": max(v for _, v in points)}
+        for route, points in buckets.items()
+        if points and max(v for _, v in points) > 0
+    }
+    return {"url": url, "latency_ms": latency, "requests": requests, "decisions": decisions,
+            **counts}  # fmt: skip
+
+
+def _quantile(cumulative: list[tuple[float, float]], q: float) -> float | None:
+    """The ``q`` quantile in ms from a histogram's cumulative buckets (linear within one)."""
+    total = cumulative[-1][1]
+    target, low_edge, low_count = q * total, 0.0, 0.0
+    for edge, count in cumulative:
+        if count >= target:
+            if edge == float("inf"):
+                return low_edge * 1000
+            share = (target - low_count) / (count - low_count) if count > low_count else 1.0
+            return (low_edge + share * (edge - low_edge)) * 1000
+        low_edge, low_count = edge, count
+    return None
 
 
 def targeting(sources: Sources) -> dict[str, Any]:
@@ -269,6 +358,18 @@ def _drivers(bundle: Any, table: Any, top: int = 5) -> dict[str, Any]:
     explained = explain_table(bundle, table, id_column=bundle.columns.id, sample=2_000)
     importance = explained.to_dict()["importance"]
     return {offer: items[:top] for offer, items in importance.items()}
+
+
+def _champion_frontier(root: Path, release: str | None) -> list[dict[str, Any]] | None:
+    """The expected-profit frontier the pipeline recorded with the release's plan, if any."""
+    from uplift_engine.pipeline.run_records import load_runs
+
+    record = None if release is None else registry.record(root, release)
+    run = ((record or {}).get("lineage") or {}).get("run")
+    for found in load_runs(root):
+        if found["run"] == run:
+            return (found["steps"].get("plan") or {}).get("frontier")
+    return None
 
 
 def _champion_table(root: Path) -> tuple[Any, Any] | None:

@@ -55,6 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
     "campaign_id": {"en": "Campaign", "vi": "Chiến dịch"},
     "aliases": {"en": "Aliases", "vi": "Vai trò"},
     "gate": {"en": "Gate", "vi": "Cổng kiểm định"},
+    "auuc": {"en": "AUUC coefficient", "vi": "Hệ số AUUC"},
     "history": {"en": "Champion history", "vi": "Lịch sử mô hình chính"},
     "profit_by_strategy": {
         "en": "Expected incremental profit by strategy (VND)",
@@ -62,6 +63,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "roi_by_strategy": {"en": "ROI by strategy", "vi": "ROI theo chiến lược"},
     "allocation": {"en": "Customers per offer", "vi": "Số khách hàng theo ưu đãi"},
+    "frontier": {
+        "en": "Expected incremental profit and ROI against budget (the frontier)",
+        "vi": "Lợi nhuận tăng thêm kỳ vọng và ROI theo ngân sách (đường biên)",
+    },
     "curve": {
         "en": "Measured incremental profit over budget (VND, 90% band)",
         "vi": "Lợi nhuận tăng thêm đo được theo ngân sách (VND, dải 90%)",
@@ -118,6 +123,17 @@ LABELS: dict[str, dict[str, str]] = {
     "profit_vnd": {"en": "Incremental profit (VND)", "vi": "Lợi nhuận tăng thêm (VND)"},
     "budget_vnd": {"en": "Budget (VND)", "vi": "Ngân sách (VND)"},
     "why": {"en": "Why", "vi": "Lý do"},
+    "latency": {"en": "Serving latency by route (ms)", "vi": "Độ trễ phục vụ theo đường dẫn (ms)"},
+    "route": {"en": "Route", "vi": "Đường dẫn"},
+    "service": {"en": "Decision service", "vi": "Dịch vụ quyết định"},
+    "milliseconds": {"en": "Milliseconds", "vi": "Mili giây"},
+    "requests": {"en": "Requests (route, status)", "vi": "Yêu cầu (đường dẫn, trạng thái)"},
+    "reloads": {"en": "Releases reloaded", "vi": "Số lần nạp lại bản phát hành"},
+    "pacing": {"en": "Spend against the target curve", "vi": "Chi tiêu so với đường mục tiêu"},
+    "target_share": {"en": "Target", "vi": "Mục tiêu"},
+    "spent_share": {"en": "Expected spend", "vi": "Chi tiêu kỳ vọng"},
+    "committed": {"en": "Committed (held)", "vi": "Đã cam kết (tạm giữ)"},
+    "time": {"en": "Time", "vi": "Thời gian"},
     "none": {"en": "no offer", "vi": "không ưu đãi"},
 }
 

@@ -106,8 +106,9 @@
           { type: "scatter", mode: "lines+markers", name: o, x: f.uplift_at_k.map((u) => u.k), y: f.uplift_at_k.map((u) => u.value), error_y: errorBars(f.uplift_at_k) })),
         layout("uplift_at_k", "share_targeted", "uplift", { xaxis: { title: { text: t("share_targeted") }, tickformat: ".0%" } })]);
       }
-      table("versions", ["release", "learner", "campaign_id", "aliases", "gate"], versions.slice().reverse().map((v) => [
+      table("versions", ["release", "learner", "campaign_id", "aliases", "auuc", "gate"], versions.slice().reverse().map((v) => [
         v.release, v.learner, v.campaign, v.aliases.join(", "),
+        Object.entries(v.offers).map(([o, f]) => `${o} ${fmt(f.auuc_coefficient && f.auuc_coefficient.value, 3)}`).join(", "),
         v.gate ? `${v.gate.metric} ${fmt(v.gate.difference && v.gate.difference.value, 4)} (${v.gate.against})` : "—"]));
       table("history", ["aliases", "release", "started"], d.history.slice().reverse().map((m) => [m.alias, m.release, m.at]));
     },
@@ -129,6 +130,14 @@
         if (bc) {
           main.append(el("p", { id: "headroom" }, [el("span", { "data-i18n": "headroom" }, [t("headroom")]), `: ${vnd(bc.headroom)}`]));
         }
+      }
+      if (d.frontier) {
+        const f = d.frontier;
+        section("frontier", "frontier");
+        chart("frontier", () => [[
+          { type: "scatter", mode: "lines+markers", name: t("profit_vnd"), x: f.map((p) => p.budget * 1000), y: f.map((p) => p.profit * 1000), line: { color: PALETTE[0] } },
+          { type: "scatter", mode: "lines+markers", name: "ROI", x: f.map((p) => p.budget * 1000), y: f.map((p) => p.roi), yaxis: "y2", line: { color: PALETTE[1], dash: "dot" } },
+        ], layout("frontier", "budget_vnd", "profit_vnd", { yaxis2: { overlaying: "y", side: "right", tickformat: ".0%", title: { text: "ROI" } } })]);
       }
       if (d.curve) {
         const c = d.curve;
@@ -155,6 +164,17 @@
     },
     operations(d) {
       missing(d.missing);
+      const svc = d.service;
+      if (svc && svc.latency_ms) {
+        const routes = Object.keys(svc.latency_ms);
+        section("latency", "latency");
+        chart("latency", () => [["p50", "p90", "p99"].map((q) => ({ type: "bar", name: q, x: routes, y: routes.map((r) => svc.latency_ms[r][q]) })),
+          layout("latency", "route", "milliseconds", { barmode: "group" })]);
+        table("service", ["requests", "count"], Object.entries(svc.requests).map(([k, v]) => [k, fmt(v, 0)]).concat(
+          [[t("degraded"), fmt(svc.degraded, 0)], [t("reloads"), fmt(svc.reloads, 0)]]));
+      } else if (svc && svc.error) {
+        main.append(el("p", { class: "missing" }, [svc.error]));
+      }
       const runs = d.pipeline.runs;
       table("runs", ["started", "campaign_id", "decision", "why"], runs.map((r) => [r.started_at, r.campaign, r.decision, (r.why || []).join(" · ")]));
       const drift = d.pipeline.drift;
@@ -167,6 +187,15 @@
           { type: "bar", name: t("decisions"), x: days.map((x) => x.day), y: days.map((x) => x.decisions), marker: { color: PALETTE[0] } },
           { type: "bar", name: t("degraded"), x: days.map((x) => x.day), y: days.map((x) => x.degraded), marker: { color: PALETTE[3] } },
         ], layout("decisions_by_day", "day", "count", { barmode: "group", xaxis: { type: "category", title: { text: t("day") } } })]);
+        Object.entries(d.pacing || {}).forEach(([campaign, points]) => {
+          const id = "pacing_" + campaign;
+          section(id, "pacing").querySelector("h2").append(` · ${campaign}`);
+          chart(id, () => [[
+            { type: "scatter", mode: "lines", name: t("target_share"), x: points.map((p) => p.at), y: points.map((p) => p.target), line: { dash: "dash", color: "#555" } },
+            { type: "scatter", mode: "lines", name: t("spent_share"), x: points.map((p) => p.at), y: points.map((p) => p.spent), line: { color: PALETTE[0] } },
+            { type: "scatter", mode: "lines", name: t("committed"), x: points.map((p) => p.at), y: points.map((p) => p.committed), line: { color: PALETTE[3] } },
+          ], layout("pacing", "time", null, { yaxis: { tickformat: ".0%" } })]);
+        });
         const a = d.traffic.assignments;
         if (Object.keys(a).length) {
           section("assignments", "assignments");
