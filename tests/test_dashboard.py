@@ -226,6 +226,10 @@ def test_every_page_in_a_real_browser(served: str, world: Sources) -> None:
                 ".map(g => g.layout.title.text)"
             )
             assert titles and all(title in vi.values() for title in titles), titles
+            if name == "campaign":  # the numbers in the tables are written the Vietnamese way
+                cost = api["measurement"]["campaign"]["cost"] * 1000
+                table = tab.inner_text("#table-campaign")
+                assert f"{cost:,.0f}".replace(",", ".") + " ₫" in table, table
             tab.screenshot(path=str(ARTEFACTS / f"{name}-vi.png"), full_page=True)
             tab.click("#language")  # back to English for the next page
             tab.wait_for_function("window.uplift.lang === 'en'")
@@ -274,6 +278,9 @@ def _check_charts(name: str, api: dict, drawn: dict) -> None:
         assert drawn["incremental"][0]["y"] == pytest.approx(
             [p["incremental_profit"]["value"] * 1000 for p in parts]
         )
+        conversions = [p["conversions"]["estimate"]["value"] for p in parts]
+        assert drawn["conversions"][0]["y"] == pytest.approx(conversions)
+        assert drawn["roi_parts"][0]["y"] == pytest.approx([p["roi"]["value"] for p in parts])
     elif name == "operations":
         days = api["traffic"]["by_day"]
         assert drawn["traffic"][0]["y"] == [d["decisions"] for d in days]

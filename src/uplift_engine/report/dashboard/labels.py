@@ -84,6 +84,20 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Incremental profit by offer against the holdout (VND, interval)",
         "vi": "Lợi nhuận tăng thêm theo ưu đãi so với nhóm đối chứng (VND, khoảng tin cậy)",
     },
+    "conversions_by_part": {
+        "en": "Incremental conversions against the holdout (interval)",
+        "vi": "Chuyển đổi tăng thêm so với nhóm đối chứng (khoảng tin cậy)",
+    },
+    "roi_by_part": {
+        "en": "ROI against the holdout (interval)",
+        "vi": "ROI so với nhóm đối chứng (khoảng tin cậy)",
+    },
+    "conversions": {"en": "Incremental conversions", "vi": "Chuyển đổi tăng thêm"},
+    "revenue": {"en": "Incremental revenue", "vi": "Doanh thu tăng thêm"},
+    "programme": {
+        "en": "Programme vs universal holdout",
+        "vi": "Toàn chương trình so với nhóm đối chứng chung",
+    },
     "runs": {"en": "Pipeline runs", "vi": "Các lần chạy pipeline"},
     "decision": {"en": "Decision", "vi": "Quyết định"},
     "started": {"en": "Started", "vi": "Bắt đầu"},

@@ -153,14 +153,26 @@
       missing(d.missing);
       const m = d.measurement;
       if (!m) return;
-      const parts = Object.entries(Object.assign(m.campaign ? { campaign: m.campaign } : {}, m.by_offer || {}));
+      const parts = [].concat(
+        m.campaign ? [[t("campaign_id"), m.campaign]] : [],
+        Object.entries(m.by_offer || {}),
+        Object.entries(m.by_segment || {}).map(([k, p]) => [`${t("segment")}: ${k}`, p]),
+        m.programme ? [[t("programme"), m.programme]] : []);
+      const names = parts.map(([n]) => n);
+      const est = (e, scale) => ({ value: e.value === null ? null : e.value * scale, low: e.low === null ? null : e.low * scale, high: e.high === null ? null : e.high * scale });
+      section("conversions", "conversions_by_part");
+      chart("conversions", () => [[{ type: "bar", x: names, y: parts.map(([, p]) => p.conversions.estimate.value),
+        error_y: errorBars(parts.map(([, p]) => p.conversions.estimate)), marker: { color: PALETTE[0] } }], layout("conversions_by_part", null, "count")]);
       section("incremental", "incremental_by_offer");
-      chart("incremental", () => [[{ type: "bar", x: parts.map(([n]) => n), y: parts.map(([, p]) => p.incremental_profit.value * 1000),
-        error_y: errorBars(parts.map(([, p]) => ({ value: p.incremental_profit.value * 1000, low: p.incremental_profit.low * 1000, high: p.incremental_profit.high * 1000 }))),
-        marker: { color: PALETTE[2] } }], layout("incremental_by_offer", null, "profit_vnd")]);
-      table("campaign", ["campaign_id", "decisions", "spend", "roi_by_strategy"], parts.map(([n, p]) => [
-        n, `${fmt(p.conversions.estimate.value, 1)} [${fmt(p.conversions.estimate.low, 1)}, ${fmt(p.conversions.estimate.high, 1)}]`, vnd(p.cost),
-        p.roi.value === null ? "—" : `${fmt(p.roi.value * 100, 0)}%`]));
+      chart("incremental", () => [[{ type: "bar", x: names, y: parts.map(([, p]) => p.incremental_profit.value * 1000),
+        error_y: errorBars(parts.map(([, p]) => est(p.incremental_profit, 1000))), marker: { color: PALETTE[2] } }], layout("incremental_by_offer", null, "profit_vnd")]);
+      section("roi_parts", "roi_by_part");
+      chart("roi_parts", () => [[{ type: "bar", x: names, y: parts.map(([, p]) => p.roi.value),
+        error_y: errorBars(parts.map(([, p]) => p.roi)), marker: { color: PALETTE[4] } }], layout("roi_by_part", null, null, { yaxis: { tickformat: ".0%" } })]);
+      const ci = (e, scale, money) => e ? `${money ? vnd(e.value * scale / 1000) : fmt(e.value * scale, 1)} [${money ? vnd(e.low * scale / 1000) : fmt(e.low * scale, 1)}, ${money ? vnd(e.high * scale / 1000) : fmt(e.high * scale, 1)}]` : "—";
+      table("campaign", ["campaign_id", "conversions", "revenue", "spend", "profit_vnd", "roi_by_strategy"], parts.map(([n, p]) => [
+        n, ci(p.conversions.estimate, 1, false), p.revenue ? ci(p.revenue.estimate, 1000, true) : "—", vnd(p.cost),
+        ci(p.incremental_profit, 1000, true), p.roi.value === null ? "—" : `${fmt(p.roi.value * 100, 0)}%`]));
     },
     operations(d) {
       missing(d.missing);
@@ -246,16 +258,24 @@
     lang = lang === "en" ? "vi" : "en";
     document.cookie = `uplift_lang=${lang}; path=/; SameSite=Strict`;
     await labels(lang);
-    relabel();
+    render();  // tables and axis categories carry words and numbers of the language too
     window.uplift.lang = lang;
   });
+
+  function render() {
+    drawn.length = 0;
+    Object.keys(window.uplift.charts).forEach((id) => delete window.uplift.charts[id]);
+    const title = main.querySelector("h1");
+    main.replaceChildren(title);
+    pages[page](data);
+    relabel();
+  }
 
   (async () => {
     const [body] = await Promise.all([fetch(`/api/${page}`).then((r) => r.json()), labels(lang)]);
     data = body;
     window.uplift.data = data;
-    pages[page](data);
-    relabel();
+    render();
     window.uplift.lang = lang;
     window.uplift.ready = true;
   })();
