@@ -157,7 +157,11 @@ def test_the_pipeline_over_several_days(tmp_path: Path) -> None:
         assert back.exit_code == 0, back.output
         expected = old if champion_now == day1 else day1
         assert read_pointer(releases, "champion") == expected
-        _served(url, registry.record(releases, expected)["model_version"])
+        restored = registry.record(releases, expected)["model_version"]
+        _served(url, restored)
+        deadline = time.monotonic() + 20  # and the load has had an answer from it
+        while (not seen or seen[-1] != restored) and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stop.set()
         loader.join()

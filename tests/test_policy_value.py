@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from uplift_engine.errors import DataError
-from uplift_engine.evaluate.policy_value import compare, doubly_robust_scores, profit_scores, value
+from uplift_engine.evaluate.doubly_robust import compare, doubly_robust_scores, profit_scores, value
 
 N, ARMS = 4_000, 3
 

@@ -7,7 +7,7 @@ plan gives every customer an arm (its ``offer``, control where empty; a customer
 not list gets control, counted). The outcome models are a T-learner's, cross-fitted on the
 table's folds (a row's model never saw it), the propensities the campaign's arm shares (or its
 propensity column) — so the values are doubly robust
-(:mod:`uplift_engine.evaluate.policy_value`): unbiased whatever the models, the models only
+(:mod:`uplift_engine.evaluate.doubly_robust`): unbiased whatever the models, the models only
 narrowing the intervals. With economics and a value the values are profit per customer
 (the value of a conversion less the offer's contact and redemption costs), else the outcome.
 """
@@ -27,7 +27,7 @@ from uplift_engine.decide.economics import Economics, offer_figures
 from uplift_engine.errors import DataError
 from uplift_engine.evaluate.budget_curve import CurvePoint, budget_curve
 from uplift_engine.evaluate.cross_fit import cross_fitted_predictions
-from uplift_engine.evaluate.policy_value import (
+from uplift_engine.evaluate.doubly_robust import (
     PolicyComparison,
     compare,
     doubly_robust_scores,
