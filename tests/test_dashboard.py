@@ -406,6 +406,7 @@ def test_pacing_is_read_from_the_decision_log(tmp_path: Path) -> None:
 
     n = 1_200
     at = [datetime(2026, 12, 7, 8, tzinfo=UTC) + timedelta(seconds=30 * i) for i in range(n)]
+    at[:100] = [datetime(2026, 10, 1, tzinfo=UTC)] * 100  # past the 30 days operations read
     audits = [json.dumps({"rules": [], "pacing": {
         "campaign": "tet", "price_factor": 1.0, "expected_spend": 0.08 * i, "committed": 0.1 * i,
         "budget": 120.0, "target_share": i / n}}) for i in range(n)]  # fmt: skip
@@ -420,6 +421,7 @@ def test_pacing_is_read_from_the_decision_log(tmp_path: Path) -> None:
     root = tmp_path / "releases"
     root.mkdir()
     ops = page("operations", Sources(root, str(tmp_path / "lake")))
+    assert ops["traffic"]["decisions"] == n - 100
     series = ops["pacing"]["tet"]
     assert len(series) == 500 and series[-1]["target"] == pytest.approx((n - 1) / n)
     assert series[-1]["spent"] == pytest.approx(0.08 * (n - 1) / 120)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from uplift_engine.pipeline.status import pipeline_status
 from uplift_engine.serve.release import PLAN_FILE, read_pointer
 
 PAGES = ("models", "targeting", "budget", "campaign", "operations")
+RECENT_DAYS = 30
+"""Operations and targeting read the decision log's last 30 days (before its latest decision)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,13 @@ def operations(sources: Sources) -> dict[str, Any]:
     from uplift_engine.serve.compact import read_decisions
 
     decisions = read_decisions(sources.lake)
+    if decisions.num_rows:  # the recent weeks: what operations watch, and a bounded read
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        latest = pc.max(decisions.column("at")).as_py()
+        cutoff = pa.scalar(latest - timedelta(days=RECENT_DAYS), decisions.schema.field("at").type)
+        decisions = decisions.filter(pc.greater_equal(decisions.column("at"), cutoff))
     rows = decisions.select(["at", "offer", "degraded", "audit", "assignment"]).to_pylist()
     pacing: dict[str, list[dict[str, Any]]] = {}
     by_day: dict[str, dict[str, int]] = {}
