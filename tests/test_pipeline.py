@@ -270,3 +270,13 @@ def test_watch_runs_when_a_partition_lands_and_on_its_schedule(tmp_path: Path) -
     assert [r["run"] for r in again] == [done[1]["run"]] * 2
     assert "scheduled run" in said
     assert len(load_runs(tmp_path / "releases")) == 2
+
+
+def test_one_run_at_a_time_on_a_release_root(tmp_path: Path) -> None:
+    from uplift_engine.errors import StorageError
+    from uplift_engine.pipeline.run_records import run_lock
+
+    cfg = PipelineConfig(**config(tmp_path / "lake", tmp_path / "releases"))
+    with run_lock(tmp_path / "releases"), pytest.raises(StorageError, match="another pipeline"):
+        run_pipeline(cfg, Settings())
+    assert load_runs(tmp_path / "releases") == []

@@ -17,7 +17,6 @@ moment leaves a record whose every named output is whole.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -132,6 +131,8 @@ def find(root: Path, key: str) -> dict[str, Any] | None:
 @contextlib.contextmanager
 def run_lock(root: Path) -> Iterator[None]:
     """Hold the root's run lock (one run at a time); refused at once when another holds it."""
+    import fcntl  # POSIX, as the lake's commit lock; imported here so that reading records is not
+
     where = folder(root)
     where.mkdir(parents=True, exist_ok=True)
     fd = os.open(where / ".lock", os.O_RDWR | os.O_CREAT, 0o640)
