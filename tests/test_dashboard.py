@@ -14,20 +14,16 @@ import itertools
 import json
 import re
 import shutil
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from typer.testing import CliRunner
 
 from conftest import require
 from pipeline_lake import ECONOMICS, config, land, source
-from serving import free_port
 from uplift_engine.cli.main import app as cli
 from uplift_engine.config import SQLiteOnlineStore
 from uplift_engine.config.settings import Settings
@@ -38,6 +34,7 @@ from uplift_engine.pipeline.run import run_pipeline
 from uplift_engine.report.dashboard.app import SESSION_COOKIE, create_dashboard
 from uplift_engine.report.dashboard.data import PAGES, Sources, page
 from uplift_engine.report.dashboard.labels import LABELS, labels
+from uplift_engine.report.local_server import serving_in_thread
 from uplift_engine.report.simulated_campaigns import measured_campaign
 from uplift_engine.serve.compact import compact
 from uplift_engine.serve.decision_log import DecisionLog
@@ -73,50 +70,27 @@ def world(tmp_path_factory):
     state = ServiceState(FeatureReader(store, default_registry()), release_root=releases,
                          alias="champion")  # fmt: skip
     app = create_app(state, DecisionLog(tmp / "log"), HttpSettings((), 4096, 10, 60))
-    service = _serve(app)
-    with httpx.Client(base_url=service.url, timeout=10) as client:
-        for customer in range(1, 41):
-            r = client.post("/v1/decide", json={"customerId": customer, "channel": "app"})
-            assert r.status_code == 200, r.text
-    compact(tmp / "log", str(tmp / "decisions"))
+    with serving_in_thread(app, "the decision service") as url:  # for the module's tests
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for customer in range(1, 41):
+                r = client.post("/v1/decide", json={"customerId": customer, "channel": "app"})
+                assert r.status_code == 200, r.text
+        compact(tmp / "log", str(tmp / "decisions"))
 
-    measurement = tmp / "measurement.json"
-    measurement.write_text(json.dumps(measured_campaign(3, 3_000).measurement.to_dict()))
-    (tmp / "economics.yaml").write_text(yaml.safe_dump(ECONOMICS))
-    champion = read_pointer(releases, "champion")
-    curve = tmp / "curve.json"
-    args = [
-        "budget-curve", str(lake / layout.campaign_table_path("c1")), "--model",
-        str(releases / "releases" / champion / "bundle"), "--economics",
-        str(tmp / "economics.yaml"), "--value", "40", "--points", "6", "--outcome", "converted",
-        "--out", str(curve),
-    ]  # fmt: skip
-    done = CliRunner().invoke(cli, args)
-    assert done.exit_code == 0, done.output
-    yield Sources(releases, str(tmp / "decisions"), measurement, curve, service.url)
-    service.stop()
-
-
-class _Served:
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str) -> None:
-        self.server, self.thread, self.url = server, thread, url
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def _serve(app) -> _Served:
-    """``app`` on a free loopback port in a thread, once it answers."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    return _Served(server, thread, f"http://127.0.0.1:{port}")
+        measurement = tmp / "measurement.json"
+        measurement.write_text(json.dumps(measured_campaign(3, 3_000).measurement.to_dict()))
+        (tmp / "economics.yaml").write_text(yaml.safe_dump(ECONOMICS))
+        champion = read_pointer(releases, "champion")
+        curve = tmp / "curve.json"
+        args = [
+            "budget-curve", str(lake / layout.campaign_table_path("c1")), "--model",
+            str(releases / "releases" / champion / "bundle"), "--economics",
+            str(tmp / "economics.yaml"), "--value", "40", "--points", "6", "--outcome", "converted",
+            "--out", str(curve),
+        ]  # fmt: skip
+        done = CliRunner().invoke(cli, args)
+        assert done.exit_code == 0, done.output
+        yield Sources(releases, str(tmp / "decisions"), measurement, curve, url)
 
 
 def test_every_page_has_its_data(world: Sources) -> None:
@@ -175,9 +149,8 @@ def test_labels_exist_in_both_languages() -> None:
 @pytest.fixture(scope="module")
 def served(world: Sources):
     """The dashboard on a free loopback port, behind the key."""
-    dashboard = _serve(create_dashboard(world, (KEY,)))
-    yield dashboard.url
-    dashboard.stop()
+    with serving_in_thread(create_dashboard(world, (KEY,)), "the dashboard") as url:
+        yield url
 
 
 def test_every_page_in_a_real_browser(served: str, world: Sources) -> None:

@@ -8,40 +8,28 @@ browser would, and the story says what each page shows and how to open it.
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from uplift_engine.errors import StorageError
 from uplift_engine.report.dashboard.app import create_dashboard
 from uplift_engine.report.dashboard.data import PAGES, Sources
+from uplift_engine.report.local_server import serving_in_thread
 from uplift_engine.serve.compact import compact
 
 
 def show_dashboard(root: Path) -> list[str]:
     """Compact the decisions, serve the dashboard, read its pages; the story's lines."""
-    import uvicorn
-
     compact(root / "decisions", str(root / "lake"))
     sources = Sources(root / "releases", str(root / "lake"))
-    config = uvicorn.Config(create_dashboard(sources), host="127.0.0.1", port=0,
-                            log_level="warning", access_log=False)  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the demo's dashboard did not start")
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    try:
+    with serving_in_thread(create_dashboard(sources), "the demo's dashboard") as url:
         pages = {name: _get(f"{url}/api/{name}") for name in PAGES}
-        assert _get(f"{url}/static/plotly-basic.min.js", raw=True)  # shipped, not downloaded
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        if not _get(f"{url}/static/plotly-basic.min.js", raw=True):
+            raise StorageError(
+                "the dashboard serves an empty charting library: the package is installed "
+                "without its static files (report/dashboard/static)"
+            )
     models, budget, ops = pages["models"], pages["budget"], pages["operations"]
     champion = next(v for v in models["versions"] if v["release"] == models["champion"])
     qini = ", ".join(

@@ -9,7 +9,6 @@ would ask — and told in a marketer's words. Every answer goes to the decision 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +18,7 @@ from uplift_engine.config import SQLiteOnlineStore
 from uplift_engine.features import FeatureReader, default_registry, open_store
 from uplift_engine.features.offline import materialize
 from uplift_engine.pipeline.registry import promote, register
+from uplift_engine.report.local_server import serving_in_thread
 from uplift_engine.serve.decision_log import DecisionLog, read_lines
 from uplift_engine.serve.http import create_app
 from uplift_engine.serve.service import ServiceState
@@ -33,8 +33,6 @@ REASONS = {
 
 def serve_and_ask(root: Path, plan_meta: dict[str, Any], customers: list[int]) -> list[str]:
     """Serve the demo's release and decide ``customers`` through HTTP; the story's lines."""
-    import uvicorn
-
     store = open_store(SQLiteOnlineStore(path=str(root / "online.sqlite")))
     materialize(str(root / "lake"), store, default_registry())
     text = json.dumps(plan_meta, default=float, sort_keys=True).encode()
@@ -43,21 +41,8 @@ def serve_and_ask(root: Path, plan_meta: dict[str, Any], customers: list[int]) -
         promote(root / "releases", release, alias)
     state = ServiceState(FeatureReader(store, default_registry()), release_root=root / "releases")
     log = DecisionLog(root / "decisions")
-    config = uvicorn.Config(
-        create_app(state, log), host="127.0.0.1", port=0, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the demo's decision service did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     answers = []
-    try:
+    with serving_in_thread(create_app(state, log), "the demo's decision service") as url:
         for customer in customers:
             body = json.dumps({"customerId": customer, "channel": "app"}).encode()
             request = urllib.request.Request(
@@ -66,9 +51,6 @@ def serve_and_ask(root: Path, plan_meta: dict[str, Any], customers: list[int]) -
             started = time.perf_counter()
             with urllib.request.urlopen(request, timeout=10) as reply:
                 answers.append((json.loads(reply.read()), time.perf_counter() - started))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     logged = sum(1 for path in (root / "decisions").glob("*.jsonl") for _ in read_lines(path))
     lines = [
         f"\n5. Deciding in real time: the model and the plan are published as release {release} "
