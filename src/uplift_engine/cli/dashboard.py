@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,19 +11,50 @@ from uplift_engine.cli.errors import user_errors
 from uplift_engine.cli.serve import api_keys
 from uplift_engine.errors import UserInputError
 
+if TYPE_CHECKING:
+    from uplift_engine.report.dashboard.data import Sources
+
+ReleasesOption = Annotated[str, typer.Option(help="The release root (registry, runs, plans).")]
+LakeOption = Annotated[
+    str | None, typer.Option(help="The lake holding the compacted decision log.")
+]
+MeasurementOption = Annotated[
+    str | None, typer.Option(help="A campaign's measurement (uplift measure --out).")
+]
+BudgetCurveOption = Annotated[
+    str | None, typer.Option(help="A budget curve (uplift budget-curve --out FILE.json).")
+]
+
+
+def sources_from(
+    releases: str,
+    lake: str | None = None,
+    measurement: str | None = None,
+    budget_curve: str | None = None,
+    service: str | None = None,
+    service_key: str | None = None,
+) -> Sources:
+    """What the dashboard, the report and the kit read, each given file checked to exist."""
+    from uplift_engine.report.dashboard.data import Sources
+
+    for name, path in (("measurement", measurement), ("budget_curve", budget_curve)):
+        if path is not None and not Path(path).is_file():
+            raise UserInputError(f"no file {path!r}", field=name)
+    if not Path(releases).is_dir():
+        raise UserInputError(f"no release root {releases!r}", field="releases")
+    return Sources(
+        Path(releases), lake,
+        None if measurement is None else Path(measurement),
+        None if budget_curve is None else Path(budget_curve), service, service_key,
+    )  # fmt: skip
+
 
 @user_errors
 def dashboard(
-    releases: Annotated[str, typer.Option(help="The release root (registry, runs, plans).")],
-    lake: Annotated[
-        str | None, typer.Option(help="The lake holding the compacted decision log.")
-    ] = None,
-    measurement: Annotated[
-        str | None, typer.Option(help="A campaign's measurement (uplift measure --out).")
-    ] = None,
-    budget_curve: Annotated[
-        str | None, typer.Option(help="A budget curve (uplift budget-curve --out FILE.json).")
-    ] = None,
+    releases: ReleasesOption,
+    lake: LakeOption = None,
+    measurement: MeasurementOption = None,
+    budget_curve: BudgetCurveOption = None,
     service: Annotated[
         str | None, typer.Option(help="A running decision service's URL (its /metrics).")
     ] = None,
@@ -37,19 +68,10 @@ def dashboard(
     import uvicorn
 
     from uplift_engine.report.dashboard.app import create_dashboard
-    from uplift_engine.report.dashboard.data import Sources
 
     keys = api_keys(host, "the dashboard")
-    for name, path in (("measurement", measurement), ("budget_curve", budget_curve)):
-        if path is not None and not Path(path).is_file():
-            raise UserInputError(f"no file {path!r}", field=name)
-    if not Path(releases).is_dir():
-        raise UserInputError(f"no release root {releases!r}", field="releases")
-    sources = Sources(
-        Path(releases), lake,
-        None if measurement is None else Path(measurement),
-        None if budget_curve is None else Path(budget_curve), service,
-        keys[0] if keys else None,
-    )  # fmt: skip
+    sources = sources_from(
+        releases, lake, measurement, budget_curve, service, keys[0] if keys else None
+    )
     print(f"dashboard on http://{host}:{port}", flush=True)
     uvicorn.run(create_dashboard(sources, keys), host=host, port=port, log_level="warning")

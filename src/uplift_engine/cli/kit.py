@@ -7,31 +7,25 @@ from typing import Annotated
 
 import typer
 
+from uplift_engine.cli.dashboard import MeasurementOption, ReleasesOption, sources_from
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.errors import UserInputError
 
 
 @user_errors
 def kit(
-    releases: Annotated[str, typer.Option(help="The release root (registry, runs, plans).")],
+    releases: ReleasesOption,
     out: Annotated[str, typer.Option(help="The folder to write into (e.g. docs/).")],
     lang: Annotated[str, typer.Option(help="en or vi.")] = "en",
-    measurement: Annotated[
-        str | None, typer.Option(help="A campaign's measurement (uplift measure --out).")
-    ] = None,
+    measurement: MeasurementOption = None,
 ) -> None:
     """architecture.png drawn from the components' description, and the slide deck PDF."""
-    from uplift_engine.report.dashboard.data import Sources
     from uplift_engine.report.dashboard.labels import LANGUAGES
     from uplift_engine.report.slides import write_kit
 
     if lang not in LANGUAGES:
         raise UserInputError(f"--lang is one of {', '.join(LANGUAGES)}, got {lang!r}", field="lang")
-    if not Path(releases).is_dir():
-        raise UserInputError(f"no release root {releases!r}", field="releases")
-    if measurement is not None and not Path(measurement).is_file():
-        raise UserInputError(f"no file {measurement!r}", field="measurement")
-    sources = Sources(Path(releases), None, None if measurement is None else Path(measurement))
+    sources = sources_from(releases, measurement=measurement)
     for path in write_kit(sources, Path(out), lang):
         print(f"wrote {path}")
 
