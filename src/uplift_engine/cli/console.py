@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -44,6 +44,37 @@ def moment_option(text: str, option: str) -> int:
 def print_json(data: Any) -> None:
     """Machine-readable output on stdout."""
     print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+class Report(Protocol):
+    """A report as data and as lines for the terminal (measure, plan-report, drift)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        ...
+
+    def lines(self) -> list[str]:
+        """The report for the terminal."""
+        ...
+
+
+def show_report(
+    report: Report, out: str | None, as_json: bool, settings: Any, *, confirm: bool = True
+) -> None:
+    """Write ``report`` as JSON to ``out`` (if given), then print it as JSON or as lines.
+
+    ``confirm``: say where the report was written after its lines.
+    """
+    from uplift_engine.lake import resolve
+
+    if out is not None:
+        resolve(out, settings).write_bytes(json.dumps(report.to_dict(), indent=2).encode())
+    if as_json:
+        print_json(report.to_dict())
+        return
+    print("\n".join(report.lines()))
+    if out is not None and confirm:
+        print(f"Report written to {out}")
 
 
 @contextlib.contextmanager

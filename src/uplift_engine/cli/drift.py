@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from typing import Annotated
 
 import typer
 
-from uplift_engine.cli.console import print_json
+from uplift_engine.cli.console import show_report
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
 from uplift_engine.errors import UserInputError
@@ -55,9 +54,4 @@ def drift(
         read_table(current, settings) if current else None,
         decisions=logged, max_psi=max_psi, max_drifted=max_drifted,
     )  # fmt: skip
-    if out is not None:
-        resolve(out, settings).write_bytes(jsonlib.dumps(report.to_dict(), indent=2).encode())
-    if json:
-        print_json(report.to_dict())
-        return
-    print("\n".join(report.lines()))
+    show_report(report, out, json, settings, confirm=False)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import pyarrow.compute as pc
 import typer
 
-from uplift_engine.cli.console import print_json, split_list
+from uplift_engine.cli.console import print_json, show_report, split_list
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
 from uplift_engine.decide.planning import read_plan
@@ -113,14 +113,7 @@ def measure(
         table, meta, results, scores=scored, customers=extra, segment=segment,
         covariates=split_list(covariates), level=level,
     )  # fmt: skip
-    if out is not None:
-        resolve(out, settings).write_bytes(jsonlib.dumps(report.to_dict(), indent=2).encode())
-    if json:
-        print_json(report.to_dict())
-        return
-    print("\n".join(report.lines()))
-    if out is not None:
-        print(f"Report written to {out}")
+    show_report(report, out, json, settings)
 
 
 @user_errors

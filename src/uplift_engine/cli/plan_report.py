@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from typing import Annotated
 
 import typer
 
-from uplift_engine.cli.console import print_json
+from uplift_engine.cli.console import show_report
 from uplift_engine.cli.errors import user_errors
 from uplift_engine.config.settings import load_settings
 from uplift_engine.decide.planning import read_plan
@@ -59,11 +58,4 @@ def plan_report_command(
     )
     wanted = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
     report = plan_report(table, meta, extra, groups=wanted, age_bands=bands, flag_ratio=flag_ratio)
-    if out is not None:
-        resolve(out, settings).write_bytes(jsonlib.dumps(report.to_dict(), indent=2).encode())
-    if json:
-        print_json(report.to_dict())
-        return
-    print("\n".join(report.lines()))
-    if out is not None:
-        print(f"Report written to {out}")
+    show_report(report, out, json, settings)
