@@ -157,7 +157,7 @@ def optimize(
             {
                 "summary": None if plan is None else plan.summary.to_dict(),
                 "budget_confidence": None if plan is None else plan.meta["budget_confidence"],
-                "frontier": None if curve is None else [_finite(vars(p)) for p in curve.points],
+                "frontier": None if curve is None else [p.to_dict() for p in curve.points],
             }
         )
         return
@@ -177,8 +177,3 @@ def optimize(
     if curve is not None:
         print("\nbudget frontier")
         print("\n".join(curve.lines()))
-
-
-def _finite(row: dict[str, Any]) -> dict[str, Any]:
-    """NaN (ROI of a zero spend) as null, so that the JSON is standard."""
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}

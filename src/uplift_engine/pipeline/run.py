@@ -282,7 +282,7 @@ class _Run:
                                    seed=self.config.seed)  # fmt: skip
         return {"plan": str(where), "budget": plan.summary.budget, "spend": figures.spend,
                 "expected_profit": figures.profit, "treated": figures.treated,
-                "frontier": [_finite(vars(p)) for p in frontier.points],
+                "frontier": [p.to_dict() for p in frontier.points],
                 "best_budget": frontier.best_budget}  # fmt: skip
 
     def gate(self) -> dict[str, Any]:
@@ -340,11 +340,6 @@ class _Run:
             f"it beats {verdict['against']} by {verdict['difference']['value']:.4g} "
             f"{verdict['unit']} (interval from {verdict['difference']['low']:.4g})"])  # fmt: skip
         return {"alias": alias, "replaced": now}
-
-
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON-safe: a non-finite number (an ROI at zero spend) as None."""
-    return {k: v if not isinstance(v, float) or np.isfinite(v) else None for k, v in values.items()}
 
 
 def _campaign(lake: str, wanted: str, settings: Settings) -> str:

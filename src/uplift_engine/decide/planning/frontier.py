@@ -19,6 +19,7 @@ import pyarrow as pa
 from uplift_engine.config.settings import Settings
 from uplift_engine.decide.solver.optimizer import solve
 from uplift_engine.decide.solver.problem import Problem, chosen
+from uplift_engine.evaluate.estimate import json_number
 from uplift_engine.lake import write_table
 
 FRONTIER_SCHEMA_VERSION = "uplift.frontier/1"
@@ -35,6 +36,10 @@ class FrontierPoint:
     marginal_roi: float
     treated: int
     gap: float
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """JSON-ready: a number that is not finite (the ROI of a zero spend) as null."""
+        return {k: json_number(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
