@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -170,34 +171,34 @@ def chromium() -> str:
 
 def print_pdf(html: str, out: Path) -> None:
     """Print ``html`` to the PDF ``out`` with a headless Chromium (written whole)."""
-    with tempfile.TemporaryDirectory() as folder:
-        page_file, pdf = Path(folder) / "report.html", Path(folder) / "report.pdf"
-        page_file.write_text(html, encoding="utf-8")
-        done = subprocess.run(
-            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--no-pdf-header-footer",
-             "--virtual-time-budget=20000", f"--user-data-dir={folder}/profile",
-             f"--print-to-pdf={pdf}", page_file.as_uri()],
-            capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
-        if done.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
-            raise StorageError(f"Chromium could not print the PDF: {done.stderr.strip()[-500:]}")
-        write_file(out, pdf.read_bytes(), sync=True)
+    _render(html, out, "pdf", lambda product: [
+        "--no-pdf-header-footer", "--virtual-time-budget=20000", f"--print-to-pdf={product}",
+    ], timeout=180)  # fmt: skip
 
 
 def screenshot_png(html: str, out: Path, width: int, height: int) -> None:
     """A PNG of ``html`` at ``width`` × ``height`` with a headless Chromium (written whole)."""
+    _render(html, out, "png", lambda product: [
+        "--hide-scrollbars", f"--window-size={width},{height}", f"--screenshot={product}",
+    ], timeout=120)  # fmt: skip
+
+
+def _render(
+    html: str, out: Path, kind: str, flags: Callable[[Path], list[str]], *, timeout: float
+) -> None:
+    """A headless Chromium, reaching no network, turns ``html`` into the ``kind`` file ``out``."""
     with tempfile.TemporaryDirectory() as folder:
-        page_file, png = Path(folder) / "page.html", Path(folder) / "page.png"
+        page_file, product = Path(folder) / "page.html", Path(folder) / f"page.{kind}"
         page_file.write_text(html, encoding="utf-8")
         done = subprocess.run(
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--hide-scrollbars",
-             f"--user-data-dir={folder}/profile", f"--window-size={width},{height}",
-             f"--screenshot={png}", page_file.as_uri()],
-            capture_output=True, text=True, timeout=120,
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={folder}/profile",
+             *flags(product), page_file.as_uri()],
+            capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
-        if done.returncode != 0 or not png.exists():
-            raise StorageError(f"Chromium could not draw the PNG: {done.stderr.strip()[-500:]}")
-        write_file(out, png.read_bytes(), sync=True)
+        if done.returncode != 0 or not product.exists() or product.stat().st_size == 0:
+            raise StorageError(
+                f"Chromium could not write the {kind.upper()}: {done.stderr.strip()[-500:]}"
+            )
+        write_file(out, product.read_bytes(), sync=True)
