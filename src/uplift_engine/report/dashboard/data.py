@@ -184,10 +184,16 @@ def operations(sources: Sources) -> dict[str, Any]:
         body["service"] = service_metrics(sources.service, sources.service_key)
     if sources.lake is None:
         body["missing"].append("lake")
-        return body
+    else:
+        body["traffic"], body["pacing"] = decision_log(sources.lake)
+    return body
+
+
+def decision_log(lake: str) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The served traffic of the log's last :data:`RECENT_DAYS` days, and pacing by campaign."""
     from uplift_engine.serve.compact import read_decisions
 
-    decisions = read_decisions(sources.lake)
+    decisions = read_decisions(lake)
     if decisions.num_rows:  # the recent weeks: what operations watch, and a bounded read
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -223,15 +229,16 @@ def operations(sources: Sources) -> dict[str, Any]:
                 "committed": state["committed"] / state["budget"],
                 "target": state["target_share"],
             })  # fmt: skip
-    body["traffic"] = {
+    traffic = {
         "decisions": len(rows),
         "by_day": [{"day": d, **c} for d, c in sorted(by_day.items())],
         "offers": dict(sorted(offers.items())),
         "exclusions": dict(sorted(exclusions.items(), key=lambda kv: -kv[1])),
         "assignments": assignments,
     }
-    body["pacing"] = {c: _thin(sorted(p, key=lambda x: x["at"])) for c, p in pacing.items()}
-    return body
+    return traffic, {c: _thin(sorted(p, key=lambda x: x["at"])) for c, p in pacing.items()}
+
+
 
 
 def _thin(points: list[dict[str, Any]], most: int = 500) -> list[dict[str, Any]]:
@@ -314,11 +321,10 @@ def targeting(sources: Sources) -> dict[str, Any]:
         bundle, table = found
         body["types"] = customer_types(bundle, table)
         body["drivers"] = _drivers(bundle, table)
-    ops = operations(sources)
-    traffic = ops["traffic"]
-    if traffic is None:
-        body["missing"] += ops["missing"]
+    if sources.lake is None:
+        body["missing"].append("lake")
         return body
+    traffic, _ = decision_log(sources.lake)
     kinds: dict[str, int] = {}
     for key, n in traffic["exclusions"].items():
         kind = key.split(":", 1)[0]
